@@ -1,0 +1,150 @@
+// Command relay runs the relay server. Every flag has an environment
+// variable equivalent: -tick-rate is RELAY_TICK_RATE, and so on; a flag on
+// the command line wins over the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "relay:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the command line and environment set.
+type config struct {
+	srv          relay.Server
+	logLevel     string
+	logFormat    string
+	shutdownWait time.Duration
+}
+
+func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s := &c.srv
+	fs.StringVar(&s.Addr, "addr", ":7777", "UDP address to listen on")
+	fs.IntVar(&s.TickRate, "tick-rate", 30, "ticks (frames) per second, 1-128")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json, or console for humans")
+	fs.IntVar(&s.MaxPlayersPerRoom, "max-players-per-room", 16, "largest room size a client may ask for")
+	fs.IntVar(&s.MaxRooms, "max-rooms", 10000, "rooms on the server at most")
+	fs.IntVar(&s.MaxSessions, "max-sessions", 10000, "connected sessions at most")
+	fs.IntVar(&s.Limits.State, "max-state-bytes", codec.DefaultLimits.State, "largest player state value, encoded bytes")
+	fs.IntVar(&s.Limits.Payload, "max-event-bytes", codec.DefaultLimits.Payload, "largest event payload, encoded bytes")
+	fs.IntVar(&s.Limits.Chat, "max-chat-bytes", codec.DefaultLimits.Chat, "longest chat line, bytes")
+	fs.IntVar(&s.MaxFrameSize, "max-message-bytes", 16<<10, "largest client message; a larger one closes the session")
+	fs.IntVar(&s.MaxPendingBytes, "max-pending-bytes", 256<<10, "output waiting for a slow client before it is dropped")
+	fs.DurationVar(&s.SlowClientTimeout, "slow-client-timeout", 5*time.Second, "drop a client whose frames are held back this long")
+	fs.DurationVar(&s.IdleTimeout, "idle-timeout", 10*time.Second, "close a session that sends nothing for this long")
+	fs.DurationVar(&s.HandshakeTimeout, "handshake-timeout", 5*time.Second, "close a session that has not said hello in time")
+	fs.DurationVar(&s.EmptyRoomGrace, "empty-room-grace", 10*time.Second, "how long an empty room is kept")
+	fs.IntVar(&s.KCP.MTU, "mtu", 1200, "KCP MTU: bytes per UDP payload")
+	fs.IntVar(&s.KCP.SendWindow, "send-window", 128, "KCP send window, packets")
+	fs.IntVar(&s.KCP.RecvWindow, "recv-window", 128, "KCP receive window, packets")
+	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: relay [flags]\n\nRuns the relay server. Each flag can also be set by an environment variable:\n"+
+			"-tick-rate is RELAY_TICK_RATE and so on; the command line wins.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// envName is a flag's environment variable: tick-rate -> RELAY_TICK_RATE.
+func envName(flagName string) string {
+	return "RELAY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parse reads flags, then fills each flag not given on the command line
+// from its environment variable.
+func parse(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := newFlagSet(c, stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", envName(f.Name), v, e)
+			}
+		}
+	})
+	return c, err
+}
+
+func newLogger(level, format string, out io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
+	if err != nil || level == "" {
+		// ParseLevel("") yields NoLevel, which would silence everything.
+		return zerolog.Logger{}, fmt.Errorf("unknown log level %q", level)
+	}
+	switch format {
+	case "json":
+	case "console":
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly}
+	default:
+		return zerolog.Logger{}, fmt.Errorf("unknown log format %q (json or console)", format)
+	}
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parse(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c.logLevel, c.logFormat, stdout)
+	if err != nil {
+		return err
+	}
+	srv := &c.srv
+	srv.Logger = log
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn().Err(err).Msg("shutdown did not finish in time; closed the rest")
+	}
+	if err := <-errc; !errors.Is(err, relay.ErrServerClosed) {
+		return err
+	}
+	log.Info().Msg("stopped")
+	return nil
+}

@@ -1,0 +1,144 @@
+package codec
+
+// Server-to-client encoders. Each appends a complete frame (length prefix
+// and body) except the frame parts, which the relay assembles itself so
+// that shared parts are encoded once per tick.
+
+func frameOf(b []byte, fields int, t Type) ([]byte, int) {
+	b, start := BeginFrame(b)
+	b = AppendArrayLen(b, fields)
+	return AppendUint(b, uint64(t)), start
+}
+
+// AppendWelcome appends [2, version, player_id, resume_token, tick_rate, server_time_ms, tick].
+func AppendWelcome(b []byte, playerID uint32, resumeToken string, tickRate int, serverTimeMs int64, tick uint64) []byte {
+	b, start := frameOf(b, 7, TWelcome)
+	b = AppendUint(b, ProtocolVersion)
+	b = AppendUint(b, uint64(playerID))
+	b = AppendStr(b, resumeToken)
+	b = AppendUint(b, uint64(tickRate))
+	b = AppendInt(b, serverTimeMs)
+	b = AppendUint(b, tick)
+	EndFrame(b, start)
+	return b
+}
+
+// AppendError appends [3, rid, code, message]; rid 0 answers no request.
+func AppendError(b []byte, rid uint32, code Code, msg string) []byte {
+	b, start := frameOf(b, 4, TError)
+	b = AppendUint(b, uint64(rid))
+	b = AppendUint(b, uint64(code))
+	b = AppendStr(b, msg)
+	EndFrame(b, start)
+	return b
+}
+
+// AppendClose appends [4, code, reason], the last message of a session.
+func AppendClose(b []byte, code Code, reason string) []byte {
+	b, start := frameOf(b, 3, TClose)
+	b = AppendUint(b, uint64(code))
+	b = AppendStr(b, reason)
+	EndFrame(b, start)
+	return b
+}
+
+// AppendOK appends [5, rid].
+func AppendOK(b []byte, rid uint32) []byte {
+	b, start := frameOf(b, 2, TOK)
+	b = AppendUint(b, uint64(rid))
+	EndFrame(b, start)
+	return b
+}
+
+// AppendRoomJoined appends [31, rid, room_id, join_code, mode, max_players].
+func AppendRoomJoined(b []byte, rid, roomID uint32, code, mode string, maxPlayers int) []byte {
+	b, start := frameOf(b, 6, TRoomJoined)
+	b = AppendUint(b, uint64(rid))
+	b = AppendUint(b, uint64(roomID))
+	b = AppendStr(b, code)
+	b = AppendStr(b, mode)
+	b = AppendUint(b, uint64(maxPlayers))
+	EndFrame(b, start)
+	return b
+}
+
+// AppendRoomListHeader begins [32, rid, rooms]; follow it with n calls to
+// AppendRoomListEntry and then EndFrame(b, start).
+func AppendRoomListHeader(b []byte, rid uint32, n int) ([]byte, int) {
+	b, start := frameOf(b, 3, TRoomList)
+	b = AppendUint(b, uint64(rid))
+	return AppendArrayLen(b, n), start
+}
+
+// AppendRoomListEntry appends [room_id, mode, players, max_players, locked, props];
+// props is an encoded map (or empty for none).
+func AppendRoomListEntry(b []byte, roomID uint32, mode string, players, maxPlayers int, locked bool, props []byte) []byte {
+	b = AppendArrayLen(b, 6)
+	b = AppendUint(b, uint64(roomID))
+	b = AppendStr(b, mode)
+	b = AppendUint(b, uint64(players))
+	b = AppendUint(b, uint64(maxPlayers))
+	b = AppendBool(b, locked)
+	if len(props) == 0 {
+		return AppendMapLen(b, 0)
+	}
+	return append(b, props...)
+}
+
+// AppendRoomLeft appends [33, rid, code]; rid 0 when the server removed the
+// player (code says why, e.g. kicked).
+func AppendRoomLeft(b []byte, rid uint32, code Code) []byte {
+	b, start := frameOf(b, 3, TRoomLeft)
+	b = AppendUint(b, uint64(rid))
+	b = AppendUint(b, uint64(code))
+	EndFrame(b, start)
+	return b
+}
+
+// AppendPong appends [34, client_time, server_time_ms, tick, hold_us]. A ping
+// waits up to one tick in the server; hold_us lets a client subtract that
+// wait from its round-trip time.
+func AppendPong(b []byte, clientTime, serverTimeMs int64, tick uint64, holdUs int64) []byte {
+	b, start := frameOf(b, 5, TPong)
+	b = AppendInt(b, clientTime)
+	b = AppendInt(b, serverTimeMs)
+	b = AppendUint(b, tick)
+	b = AppendInt(b, holdUs)
+	EndFrame(b, start)
+	return b
+}
+
+// FrameFields is the element count of a frame message:
+// [40, tick, server_time_ms, room, events, chat].
+const FrameFields = 6
+
+// RoomFields is the element count of a frame's room part:
+// [room_id, full, master, locked, props, leaves, joins, player_props, states].
+const RoomFields = 9
+
+// AppendFrameStart begins a frame message up to and excluding its room
+// part; the caller appends the room part, events and chat, then EndFrame.
+func AppendFrameStart(b []byte, tick uint64, serverTimeMs int64) ([]byte, int) {
+	b, start := frameOf(b, FrameFields, TFrame)
+	b = AppendUint(b, tick)
+	b = AppendInt(b, serverTimeMs)
+	return b, start
+}
+
+// AppendEventEntry appends one event: [tick, from, code, payload].
+func AppendEventEntry(b []byte, tick uint64, from, code uint32, payload []byte) []byte {
+	b = append(b, 0x94)
+	b = AppendUint(b, tick)
+	b = AppendUint(b, uint64(from))
+	b = AppendUint(b, uint64(code))
+	return AppendRawOrNil(b, payload)
+}
+
+// AppendChatEntry appends one chat line: [from, to, server_time_ms, text].
+func AppendChatEntry(b []byte, from, to uint32, serverTimeMs int64, text []byte) []byte {
+	b = append(b, 0x94)
+	b = AppendUint(b, uint64(from))
+	b = AppendUint(b, uint64(to))
+	b = AppendInt(b, serverTimeMs)
+	return AppendStrBytes(b, text)
+}

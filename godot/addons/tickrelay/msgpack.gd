@@ -1,0 +1,560 @@
+# MessagePack codec for the tickrelay client, in the GDScript subset that both
+# Godot 3.2+ and Godot 4.x accept (no annotations, no PoolByteArray /
+# PackedByteArray names, TYPE_* values probed at run time).
+#
+# Usage:
+#     var mp = preload("res://addons/tickrelay/msgpack.gd").new()
+#     var bytes = mp.encode(value)          # empty bytes + mp.error on failure
+#     var r = mp.decode(bytes)              # {"ok": bool, "value": v, "error": String}
+#
+# Mapping (the wire protocol document copies this table):
+#   nil                  <-> nil (0xc0)
+#   bool                 <-> false/true (0xc2/0xc3)
+#   int (64-bit signed)  <-> smallest integer encoding, exactly like the Go codec:
+#                            n >= 0: positive fixint, uint8 0xcc, uint16 0xcd,
+#                                    uint32 0xce, uint64 0xcf
+#                            n <  0: negative fixint, int8 0xd0, int16 0xd1,
+#                                    int32 0xd2, int64 0xd3
+#                            A uint64 above 2^63-1 does not fit a GDScript int:
+#                            decoding it is an error (it is never wrapped to a
+#                            negative number, which would silently change it).
+#   float                 -> float64 (0xcb); float32 (0xca) and float64 decode
+#                            to float.
+#   String               <-> str (fixstr/str8/str16/str32, length in UTF-8 bytes)
+#   byte array           <-> bin (bin8/bin16/bin32)
+#   Array                <-> array (fixarray/array16/array32)
+#   Dictionary           <-> map (fixmap/map16/map32), keys of any type, in the
+#                            Dictionary's order; decoding keeps the wire order.
+#   Vector2              <-> ext type 1, fixext8 : d7 01 x y        (float32 BE each)
+#   Vector3              <-> ext type 2, ext8    : c7 0c 02 x y z   (float32 BE each)
+#   Color                <-> ext type 3, fixext16: d8 03 r g b a    (float32 BE each)
+#   other ext types       -> Dictionary {"ext": type (signed int8), "data": bytes}
+#                            (decode only; encode such a value with encode_ext()).
+#   All other Godot types (Object, NodePath, Rect2, typed packed arrays other
+#   than bytes, ...) are an encode error.
+#
+# Decoding untrusted bytes never allocates by a declared length: every length
+# is checked against the bytes actually left before anything is read, nesting
+# is limited by max_depth, and a malformed or truncated input yields
+# ok = false with an error message.
+
+const EXT_VECTOR2 = 1
+const EXT_VECTOR3 = 2
+const EXT_COLOR = 3
+
+# Nesting deeper than this is rejected: a hostile 0x91 0x91 0x91 ... input
+# would otherwise recurse until the script stack overflows.
+var max_depth = 64
+
+# Error of the last encode() (empty when it succeeded).
+var error = ""
+
+# typeof() values that differ between Godot 3 and 4, probed once.
+var _t_float
+var _t_vector2
+var _t_vector3
+var _t_color
+var _t_dict
+var _t_array
+var _t_bytes
+
+var _w  # StreamPeerBuffer that encode() writes into
+var _r  # StreamPeerBuffer that decode() reads from
+var _tmp  # scratch buffer for UTF-8 conversion
+var _empty  # detaches _r from the caller's buffer after a decode
+var _end = 0  # decode: position one past the last byte we may read
+var _pos = 0  # decode: mirror of _r's position, so bounds checks need no call
+var _err = ""
+
+# Short strings (mostly map keys such as "id", "pos") repeat in every frame;
+# their encoded form is cached so that the per-tick encode does no UTF-8 work.
+const _STR_CACHE_MAX_ENTRIES = 512
+const _STR_CACHE_MAX_LEN = 32
+var _str_cache = {}
+
+
+func _init():
+	_w = StreamPeerBuffer.new()
+	_w.big_endian = true
+	_r = StreamPeerBuffer.new()
+	_r.big_endian = true
+	_tmp = StreamPeerBuffer.new()
+	_tmp.big_endian = true
+	_t_float = typeof(1.5)
+	_t_vector2 = typeof(Vector2())
+	_t_vector3 = typeof(Vector3())
+	_t_color = typeof(Color())
+	_t_dict = typeof({})
+	_t_array = typeof([])
+	_t_bytes = typeof(_w.data_array)
+	_empty = _w.data_array
+
+
+# Returns an empty byte array of the engine's byte array type.
+func empty_bytes():
+	return StreamPeerBuffer.new().data_array
+
+
+# Encodes value. On failure returns empty bytes and sets `error`.
+func encode(value):
+	error = ""
+	_w.clear()
+	_put(value, 0)
+	if error != "":
+		return empty_bytes()
+	return _w.data_array
+
+
+# Encodes an application-defined ext value (type -128..127).
+func encode_ext(ext_type, data):
+	error = ""
+	_w.clear()
+	if ext_type < -128 or ext_type > 127:
+		error = "ext type out of range: %d" % ext_type
+		return empty_bytes()
+	_put_ext_header(ext_type, data.size())
+	_w.put_data(data)
+	return _w.data_array
+
+
+# Decodes exactly one value filling all of `bytes`.
+func decode(bytes):
+	return decode_slice(bytes, 0, bytes.size(), true)
+
+
+# Decodes one value from bytes[from, to). With require_all = false, bytes may
+# follow the value; "next" in the result is the position after it. Useful to
+# read a value out of a larger frame without copying.
+func decode_slice(bytes, from, to, require_all = false):
+	if from < 0 or to > bytes.size() or from > to:
+		return {"ok": false, "value": null, "error": "bad slice bounds", "next": from}
+	_r.data_array = bytes
+	_r.seek(from)
+	_pos = from
+	_end = to
+	_err = ""
+	var v = _get(0)
+	if _err == "" and require_all and _pos != _end:
+		_err = "%d trailing bytes" % (_end - _pos)
+	if _err != "":
+		_r.data_array = _empty
+		return {"ok": false, "value": null, "error": _err, "next": _pos}
+	# Do not keep the caller's buffer alive.
+	_r.data_array = _empty
+	return {"ok": true, "value": v, "error": "", "next": _pos}
+
+
+# ---------------------------------------------------------------- encoding
+
+func _put(v, depth):
+	var t = typeof(v)
+	if t == TYPE_INT:
+		_put_int(v)
+	elif t == TYPE_STRING:
+		_put_str(v)
+	elif t == _t_float:
+		_w.put_u8(0xcb)
+		_w.put_double(v)
+	elif t == _t_dict:
+		if depth >= max_depth:
+			error = "nesting deeper than %d" % max_depth
+			return
+		var n = v.size()
+		if n <= 15:
+			_w.put_u8(0x80 | n)
+		elif n <= 0xffff:
+			_w.put_u8(0xde)
+			_w.put_u16(n)
+		else:
+			_w.put_u8(0xdf)
+			_w.put_u32(n)
+		for k in v:
+			_put(k, depth + 1)
+			_put(v[k], depth + 1)
+			if error != "":
+				return
+	elif t == _t_array:
+		if depth >= max_depth:
+			error = "nesting deeper than %d" % max_depth
+			return
+		var n = v.size()
+		if n <= 15:
+			_w.put_u8(0x90 | n)
+		elif n <= 0xffff:
+			_w.put_u8(0xdc)
+			_w.put_u16(n)
+		else:
+			_w.put_u8(0xdd)
+			_w.put_u32(n)
+		for e in v:
+			_put(e, depth + 1)
+			if error != "":
+				return
+	elif t == TYPE_NIL:
+		_w.put_u8(0xc0)
+	elif t == TYPE_BOOL:
+		_w.put_u8(0xc3 if v else 0xc2)
+	elif t == _t_vector2:
+		_w.put_u8(0xd7)
+		_w.put_u8(EXT_VECTOR2)
+		_w.put_float(v.x)
+		_w.put_float(v.y)
+	elif t == _t_vector3:
+		_w.put_u8(0xc7)
+		_w.put_u8(12)
+		_w.put_u8(EXT_VECTOR3)
+		_w.put_float(v.x)
+		_w.put_float(v.y)
+		_w.put_float(v.z)
+	elif t == _t_color:
+		_w.put_u8(0xd8)
+		_w.put_u8(EXT_COLOR)
+		_w.put_float(v.r)
+		_w.put_float(v.g)
+		_w.put_float(v.b)
+		_w.put_float(v.a)
+	elif t == _t_bytes:
+		var n = v.size()
+		if n <= 0xff:
+			_w.put_u8(0xc4)
+			_w.put_u8(n)
+		elif n <= 0xffff:
+			_w.put_u8(0xc5)
+			_w.put_u16(n)
+		else:
+			_w.put_u8(0xc6)
+			_w.put_u32(n)
+		_w.put_data(v)
+	else:
+		error = "cannot encode a value of Variant type %d" % t
+
+
+func _put_int(v):
+	if v >= 0:
+		if v <= 0x7f:
+			_w.put_u8(v)
+		elif v <= 0xff:
+			_w.put_u8(0xcc)
+			_w.put_u8(v)
+		elif v <= 0xffff:
+			_w.put_u8(0xcd)
+			_w.put_u16(v)
+		elif v <= 0xffffffff:
+			_w.put_u8(0xce)
+			_w.put_u32(v)
+		else:
+			_w.put_u8(0xcf)
+			_w.put_64(v)
+	elif v >= -32:
+		_w.put_8(v)
+	elif v >= -128:
+		_w.put_u8(0xd0)
+		_w.put_8(v)
+	elif v >= -32768:
+		_w.put_u8(0xd1)
+		_w.put_16(v)
+	elif v >= -2147483648:
+		_w.put_u8(0xd2)
+		_w.put_32(v)
+	else:
+		_w.put_u8(0xd3)
+		_w.put_64(v)
+
+
+func _put_str(s):
+	var cached = _str_cache.get(s)
+	if cached != null:
+		_w.put_data(cached)
+		return
+	# put_utf8_string is the one UTF-8 conversion both engine versions share;
+	# it writes a u32 length first, which tells the byte length.
+	_tmp.clear()
+	_tmp.put_utf8_string(s)
+	var n = _tmp.get_size() - 4
+	_tmp.seek(4)
+	var utf8 = _tmp.get_data(n)[1]
+	if n <= 31:
+		_tmp.clear()
+		_tmp.put_u8(0xa0 | n)
+		_tmp.put_data(utf8)
+		var enc = _tmp.data_array
+		if n <= _STR_CACHE_MAX_LEN:
+			if _str_cache.size() >= _STR_CACHE_MAX_ENTRIES:
+				_str_cache.clear()
+			_str_cache[s] = enc
+		_w.put_data(enc)
+		return
+	if n <= 0xff:
+		_w.put_u8(0xd9)
+		_w.put_u8(n)
+	elif n <= 0xffff:
+		_w.put_u8(0xda)
+		_w.put_u16(n)
+	else:
+		_w.put_u8(0xdb)
+		_w.put_u32(n)
+	_w.put_data(utf8)
+
+
+func _put_ext_header(ext_type, n):
+	var t = ext_type & 0xff
+	if n == 1:
+		_w.put_u8(0xd4)
+	elif n == 2:
+		_w.put_u8(0xd5)
+	elif n == 4:
+		_w.put_u8(0xd6)
+	elif n == 8:
+		_w.put_u8(0xd7)
+	elif n == 16:
+		_w.put_u8(0xd8)
+	elif n <= 0xff:
+		_w.put_u8(0xc7)
+		_w.put_u8(n)
+	elif n <= 0xffff:
+		_w.put_u8(0xc8)
+		_w.put_u16(n)
+	else:
+		_w.put_u8(0xc9)
+		_w.put_u32(n)
+	_w.put_u8(t)
+
+
+# ---------------------------------------------------------------- decoding
+
+# Every reader below first checks that n bytes are left; it sets _err and
+# returns null otherwise. Callers test _err after nested reads.
+
+func _fail(msg):
+	if _err == "":
+		_err = "%s at byte %d" % [msg, _pos]
+	return null
+
+
+func _get(depth):
+	if _pos >= _end:
+		return _fail("unexpected end of input")
+	var b = _r.get_u8()
+	_pos += 1
+	# Ordered by how often each form appears in game frames.
+	if b <= 0x7f:
+		return b
+	if b >= 0xe0:
+		return b - 256
+	if b >= 0xa0 and b <= 0xbf:
+		return _get_str(b & 0x1f)
+	if b >= 0x80 and b <= 0x8f:
+		return _get_map(b & 0x0f, depth)
+	if b >= 0x90 and b <= 0x9f:
+		return _get_array(b & 0x0f, depth)
+	if b == 0xcb:
+		if _end - _pos < 8:
+			return _fail("truncated float64")
+		_pos += 8
+		return _r.get_double()
+	if b == 0xc0:
+		return null
+	if b == 0xc2:
+		return false
+	if b == 0xc3:
+		return true
+	if b == 0xcc:
+		if _end - _pos < 1:
+			return _fail("truncated uint8")
+		_pos += 1
+		return _r.get_u8()
+	if b == 0xcd:
+		if _end - _pos < 2:
+			return _fail("truncated uint16")
+		_pos += 2
+		return _r.get_u16()
+	if b == 0xce:
+		if _end - _pos < 4:
+			return _fail("truncated uint32")
+		_pos += 4
+		return _r.get_u32()
+	if b == 0xcf:
+		if _end - _pos < 8:
+			return _fail("truncated uint64")
+		var u = _r.get_64()
+		if u < 0:
+			return _fail("uint64 above 2^63-1 does not fit a GDScript int")
+		_pos += 8
+		return u
+	if b == 0xd0:
+		if _end - _pos < 1:
+			return _fail("truncated int8")
+		_pos += 1
+		return _r.get_8()
+	if b == 0xd1:
+		if _end - _pos < 2:
+			return _fail("truncated int16")
+		_pos += 2
+		return _r.get_16()
+	if b == 0xd2:
+		if _end - _pos < 4:
+			return _fail("truncated int32")
+		_pos += 4
+		return _r.get_32()
+	if b == 0xd3:
+		if _end - _pos < 8:
+			return _fail("truncated int64")
+		_pos += 8
+		return _r.get_64()
+	if b == 0xca:
+		if _end - _pos < 4:
+			return _fail("truncated float32")
+		_pos += 4
+		return _r.get_float()
+	if b == 0xd9:
+		if _end - _pos < 1:
+			return _fail("truncated str8 header")
+		_pos += 1
+		return _get_str(_r.get_u8())
+	if b == 0xda:
+		if _end - _pos < 2:
+			return _fail("truncated str16 header")
+		_pos += 2
+		return _get_str(_r.get_u16())
+	if b == 0xdb:
+		if _end - _pos < 4:
+			return _fail("truncated str32 header")
+		_pos += 4
+		return _get_str(_r.get_u32())
+	if b == 0xc4:
+		if _end - _pos < 1:
+			return _fail("truncated bin8 header")
+		_pos += 1
+		return _get_bin(_r.get_u8())
+	if b == 0xc5:
+		if _end - _pos < 2:
+			return _fail("truncated bin16 header")
+		_pos += 2
+		return _get_bin(_r.get_u16())
+	if b == 0xc6:
+		if _end - _pos < 4:
+			return _fail("truncated bin32 header")
+		_pos += 4
+		return _get_bin(_r.get_u32())
+	if b == 0xdc:
+		if _end - _pos < 2:
+			return _fail("truncated array16 header")
+		_pos += 2
+		return _get_array(_r.get_u16(), depth)
+	if b == 0xdd:
+		if _end - _pos < 4:
+			return _fail("truncated array32 header")
+		_pos += 4
+		return _get_array(_r.get_u32(), depth)
+	if b == 0xde:
+		if _end - _pos < 2:
+			return _fail("truncated map16 header")
+		_pos += 2
+		return _get_map(_r.get_u16(), depth)
+	if b == 0xdf:
+		if _end - _pos < 4:
+			return _fail("truncated map32 header")
+		_pos += 4
+		return _get_map(_r.get_u32(), depth)
+	if b >= 0xd4 and b <= 0xd8:
+		# fixext 1, 2, 4, 8, 16
+		return _get_ext(1 << (b - 0xd4))
+	if b == 0xc7:
+		if _end - _pos < 1:
+			return _fail("truncated ext8 header")
+		_pos += 1
+		return _get_ext(_r.get_u8())
+	if b == 0xc8:
+		if _end - _pos < 2:
+			return _fail("truncated ext16 header")
+		_pos += 2
+		return _get_ext(_r.get_u16())
+	if b == 0xc9:
+		if _end - _pos < 4:
+			return _fail("truncated ext32 header")
+		_pos += 4
+		return _get_ext(_r.get_u32())
+	# 0xc1 is the only byte msgpack leaves unused.
+	_pos -= 1
+	return _fail("invalid type byte 0x%02x" % b)
+
+
+func _get_str(n):
+	if n > _end - _pos:
+		return _fail("string of %d bytes but only %d left" % [n, _end - _pos])
+	_pos += n
+	if n == 0:
+		return ""
+	return _r.get_utf8_string(n)
+
+
+func _get_bin(n):
+	if n > _end - _pos:
+		return _fail("bin of %d bytes but only %d left" % [n, _end - _pos])
+	_pos += n
+	if n == 0:
+		return empty_bytes()
+	return _r.get_data(n)[1]
+
+
+func _get_array(n, depth):
+	# Each element takes at least one byte: a count above the bytes left is
+	# malformed, and rejecting it here keeps a hostile header from costing
+	# anything.
+	if n > _end - _pos:
+		return _fail("array of %d elements but only %d bytes left" % [n, _end - _pos])
+	if depth >= max_depth:
+		return _fail("nesting deeper than %d" % max_depth)
+	var a = []
+	a.resize(n)
+	for i in range(n):
+		a[i] = _get(depth + 1)
+		if _err != "":
+			return null
+	return a
+
+
+func _get_map(n, depth):
+	if n * 2 > _end - _pos:
+		return _fail("map of %d entries but only %d bytes left" % [n, _end - _pos])
+	if depth >= max_depth:
+		return _fail("nesting deeper than %d" % max_depth)
+	var d = {}
+	for i in range(n):
+		var k = _get(depth + 1)
+		if _err != "":
+			return null
+		var v = _get(depth + 1)
+		if _err != "":
+			return null
+		d[k] = v
+	return d
+
+
+func _get_ext(n):
+	if _end - _pos < 1 + n:
+		return _fail("ext of %d bytes but only %d left" % [n, _end - _pos - 1])
+	var t = _r.get_8()
+	_pos += 1 + n
+	if t == EXT_VECTOR2:
+		if n != 8:
+			return _fail("Vector2 ext with %d bytes instead of 8" % n)
+		var x = _r.get_float()
+		return Vector2(x, _r.get_float())
+	if t == EXT_VECTOR3:
+		if n != 12:
+			return _fail("Vector3 ext with %d bytes instead of 12" % n)
+		var x = _r.get_float()
+		var y = _r.get_float()
+		return Vector3(x, y, _r.get_float())
+	if t == EXT_COLOR:
+		if n != 16:
+			return _fail("Color ext with %d bytes instead of 16" % n)
+		var r = _r.get_float()
+		var g = _r.get_float()
+		var b = _r.get_float()
+		return Color(r, g, b, _r.get_float())
+	var data = empty_bytes()
+	if n > 0:
+		data = _r.get_data(n)[1]
+	return {"ext": t, "data": data}

@@ -1,0 +1,282 @@
+// Package client is a Go client for the relay: for tests, bots, load
+// generators and headless game clients. It speaks the protocol in
+// PROTOCOL.md over a kcp-go session and keeps a view of the current room.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	kcp "github.com/xtaci/kcp-go/v5"
+
+	"github.com/tickrelay/tickrelay/codec"
+)
+
+// Options configure Dial. Zero fields take their defaults.
+type Options struct {
+	Name         string
+	Props        map[string]any // player properties, encoded with msgpack
+	PingInterval time.Duration  // keeps the session alive; default 1 s
+	MTU          int            // default 1200
+	Window       int            // KCP send and receive window; default 128
+	QueueSize    int            // frames and notices buffered for Messages; default 4096
+	MaxFrameSize int            // largest server message accepted; default 4 MiB
+}
+
+// Error is an error reply or close reason from the server.
+type Error struct {
+	Code    codec.Code
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("relay: %s: %s", e.Code, e.Message) }
+
+// ErrClosed is returned by operations on a closed client that the server
+// did not close with a reason.
+var ErrClosed = errors.New("relay client: closed")
+
+// Welcome is what the server said on connecting.
+type Welcome struct {
+	PlayerID     uint32
+	ResumeToken  string
+	TickRate     int
+	ServerTimeMs int64
+	Tick         uint64
+}
+
+// Client is one connection to a relay. Its methods are safe for concurrent
+// use. Every frame and unsolicited notice is delivered, in order, on
+// Messages; the reader waits when that queue is full, so a client that does
+// not drain it falls behind like a stalled game would.
+type Client struct {
+	conn    *kcp.UDPSession
+	welcome Welcome
+	msgs    chan *codec.ServerMsg
+	rid     atomic.Uint32
+	done    chan struct{}
+	wg      sync.WaitGroup
+	wmu     sync.Mutex // serialises writes so frames never interleave
+	wbuf    []byte     // guarded by wmu
+
+	mu       sync.Mutex // guards the fields below
+	pending  map[uint32]chan *codec.ServerMsg
+	pings    map[int64]chan *codec.ServerMsg
+	view     RoomView
+	changed  chan struct{} // closed and replaced on every frame
+	closeErr error
+	closed   bool
+}
+
+// Dial connects to a relay at addr ("host:port") and completes the
+// handshake, or fails when ctx ends.
+func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
+	conn, err := kcp.DialWithOptions(addr, nil, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetNoDelay(1, 10, 2, 1)
+	w := orInt(opt.Window, 128)
+	conn.SetWindowSize(w, w)
+	conn.SetMtu(orInt(opt.MTU, 1200))
+	conn.SetWriteDelay(false)
+
+	c := &Client{
+		conn:    conn,
+		msgs:    make(chan *codec.ServerMsg, orInt(opt.QueueSize, 4096)),
+		done:    make(chan struct{}),
+		pending: make(map[uint32]chan *codec.ServerMsg),
+		pings:   make(map[int64]chan *codec.ServerMsg),
+		changed: make(chan struct{}),
+	}
+	props, err := encodeProps(opt.Props)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	welcome := make(chan *codec.ServerMsg, 1)
+	c.pending[0] = welcome
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.readLoop(orInt(opt.MaxFrameSize, 4<<20)) }()
+	if err := c.send(&codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion, Name: []byte(opt.Name), Props: props}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	select {
+	case m := <-welcome:
+		c.welcome = Welcome{PlayerID: m.PlayerID, ResumeToken: m.ResumeToken, TickRate: m.TickRate, ServerTimeMs: m.ServerTimeMs, Tick: m.Tick}
+	case <-c.done:
+		err := c.Err()
+		c.Close()
+		return nil, err
+	case <-ctx.Done():
+		c.Close()
+		return nil, ctx.Err()
+	}
+	interval := opt.PingInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.keepAlive(interval) }()
+	return c, nil
+}
+
+func orInt(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Welcome returns the server's welcome.
+func (c *Client) Welcome() Welcome { return c.welcome }
+
+// ID is this client's player id.
+func (c *Client) ID() uint32 { return c.welcome.PlayerID }
+
+// Messages delivers frames (after they are applied to the room view),
+// room_left notices, unsolicited errors and the final close, in order.
+func (c *Client) Messages() <-chan *codec.ServerMsg { return c.msgs }
+
+// Done is closed when the connection has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err is why the connection ended: an *Error with the server's reason, or
+// ErrClosed. Nil while it is open.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// Close says bye, closes the connection and waits for its goroutines.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	first := !c.closed
+	c.mu.Unlock()
+	if first {
+		_ = c.send(&codec.ClientMsg{Type: codec.TBye})
+	}
+	c.shut(ErrClosed)
+	c.wg.Wait()
+	return nil
+}
+
+func (c *Client) shut(reason error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.closeErr = reason
+	c.mu.Unlock()
+	close(c.done)
+	c.conn.Close()
+}
+
+func (c *Client) send(m *codec.ClientMsg) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf = codec.AppendClient(c.wbuf[:0], m)
+	_, err := c.conn.Write(c.wbuf)
+	return err
+}
+
+// SendRaw writes bytes as they are, for tests of hostile input.
+func (c *Client) SendRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.conn.Write(b)
+	return err
+}
+
+func (c *Client) keepAlive(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := c.send(&codec.ClientMsg{Type: codec.TPing, ClientTime: time.Now().UnixNano()}); err != nil {
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// request sends m with a fresh request id and waits for its reply.
+func (c *Client) request(ctx context.Context, m *codec.ClientMsg) (*codec.ServerMsg, error) {
+	m.RID = c.rid.Add(1)
+	ch := make(chan *codec.ServerMsg, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, c.Err()
+	}
+	c.pending[m.RID] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, m.RID)
+		c.mu.Unlock()
+	}()
+	if err := c.send(m); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		if r.Type == codec.TError {
+			return nil, &Error{Code: r.Code, Message: r.Message}
+		}
+		return r, nil
+	case <-c.done:
+		return nil, c.Err()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func encodeProps(props map[string]any) ([]codec.Prop, error) {
+	if props == nil {
+		return nil, nil
+	}
+	out := make([]codec.Prop, 0, len(props))
+	for k, v := range props {
+		b, err := Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("property %q: %w", k, err)
+		}
+		out = append(out, codec.Prop{Key: []byte(k), Value: b})
+	}
+	return out, nil
+}
+
+// Marshal encodes v as msgpack the way the relay's clients do: integers in
+// their smallest form, so that equal values have equal bytes (room
+// filters compare bytes).
+func Marshal(v any) ([]byte, error) {
+	enc := msgpack.GetEncoder()
+	defer msgpack.PutEncoder(enc)
+	var buf bytesBuffer
+	enc.Reset(&buf)
+	enc.UseCompactInts(true)
+	enc.UseCompactFloats(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.b, nil
+}
+
+// Unmarshal decodes a state, property or payload value into v.
+func Unmarshal(data []byte, v any) error { return msgpack.Unmarshal(data, v) }
+
+type bytesBuffer struct{ b []byte }
+
+func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }

@@ -1,0 +1,90 @@
+package relay
+
+import (
+	"time"
+
+	"github.com/tickrelay/tickrelay/codec"
+)
+
+// end finishes the tick: builds each player's frame, hands output to links
+// that are free, and closes what has to close.
+func (h *hub) end() {
+	for _, p := range h.order {
+		h.flushPlayer(p)
+	}
+	for _, p := range h.dead {
+		h.remove(p)
+	}
+	clear(h.dead)
+	h.dead = h.dead[:0]
+	if h.tick%uint64(h.cfg.tickRate) == 0 {
+		h.reapRooms()
+	}
+}
+
+func (h *hub) flushPlayer(p *player) {
+	if p.inflight != nil && !p.link.Busy() {
+		p.spare, p.inflight = p.inflight[:0], nil
+	}
+	if p.closing {
+		if p.inflight == nil && len(p.out) > 0 {
+			h.send(p)
+		}
+		if !h.now.Before(p.closeAt) {
+			h.dead = append(h.dead, p)
+		}
+		return
+	}
+	wantFrame := p.room != nil || p.nEvents > 0 || p.nChat > 0
+	if p.inflight != nil {
+		// The link is still writing an earlier frame: send nothing now.
+		// States are latest-value-wins, so the next frame carries the delta
+		// since the last one sent; events and chat wait, up to a bound.
+		if wantFrame || len(p.out) > 0 {
+			p.behind++
+			h.stats.framesBehind.Add(1)
+		}
+		if p.pending() > h.cfg.maxPending {
+			h.closePlayer(p, codec.CodeSlowConsumer, "too much output waiting for the client")
+		} else if time.Duration(p.behind)*time.Second/time.Duration(h.cfg.tickRate) > h.cfg.slowTimeout {
+			h.closePlayer(p, codec.CodeSlowConsumer, "the client stopped receiving")
+		}
+		return
+	}
+	p.behind = 0
+	if wantFrame {
+		h.appendFrame(p)
+	}
+	if len(p.out) > 0 {
+		h.send(p)
+	}
+}
+
+// appendFrame appends p's frame for this tick to its output.
+func (h *hub) appendFrame(p *player) {
+	b, start := codec.AppendFrameStart(p.out, h.tick, h.nowMs)
+	if r := p.room; r == nil {
+		b = codec.AppendNil(b)
+	} else {
+		if !p.needFull && p.lastSent == h.prevTick && h.prevTick != 0 {
+			b = append(b, r.sharedDelta(h.tick, h.prevTick)...)
+		} else {
+			b = r.appendDelta(b, p.lastSent, p.needFull)
+		}
+		p.lastSent, p.needFull = h.tick, false
+	}
+	b = codec.AppendArrayLen(b, p.nEvents)
+	b = append(b, p.events...)
+	b = codec.AppendArrayLen(b, p.nChat)
+	b = append(b, p.chat...)
+	codec.EndFrame(b, start)
+	p.out = b
+	p.events, p.nEvents, p.chat, p.nChat = p.events[:0], 0, p.chat[:0], 0
+	h.stats.framesSent.Add(1)
+}
+
+func (h *hub) send(p *player) {
+	h.stats.bytesOut.Add(uint64(len(p.out)))
+	p.link.Send(p.out)
+	p.inflight, p.out, p.spare = p.out, p.spare, nil
+}

@@ -1,0 +1,88 @@
+package relay_test
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickrelay/tickrelay/relay"
+	"github.com/tickrelay/tickrelay/relay/client"
+)
+
+// startServer serves s on 127.0.0.1 with a kernel-chosen port and shuts it
+// down (checking it returns ErrServerClosed) when the test ends.
+func startServer(t testing.TB, s *relay.Server) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(pc) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; err != relay.ErrServerClosed {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return pc.LocalAddr().String()
+}
+
+func dial(t testing.TB, addr, name string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, addr, client.Options{Name: name})
+	if err != nil {
+		t.Fatalf("dial %s: %v", name, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// checkNoLeak fails if goroutines started by the relay or its clients are
+// still running once everything is closed. kcp-go's package-level
+// scheduler goroutines live for the whole process and are not counted.
+func checkNoLeak(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		leaked := relayGoroutines()
+		if leaked == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines left running:\n%s", leaked)
+		}
+		runtime.Gosched()
+		time.Sleep(20 * time.Millisecond) // polling for goroutine exit, not synchronising the test
+	}
+}
+
+func relayGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "tickrelay/relay") || strings.Contains(g, "kcp-go/v5.(*UDPSession)") ||
+			strings.Contains(g, "kcp-go/v5.(*Listener)") || strings.Contains(g, "tickrelay/tick") {
+			if !strings.Contains(g, "checkNoLeak") && !strings.Contains(g, "testing.tRunner") {
+				out = append(out, g)
+			}
+		}
+	}
+	return strings.Join(out, "\n\n")
+}

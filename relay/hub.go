@@ -1,0 +1,273 @@
+package relay
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tickrelay/tickrelay/codec"
+)
+
+// hubConfig is the hub's part of the server configuration, with defaults
+// already applied.
+type hubConfig struct {
+	limits            codec.Limits
+	tickRate          int
+	maxPlayersPerRoom int
+	maxRooms          int
+	maxListed         int
+	emptyRoomGrace    time.Duration
+	slowTimeout       time.Duration
+	maxPending        int
+	closeLinger       time.Duration
+	log               zerolog.Logger
+}
+
+// hub is the relay's state machine: players, rooms, and what each player is
+// sent. It does no I/O of its own: the server feeds it message bodies and
+// ticks, and it hands finished frames to each player's link. Everything in
+// it is owned by the tick goroutine.
+type hub struct {
+	cfg hubConfig
+
+	players   map[uint32]*player
+	order     []*player // stable iteration order for flushing
+	dead      []*player // closed during this tick, removed after flushing
+	rooms     map[uint32]*room
+	roomOrder []*room // creation order, for listing
+	codes     map[string]*room
+
+	nextPlayer uint32
+	nextRoom   uint32
+
+	tick     uint64 // the tick being run
+	prevTick uint64 // the tick run before it
+	now      time.Time
+	nowMs    int64
+
+	msg     codec.ClientMsg // reused for every decode
+	scratch []byte          // one encoded event or chat entry
+
+	shuttingDown bool
+	stats        *counters
+}
+
+// counters are read by Server.Stats from other goroutines.
+type counters struct {
+	framesSent    atomic.Uint64
+	framesBehind  atomic.Uint64 // frames not built because the link was busy
+	bytesOut      atomic.Uint64
+	messagesIn    atomic.Uint64
+	eventsRelayed atomic.Uint64
+	chatRelayed   atomic.Uint64
+	players       atomic.Int64
+	rooms         atomic.Int64
+	closes        [32]atomic.Uint64 // by codec.Code
+}
+
+func newHub(cfg hubConfig, stats *counters) *hub {
+	return &hub{
+		cfg:     cfg,
+		players: make(map[uint32]*player),
+		rooms:   make(map[uint32]*room),
+		codes:   make(map[string]*room),
+		stats:   stats,
+	}
+}
+
+// begin starts tick n at now; every handle call until end belongs to it.
+func (h *hub) begin(n uint64, now time.Time) {
+	h.prevTick, h.tick = h.tick, n
+	h.now = now
+	h.nowMs = now.UnixMilli()
+}
+
+// connect registers a new transport; the player must say hello first.
+func (h *hub) connect(l link, remote string) *player {
+	h.nextPlayer++
+	p := &player{id: h.nextPlayer, link: l, remote: remote, connectedAt: h.now}
+	p.log = h.cfg.log.With().Uint32("player", p.id).Str("remote", remote).Logger()
+	h.players[p.id] = p
+	h.order = append(h.order, p)
+	h.stats.players.Add(1)
+	if h.shuttingDown {
+		h.closePlayer(p, codec.CodeServerClosing, "server is shutting down")
+	}
+	return p
+}
+
+// handle applies one message body from p.
+func (h *hub) handle(p *player, body []byte, arrived time.Time) {
+	if p.closing {
+		return
+	}
+	h.stats.messagesIn.Add(1)
+	m := &h.msg
+	if err := codec.DecodeClient(body, &h.cfg.limits, m); err != nil {
+		h.closePlayer(p, codec.ErrorCode(err), err.Error())
+		return
+	}
+	if !p.helloed {
+		if m.Type != codec.THello {
+			h.closePlayer(p, codec.CodeNotReady, "the first message must be hello")
+			return
+		}
+		h.hello(p, m)
+		return
+	}
+	switch m.Type {
+	case codec.THello:
+		h.closePlayer(p, codec.CodeNotReady, "hello was already received")
+	case codec.TCreateRoom:
+		h.createRoom(p, m)
+	case codec.TJoinRoom:
+		r := h.rooms[m.RoomID]
+		if r == nil || !r.public {
+			h.replyError(p, m.RID, codec.CodeRoomNotFound, "no public room with that id")
+			return
+		}
+		h.join(p, r, m.RID)
+	case codec.TJoinCode:
+		r := h.codes[normalizeCode(m.Code)]
+		if r == nil {
+			h.replyError(p, m.RID, codec.CodeRoomNotFound, "no room with that code")
+			return
+		}
+		h.join(p, r, m.RID)
+	case codec.TListRooms:
+		h.listRooms(p, m)
+	case codec.TJoinOrCreate:
+		h.joinOrCreate(p, m)
+	case codec.TLeaveRoom:
+		if p.room == nil {
+			h.replyError(p, m.RID, codec.CodeNotInRoom, "not in a room")
+			return
+		}
+		h.leave(p)
+		p.out = codec.AppendRoomLeft(p.out, m.RID, 0)
+	case codec.TSetRoomProps:
+		h.setRoomProps(p, m)
+	case codec.TSetPlayerProps:
+		if err := p.props.merge(m.Props, h.cfg.limits.PropKeys); err != nil {
+			h.replyError(p, m.RID, codec.CodeLimit, err.Error())
+			return
+		}
+		p.propsTick = h.tick
+		p.out = codec.AppendOK(p.out, m.RID)
+	case codec.TSetLocked:
+		if r := h.masterRoom(p, m.RID); r != nil {
+			r.locked = m.Locked
+			p.out = codec.AppendOK(p.out, m.RID)
+		}
+	case codec.TKick:
+		h.kick(p, m)
+	case codec.TState:
+		// A state sent just after leaving a room is not an error: the
+		// client could not know yet. It is dropped.
+		if p.room != nil {
+			p.state = append(p.state[:0], m.Value...)
+			p.stateTick = h.tick
+		}
+	case codec.TEvent:
+		h.event(p, m)
+	case codec.TChat:
+		h.chat(p, m)
+	case codec.TPing:
+		hold := h.now.Sub(arrived).Microseconds()
+		p.out = codec.AppendPong(p.out, m.ClientTime, h.nowMs, h.tick, max(hold, 0))
+	case codec.TBye:
+		h.closePlayer(p, codec.CodeClientClosed, "client said bye")
+	}
+}
+
+func (h *hub) hello(p *player, m *codec.ClientMsg) {
+	if m.Version != codec.ProtocolVersion {
+		h.closePlayer(p, codec.CodeVersionMismatch,
+			fmt.Sprintf("server speaks protocol version %d, client sent %d", codec.ProtocolVersion, m.Version))
+		return
+	}
+	if err := p.props.merge(m.Props, h.cfg.limits.PropKeys); err != nil {
+		h.closePlayer(p, codec.CodeLimit, err.Error())
+		return
+	}
+	p.helloed = true
+	p.name = string(m.Name)
+	p.resumeToken = newToken()
+	p.log = p.log.With().Str("name", p.name).Logger()
+	p.out = codec.AppendWelcome(p.out, p.id, p.resumeToken, h.cfg.tickRate, h.nowMs, h.tick)
+	p.log.Info().Msg("player connected")
+}
+
+func (h *hub) replyError(p *player, rid uint32, code codec.Code, msg string) {
+	p.out = codec.AppendError(p.out, rid, code, msg)
+}
+
+// closePlayer sends p a close message with the reason and closes its link
+// once the message is out or the linger time has passed.
+func (h *hub) closePlayer(p *player, code codec.Code, reason string) {
+	if p.closing {
+		return
+	}
+	if p.room != nil {
+		h.leave(p)
+	}
+	p.closing = true
+	p.closeAt = h.now.Add(h.cfg.closeLinger)
+	p.events, p.nEvents, p.chat, p.nChat = p.events[:0], 0, p.chat[:0], 0
+	p.out = codec.AppendClose(p.out, code, reason)
+	if int(code) < len(h.stats.closes) {
+		h.stats.closes[code].Add(1)
+	}
+	ev := p.log.Info()
+	if code != codec.CodeClientClosed && code != codec.CodeServerClosing {
+		ev = p.log.Warn()
+	}
+	ev.Str("code", code.String()).Str("reason", reason).Msg("closing session")
+}
+
+// disconnect forgets p at once: its transport is gone, so nothing is sent.
+func (h *hub) disconnect(p *player, why string) {
+	if p.room != nil {
+		h.leave(p)
+	}
+	if !p.closing {
+		p.log.Info().Str("reason", why).Msg("session lost")
+	}
+	p.closing = true
+	h.dead = append(h.dead, p)
+}
+
+func (h *hub) remove(p *player) {
+	if _, ok := h.players[p.id]; !ok {
+		return
+	}
+	delete(h.players, p.id)
+	for i, q := range h.order {
+		if q == p {
+			copy(h.order[i:], h.order[i+1:])
+			h.order[len(h.order)-1] = nil
+			h.order = h.order[:len(h.order)-1]
+			break
+		}
+	}
+	h.stats.players.Add(-1)
+	p.link.Close()
+}
+
+// shutdown closes every player with a server_closing reason.
+func (h *hub) shutdown() {
+	h.shuttingDown = true
+	for _, p := range h.order {
+		h.closePlayer(p, codec.CodeServerClosing, "server is shutting down")
+	}
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,137 @@
+package relay
+
+import (
+	"context"
+	"time"
+
+	"github.com/tickrelay/tickrelay/codec"
+)
+
+// onTick is the tick's work: adopt new sessions, apply every session's
+// queued messages in arrival order, then send each player its frame.
+func (s *Server) onTick(n uint64, now time.Time) {
+	h := s.hub
+	h.begin(n, now)
+
+	s.mu.Lock()
+	newcomers := s.pending
+	s.pending = nil
+	shutdown := s.closing
+	s.mu.Unlock()
+
+	maxSessions := orInt(s.MaxSessions, 10000)
+	for _, sess := range newcomers {
+		sess.player = h.connect(sess, sess.conn.RemoteAddr().String())
+		s.live = append(s.live, sess)
+		if len(s.live) > maxSessions {
+			h.closePlayer(sess.player, codec.CodeServerFull, "the server is full")
+		}
+	}
+	if shutdown && !s.shutSeen {
+		s.shutSeen = true
+		h.shutdown()
+	}
+
+	idle := orDur(s.IdleTimeout, 10*time.Second)
+	handshake := orDur(s.HandshakeTimeout, 5*time.Second)
+	for _, sess := range s.live {
+		s.drain(sess)
+		p := sess.player
+		switch {
+		case p.closing:
+		case sess.closed():
+			h.disconnect(p, "transport closed")
+		case !p.helloed && now.Sub(p.connectedAt) > handshake:
+			h.closePlayer(p, codec.CodeHandshakeTimeout, "no hello within the handshake timeout")
+		case now.UnixNano()-sess.lastRecv.Load() > int64(idle):
+			h.closePlayer(p, codec.CodeIdleTimeout, "nothing received within the idle timeout")
+		}
+	}
+
+	h.end()
+
+	kept := s.live[:0]
+	for _, sess := range s.live {
+		if _, ok := h.players[sess.player.id]; ok {
+			kept = append(kept, sess)
+		}
+	}
+	clear(s.live[len(kept):])
+	s.live = kept
+
+	if s.shutSeen && len(s.live) == 0 && !s.drainDone {
+		s.drainDone = true
+		close(s.drained)
+	}
+}
+
+// drain applies what sess queued since the last tick. It takes only what
+// is queued now, so a client that keeps sending cannot hold the tick.
+func (s *Server) drain(sess *session) {
+	for n := len(sess.inbox); n > 0; n-- {
+		item := <-sess.inbox
+		p := sess.player
+		if item.body == nil {
+			if item.code == 0 {
+				s.hub.disconnect(p, item.reason)
+			} else {
+				s.hub.closePlayer(p, item.code, item.reason)
+			}
+			continue
+		}
+		s.hub.handle(p, *item.body, item.arrived)
+		bodyPool.Put(item.body)
+	}
+}
+
+// Shutdown stops accepting sessions, tells every client the server is
+// closing, waits until their sessions are closed or ctx is done, then stops
+// everything. It returns ctx.Err() if ctx ended first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.started {
+		s.closing = true
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	drained := s.drained
+	s.mu.Unlock()
+
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.Close()
+	return err
+}
+
+// Close stops the server at once: sessions are closed without a goodbye.
+// It waits for every goroutine the server started.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	s.closeOnce.Do(func() {
+		s.stopTick()
+		s.listener.Close()
+		s.pc.Close() // unblocks the listener's reader and AcceptKCP
+		s.mu.Lock()
+		open := make([]*session, 0, len(s.sessions))
+		for sess := range s.sessions {
+			open = append(open, sess)
+		}
+		s.mu.Unlock()
+		for _, sess := range open {
+			sess.close()
+		}
+	})
+	s.wg.Wait()
+	return nil
+}

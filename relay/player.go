@@ -1,0 +1,60 @@
+package relay
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// link is the transport under a player: a session in the server, a fake in
+// tests. The hub hands it whole frames and never waits for it.
+type link interface {
+	// Busy reports whether the last buffer handed to Send is still being
+	// written (the peer's KCP send window is full). A busy link is skipped.
+	Busy() bool
+	// Send hands b to the transport, which owns it until Busy is false.
+	Send(b []byte)
+	// Close ends the transport at once.
+	Close()
+}
+
+// player is one connected client. Owned by the tick goroutine.
+type player struct {
+	id     uint32
+	link   link
+	log    zerolog.Logger
+	remote string
+
+	// set by hello
+	helloed     bool
+	name        string
+	resumeToken string
+	connectedAt time.Time
+
+	props     propSet
+	propsTick uint64
+
+	room       *room
+	joinedTick uint64
+	state      []byte // encoded msgpack; empty until set in this room
+	stateTick  uint64
+
+	// Output. Replies accumulate in out while the link is busy; frames are
+	// only built when it is not, from what changed since lastSent.
+	lastSent uint64 // tick of the last frame sent in the current room
+	needFull bool   // next frame carries the whole room
+	events   []byte // encoded event entries not yet sent
+	nEvents  int
+	chat     []byte // encoded chat entries not yet sent
+	nChat    int
+	out      []byte // bytes to hand to the link
+	inflight []byte // handed to the link, not yet released
+	spare    []byte
+	behind   int // consecutive ticks with output held back by a busy link
+
+	closing bool      // a close message is queued; no more input is handled
+	closeAt time.Time // when to close the link even if the message is not out
+}
+
+// pending is how many bytes wait for a busy link.
+func (p *player) pending() int { return len(p.out) + len(p.events) + len(p.chat) }

@@ -1,0 +1,256 @@
+// Package relay is the relay server: KCP sessions, rooms, and a fixed-rate
+// tick that sends each client one frame per tick with what changed.
+package relay
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	kcp "github.com/xtaci/kcp-go/v5"
+
+	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/tick"
+)
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
+// Close.
+var ErrServerClosed = errors.New("relay: server closed")
+
+// Server is a relay server. Its exported fields are its configuration; the
+// zero value of each means the documented default. Set them before Serve.
+type Server struct {
+	// Addr is the UDP address ListenAndServe listens on. Default ":7777".
+	Addr string
+	// TickRate is frames per second, 1 to 128. Default 30.
+	TickRate int
+	// Limits bounds message fields (names, properties, states, payloads,
+	// chat). Zero fields take codec.DefaultLimits.
+	Limits codec.Limits
+	// MaxFrameSize is the largest client message body in bytes. A larger
+	// declared frame closes the session. Default 16 KiB.
+	MaxFrameSize int
+	// MaxPlayersPerRoom caps a room's max_players (and is the default when
+	// a client asks for 0). Default 16, at most Limits.MaxPlayers.
+	MaxPlayersPerRoom int
+	// MaxRooms caps rooms on the server. Default 10,000.
+	MaxRooms int
+	// MaxSessions caps connected sessions. Default 10,000.
+	MaxSessions int
+	// MaxListedRooms caps one room list reply. Default 100.
+	MaxListedRooms int
+	// EmptyRoomGrace is how long an empty room lives before removal, so a
+	// player can come back to it. Default 10 s.
+	EmptyRoomGrace time.Duration
+	// IdleTimeout closes a session that has sent nothing for this long
+	// (clients ping every second). Default 10 s.
+	IdleTimeout time.Duration
+	// HandshakeTimeout closes a session that has not said hello in time.
+	// Default 5 s.
+	HandshakeTimeout time.Duration
+	// SlowClientTimeout drops a client whose frames have been held back by
+	// a full KCP send window for this long. Default 5 s.
+	SlowClientTimeout time.Duration
+	// MaxPendingBytes drops a client when this much output (events, chat,
+	// replies) waits for it. Default 256 KiB.
+	MaxPendingBytes int
+	// InboxSize bounds the messages a session may queue between ticks; a
+	// reader with a full inbox waits, which slows that client only.
+	// Default 256.
+	InboxSize int
+	// CloseLinger is how long a closing session stays open so that its
+	// close message can be delivered. Default 500 ms.
+	CloseLinger time.Duration
+	// KCP tunes the transport.
+	KCP KCPConfig
+	// Logger receives the server's logs. The zero value logs nothing.
+	Logger zerolog.Logger
+	// Clock drives the tick; nil means the system clock. For tests.
+	Clock tick.Clock
+
+	mu        sync.Mutex // guards the fields below
+	pc        net.PacketConn
+	listener  *kcp.Listener
+	sessions  map[*session]struct{}
+	pending   []*session // accepted, not yet adopted by the tick
+	started   bool
+	closing   bool          // Shutdown or Close was called
+	shutdown  chan struct{} // closed when Shutdown asks the tick to close players
+	drained   chan struct{} // closed by the tick when no player is left after shutdown
+	stopTick  context.CancelFunc
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+
+	loop  *tick.Loop // set by Serve, guarded by mu
+	stats counters
+
+	// Owned by the tick goroutine.
+	hub       *hub
+	live      []*session
+	shutSeen  bool
+	drainDone bool
+}
+
+// KCPConfig holds transport settings. Zero fields take the defaults, tuned
+// for games: no delay, 10 ms interval, fast resend after 2 skipped acks, no
+// congestion control, 128-packet windows, 1200-byte MTU.
+type KCPConfig struct {
+	MTU          int // bytes per UDP payload; default 1200 (safe on internet paths)
+	SendWindow   int // packets; default 128
+	RecvWindow   int // packets; default 128
+	Interval     int // ms between KCP updates; default 10
+	Resend       int // fast resend after this many skipped acks; default 2, -1 disables
+	Congestion   bool
+	SocketBuffer int // bytes for the UDP socket's send and receive buffers; default 4 MiB
+}
+
+func orInt(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (s *Server) addr() string {
+	if s.Addr == "" {
+		return ":7777"
+	}
+	return s.Addr
+}
+
+func (s *Server) inboxSize() int    { return orInt(s.InboxSize, 256) }
+func (s *Server) maxFrameSize() int { return orInt(s.MaxFrameSize, 16<<10) }
+
+func (s *Server) hubConfig(rate int) hubConfig {
+	lim := s.Limits.WithDefaults()
+	return hubConfig{
+		limits:            lim,
+		tickRate:          rate,
+		maxPlayersPerRoom: min(orInt(s.MaxPlayersPerRoom, 16), lim.MaxPlayers),
+		maxRooms:          orInt(s.MaxRooms, 10000),
+		maxListed:         orInt(s.MaxListedRooms, 100),
+		emptyRoomGrace:    orDur(s.EmptyRoomGrace, 10*time.Second),
+		slowTimeout:       orDur(s.SlowClientTimeout, 5*time.Second),
+		maxPending:        orInt(s.MaxPendingBytes, 256<<10),
+		closeLinger:       orDur(s.CloseLinger, 500*time.Millisecond),
+		log:               s.Logger,
+	}
+}
+
+// ListenAndServe listens on Addr and serves until Shutdown or Close.
+func (s *Server) ListenAndServe() error {
+	pc, err := net.ListenPacket("udp", s.addr())
+	if err != nil {
+		return err
+	}
+	return s.Serve(pc)
+}
+
+// Serve serves KCP sessions arriving on pc until Shutdown or Close, then
+// returns ErrServerClosed. It closes pc when it returns.
+func (s *Server) Serve(pc net.PacketConn) error {
+	rate, err := tick.ResolveRate(s.TickRate)
+	if err != nil {
+		pc.Close()
+		return err
+	}
+	if uc, ok := pc.(*net.UDPConn); ok {
+		buf := orInt(s.KCP.SocketBuffer, 4<<20)
+		_ = uc.SetReadBuffer(buf) // best effort: the kernel may cap it
+		_ = uc.SetWriteBuffer(buf)
+	}
+	l, err := kcp.ServeConn(nil, 0, 0, pc)
+	if err != nil {
+		pc.Close()
+		return err
+	}
+
+	s.mu.Lock()
+	if s.closing || s.started {
+		s.mu.Unlock()
+		l.Close()
+		pc.Close()
+		if s.started {
+			return errors.New("relay: Serve called twice")
+		}
+		return ErrServerClosed
+	}
+	s.started = true
+	s.pc, s.listener = pc, l
+	s.sessions = make(map[*session]struct{})
+	s.shutdown = make(chan struct{})
+	s.drained = make(chan struct{})
+	s.hub = newHub(s.hubConfig(rate), &s.stats)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopTick = cancel
+	loop := &tick.Loop{Rate: rate, Clock: s.Clock, Work: s.onTick}
+	s.loop = loop
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = loop.Run(ctx) // returns when stopTick is called
+	}()
+	s.mu.Unlock()
+
+	s.Logger.Info().Str("addr", pc.LocalAddr().String()).Int("tick_rate", rate).Msg("relay listening")
+	for {
+		conn, err := l.AcceptKCP()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			return err
+		}
+		s.configure(conn)
+		s.accept(conn)
+	}
+}
+
+func (s *Server) configure(conn *kcp.UDPSession) {
+	c := s.KCP
+	nc := 1
+	if c.Congestion {
+		nc = 0
+	}
+	resend := orInt(c.Resend, 2)
+	if c.Resend < 0 {
+		resend = 0
+	}
+	conn.SetNoDelay(1, orInt(c.Interval, 10), resend, nc)
+	conn.SetWindowSize(orInt(c.SendWindow, 128), orInt(c.RecvWindow, 128))
+	conn.SetMtu(orInt(c.MTU, 1200))
+	conn.SetWriteDelay(false)
+}
+
+func (s *Server) accept(conn *kcp.UDPSession) {
+	sess := newSession(s, conn)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		conn.Close()
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.pending = append(s.pending, sess)
+	sess.start(&s.wg)
+}
+
+// forget drops a closed session from the server's set.
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}

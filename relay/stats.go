@@ -1,0 +1,48 @@
+package relay
+
+import (
+	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/tick"
+)
+
+// Stats is a snapshot of the server's counters, for operators and the load
+// generator. Counters are totals since Serve began.
+type Stats struct {
+	Tick          tick.Stats
+	Players       int64 // connected sessions, including those still in the handshake
+	Rooms         int64
+	FramesSent    uint64
+	FramesBehind  uint64 // frames held back because the client's send window was full
+	BytesOut      uint64 // frame and reply bytes handed to KCP (before KCP and UDP headers)
+	MessagesIn    uint64
+	EventsRelayed uint64 // event deliveries (one per recipient)
+	ChatRelayed   uint64 // chat deliveries (one per recipient)
+	Closes        map[string]uint64
+}
+
+// Stats returns a snapshot; it is safe to call while the server runs.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	loop := s.loop
+	s.mu.Unlock()
+	st := Stats{
+		Players:       s.stats.players.Load(),
+		Rooms:         s.stats.rooms.Load(),
+		FramesSent:    s.stats.framesSent.Load(),
+		FramesBehind:  s.stats.framesBehind.Load(),
+		BytesOut:      s.stats.bytesOut.Load(),
+		MessagesIn:    s.stats.messagesIn.Load(),
+		EventsRelayed: s.stats.eventsRelayed.Load(),
+		ChatRelayed:   s.stats.chatRelayed.Load(),
+		Closes:        map[string]uint64{},
+	}
+	if loop != nil {
+		st.Tick = loop.Stats()
+	}
+	for i := range s.stats.closes {
+		if v := s.stats.closes[i].Load(); v > 0 {
+			st.Closes[codec.Code(i).String()] = v
+		}
+	}
+	return st
+}
