@@ -275,7 +275,7 @@ func (d *serverDecoder) props() Props {
 
 func (d *serverDecoder) roomList() []RoomInfo {
 	n := d.array()
-	rooms := make([]RoomInfo, 0, n)
+	var rooms []RoomInfo
 	for i := 0; i < n && d.err == nil; i++ {
 		extra := d.tuple(6)
 		ri := RoomInfo{ID: d.id(), Mode: d.str(), Players: int(d.uint()), MaxPlayers: int(d.uint()), Locked: d.bool(), Props: d.props()}

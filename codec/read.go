@@ -123,7 +123,10 @@ func (r *Reader) ArrayLen(limit int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return n, r.checkCount(n, limit, 1)
+	if err := r.checkCount(n, limit, 1); err != nil {
+		return 0, err // never hand a caller a count it could allocate by
+	}
+	return n, nil
 }
 
 // MapLen reads a map header; the pair count must be <= limit.
@@ -146,7 +149,10 @@ func (r *Reader) MapLen(limit int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return n, r.checkCount(n, limit, 2)
+	if err := r.checkCount(n, limit, 2); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // Int reads any msgpack integer that fits in an int64.
