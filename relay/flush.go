@@ -9,6 +9,12 @@ import (
 // end finishes the tick: builds each player's frame, hands output to links
 // that are free, and closes what has to close.
 func (h *hub) end() {
+	// Every change stamped with this tick must happen before the first
+	// frame of the tick is built, or members built earlier would miss it:
+	// so slow consumers are found, and leave their rooms, in a first pass.
+	for _, p := range h.order {
+		h.checkLink(p)
+	}
 	for _, p := range h.order {
 		h.flushPlayer(p)
 	}
@@ -22,10 +28,30 @@ func (h *hub) end() {
 	}
 }
 
-func (h *hub) flushPlayer(p *player) {
+// checkLink takes back p's last buffer if its link is done with it, and
+// closes p if its link has been busy for too long.
+func (h *hub) checkLink(p *player) {
 	if p.inflight != nil && !p.link.Busy() {
 		p.spare, p.inflight = p.inflight[:0], nil
 	}
+	if p.closing || p.inflight == nil {
+		return
+	}
+	// The link is still writing an earlier frame: nothing is sent now.
+	// States are latest-value-wins, so the next frame carries the delta
+	// since the last one sent; events and chat wait, up to a bound.
+	if p.room != nil || p.nEvents > 0 || p.nChat > 0 || len(p.out) > 0 {
+		p.behind++
+		h.stats.framesBehind.Add(1)
+	}
+	if p.pending() > h.cfg.maxPending {
+		h.closePlayer(p, codec.CodeSlowConsumer, "too much output waiting for the client")
+	} else if time.Duration(p.behind)*time.Second/time.Duration(h.cfg.tickRate) > h.cfg.slowTimeout {
+		h.closePlayer(p, codec.CodeSlowConsumer, "the client stopped receiving")
+	}
+}
+
+func (h *hub) flushPlayer(p *player) {
 	if p.closing {
 		if p.inflight == nil && len(p.out) > 0 {
 			h.send(p)
@@ -35,24 +61,11 @@ func (h *hub) flushPlayer(p *player) {
 		}
 		return
 	}
-	wantFrame := p.room != nil || p.nEvents > 0 || p.nChat > 0
 	if p.inflight != nil {
-		// The link is still writing an earlier frame: send nothing now.
-		// States are latest-value-wins, so the next frame carries the delta
-		// since the last one sent; events and chat wait, up to a bound.
-		if wantFrame || len(p.out) > 0 {
-			p.behind++
-			h.stats.framesBehind.Add(1)
-		}
-		if p.pending() > h.cfg.maxPending {
-			h.closePlayer(p, codec.CodeSlowConsumer, "too much output waiting for the client")
-		} else if time.Duration(p.behind)*time.Second/time.Duration(h.cfg.tickRate) > h.cfg.slowTimeout {
-			h.closePlayer(p, codec.CodeSlowConsumer, "the client stopped receiving")
-		}
 		return
 	}
 	p.behind = 0
-	if wantFrame {
+	if p.room != nil || p.nEvents > 0 || p.nChat > 0 {
 		h.appendFrame(p)
 	}
 	if len(p.out) > 0 {

@@ -86,3 +86,5 @@ func relayGoroutines() string {
 	}
 	return strings.Join(out, "\n\n")
 }
+
+func listenLoopback() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
