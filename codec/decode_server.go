@@ -57,7 +57,7 @@ type RoomDelta struct {
 	Full        bool
 	Master      uint32
 	Locked      bool
-	Props       Props // nil: unchanged; otherwise the complete new set
+	Props       Props    // nil: unchanged; otherwise the complete new set
 	Leaves      []uint32 // apply before Joins: a player can leave and rejoin in one frame
 	Joins       []PlayerInfo
 	PlayerProps []PlayerProps

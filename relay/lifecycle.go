@@ -41,8 +41,12 @@ func (s *Server) onTick(n uint64, now time.Time) {
 		case p.closing:
 		case sess.closed():
 			h.disconnect(p, "transport closed")
-		case !p.helloed && now.Sub(p.connectedAt) > handshake:
-			h.closePlayer(p, codec.CodeHandshakeTimeout, "no hello within the handshake timeout")
+		case !p.helloed:
+			// Before hello only the handshake timeout applies, so a silent
+			// new session gets the reason that explains it.
+			if now.Sub(p.connectedAt) > handshake {
+				h.closePlayer(p, codec.CodeHandshakeTimeout, "no hello within the handshake timeout")
+			}
 		case now.UnixNano()-sess.lastRecv.Load() > int64(idle):
 			h.closePlayer(p, codec.CodeIdleTimeout, "nothing received within the idle timeout")
 		}
