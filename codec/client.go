@@ -22,6 +22,9 @@ type ClientMsg struct {
 	RID        uint32 // request id, echoed in the reply
 	Version    int64  // hello
 	Name       []byte // hello
+	Auth       []byte // hello, optional: a signed token from the game's backend
+	Resume     []byte // hello, optional: the resume token of a lost session
+	LastTick   uint64 // hello, optional: the last frame tick the lost session received
 	Mode       []byte // create_room, list_rooms, join_or_create
 	Code       []byte // join_code
 	Text       []byte // chat
@@ -95,6 +98,12 @@ func DecodeClient(body []byte, lim *Limits, m *ClientMsg) error {
 	*m = ClientMsg{Props: m.Props[:0], Targets: m.Targets[:0], Type: Type(t)}
 	if err := decodeClientFields(&r, lim, m); err != nil {
 		return fmt.Errorf("message %d: %w", t, err)
+	}
+	if m.Type == THello && n > want {
+		if err := decodeHelloExtras(&r, m, n-want); err != nil {
+			return fmt.Errorf("message %d: %w", t, err)
+		}
+		want = min(n, want+helloExtras)
 	}
 	for i := want; i < n; i++ {
 		if err := r.Skip(); err != nil {
@@ -178,6 +187,29 @@ func decodeClientFields(r *Reader, lim *Limits, m *ClientMsg) (err error) {
 	return err
 }
 
+// helloExtras are hello's optional trailing fields: auth, resume, last_tick.
+const helloExtras = 3
+
+// maxToken bounds an auth token's length.
+const maxToken = 4096
+
+func decodeHelloExtras(r *Reader, m *ClientMsg, n int) (err error) {
+	if m.Auth, err = r.StrBytes(maxToken); err != nil {
+		return err
+	}
+	if n < 2 {
+		return nil
+	}
+	if m.Resume, err = r.StrBytes(64); err != nil {
+		return err
+	}
+	if n < 3 {
+		return nil
+	}
+	m.LastTick, err = r.Uint(math.MaxInt64)
+	return err
+}
+
 func decodeEvent(r *Reader, lim *Limits, m *ClientMsg) error {
 	t, err := r.Uint(TargetMaster)
 	if err != nil {
@@ -246,13 +278,23 @@ func readInt(r *Reader, max int) (int, error) {
 // Clients use it; the server only decodes these messages.
 func AppendClient(b []byte, m *ClientMsg) []byte {
 	b, start := BeginFrame(b)
-	b = AppendArrayLen(b, int(minFields[m.Type]))
+	fields := int(minFields[m.Type])
+	extras := m.Type == THello && (len(m.Auth) > 0 || len(m.Resume) > 0 || m.LastTick > 0)
+	if extras {
+		fields += helloExtras
+	}
+	b = AppendArrayLen(b, fields)
 	b = AppendUint(b, uint64(m.Type))
 	switch m.Type {
 	case THello:
 		b = AppendInt(b, m.Version)
 		b = AppendStrBytes(b, m.Name)
 		b = AppendProps(b, m.Props)
+		if extras {
+			b = AppendStrBytes(b, m.Auth)
+			b = AppendStrBytes(b, m.Resume)
+			b = AppendUint(b, m.LastTick)
+		}
 	case TCreateRoom:
 		b = AppendUint(b, uint64(m.RID))
 		b = AppendStrBytes(b, m.Mode)

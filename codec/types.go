@@ -74,6 +74,11 @@ const (
 	CodeServerFull       Code = 20 // the server has no room for another session
 	CodeNotReady         Code = 21 // a message other than hello before the handshake, or a second hello
 	CodeClientClosed     Code = 22 // the client said bye
+	CodeUnauthorized     Code = 23 // the server needs a valid auth token in hello
+	CodeForbidden        Code = 24 // the auth token does not allow this (e.g. another room)
+	CodeRateLimited      Code = 25 // too many messages, bytes or chat lines per second
+	CodeResumeFailed     Code = 26 // the resume token is unknown, used, or expired
+	CodeReplaced         Code = 27 // the player resumed on another connection
 )
 
 var codeNames = [...]string{
@@ -99,6 +104,11 @@ var codeNames = [...]string{
 	CodeServerFull:       "server_full",
 	CodeNotReady:         "not_ready",
 	CodeClientClosed:     "client_closed",
+	CodeUnauthorized:     "unauthorized",
+	CodeForbidden:        "forbidden",
+	CodeRateLimited:      "rate_limited",
+	CodeResumeFailed:     "resume_failed",
+	CodeReplaced:         "replaced",
 }
 
 // String returns the code's protocol name, e.g. "room_full".

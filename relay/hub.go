@@ -24,6 +24,8 @@ type hubConfig struct {
 	slowTimeout       time.Duration
 	maxPending        int
 	closeLinger       time.Duration
+	authSecret        []byte // nil: anonymous play
+	rateLimits        RateLimits
 	log               zerolog.Logger
 }
 
@@ -89,7 +91,7 @@ func (h *hub) begin(n uint64, now time.Time) {
 // connect registers a new transport; the player must say hello first.
 func (h *hub) connect(l link, remote string) *player {
 	h.nextPlayer++
-	p := &player{id: h.nextPlayer, link: l, remote: remote, connectedAt: h.now}
+	p := &player{id: h.nextPlayer, link: l, remote: remote, connectedAt: h.now, limits: newLimiter(h.cfg.rateLimits)}
 	p.log = h.cfg.log.With().Uint32("player", p.id).Str("remote", remote).Logger()
 	h.players[p.id] = p
 	h.order = append(h.order, p)
@@ -106,6 +108,10 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		return
 	}
 	h.stats.messagesIn.Add(1)
+	if !p.limits.admit(h.now, len(body)+codec.FrameHeaderSize) {
+		h.rateLimited(p, "message")
+		return
+	}
 	m := &h.msg
 	if err := codec.DecodeClient(body, &h.cfg.limits, m); err != nil {
 		h.closePlayer(p, codec.ErrorCode(err), err.Error())
@@ -175,6 +181,10 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 	case codec.TEvent:
 		h.event(p, m)
 	case codec.TChat:
+		if !p.limits.chat.AllowN(h.now, 1) {
+			h.rateLimited(p, "chat")
+			return
+		}
 		h.chat(p, m)
 	case codec.TPing:
 		hold := h.now.Sub(arrived).Microseconds()
@@ -190,14 +200,25 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 			fmt.Sprintf("server speaks protocol version %d, client sent %d", codec.ProtocolVersion, m.Version))
 		return
 	}
+	p.name = string(m.Name)
+	if h.cfg.authSecret != nil {
+		c, err := verifyToken(h.cfg.authSecret, string(m.Auth), h.now)
+		if err != nil {
+			h.closePlayer(p, codec.CodeUnauthorized, err.Error())
+			return
+		}
+		p.userID, p.allowedRoom = c.Subject, c.Room
+		if c.Name != "" {
+			p.name = c.Name
+		}
+	}
 	if err := p.props.merge(m.Props, h.cfg.limits.PropKeys); err != nil {
 		h.closePlayer(p, codec.CodeLimit, err.Error())
 		return
 	}
 	p.helloed = true
-	p.name = string(m.Name)
 	p.resumeToken = newToken()
-	p.log = p.log.With().Str("name", p.name).Logger()
+	p.log = p.log.With().Str("name", p.name).Str("user", p.userID).Logger()
 	p.out = codec.AppendWelcome(p.out, p.id, p.resumeToken, h.cfg.tickRate, h.nowMs, h.tick)
 	p.log.Info().Msg("player connected")
 }

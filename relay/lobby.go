@@ -60,6 +60,10 @@ func (h *hub) newRoom(p *player, rid uint32, mode []byte, maxPlayers int, public
 }
 
 func (h *hub) createRoom(p *player, m *codec.ClientMsg) {
+	if p.allowedRoom != "" {
+		h.replyError(p, m.RID, codec.CodeForbidden, "the auth token allows one room only")
+		return
+	}
 	if p.room != nil {
 		h.replyError(p, m.RID, codec.CodeAlreadyInRoom, "leave the current room first")
 		return
@@ -73,6 +77,8 @@ func (h *hub) join(p *player, r *room, rid uint32) {
 	switch {
 	case p.room != nil:
 		h.replyError(p, rid, codec.CodeAlreadyInRoom, "leave the current room first")
+	case !roomAllowed(p.allowedRoom, r):
+		h.replyError(p, rid, codec.CodeForbidden, "the auth token does not allow this room")
 	case r.locked:
 		h.replyError(p, rid, codec.CodeRoomLocked, "the room is locked")
 	case r.full():
@@ -93,6 +99,10 @@ func matchable(r *room, mode []byte, props []codec.Prop) bool {
 // joinOrCreate is the simplest quick match: the fullest open public room of
 // the mode whose properties match, else a new public room with them.
 func (h *hub) joinOrCreate(p *player, m *codec.ClientMsg) {
+	if p.allowedRoom != "" {
+		h.replyError(p, m.RID, codec.CodeForbidden, "the auth token allows one room only")
+		return
+	}
 	if p.room != nil {
 		h.replyError(p, m.RID, codec.CodeAlreadyInRoom, "leave the current room first")
 		return

@@ -25,9 +25,13 @@ type player struct {
 	log    zerolog.Logger
 	remote string
 
+	limits *limiter
+
 	// set by hello
 	helloed     bool
 	name        string
+	userID      string // the auth token's subject; empty without auth
+	allowedRoom string // the auth token's room restriction
 	resumeToken string
 	connectedAt time.Time
 

@@ -64,6 +64,11 @@ type Server struct {
 	// CloseLinger is how long a closing session stays open so that its
 	// close message can be delivered. Default 500 ms.
 	CloseLinger time.Duration
+	// AuthSecret, when set, makes every hello carry a token signed with it
+	// (HMAC, see MintToken); without one, play is anonymous.
+	AuthSecret []byte
+	// RateLimits bound what one session may send.
+	RateLimits RateLimits
 	// KCP tunes the transport.
 	KCP KCPConfig
 	// Logger receives the server's logs. The zero value logs nothing.
@@ -128,6 +133,13 @@ func (s *Server) addr() string {
 	return s.Addr
 }
 
+func (s *Server) authSecret() []byte {
+	if len(s.AuthSecret) == 0 {
+		return nil
+	}
+	return s.AuthSecret
+}
+
 func (s *Server) inboxSize() int    { return orInt(s.InboxSize, 256) }
 func (s *Server) maxFrameSize() int { return orInt(s.MaxFrameSize, 16<<10) }
 
@@ -143,6 +155,8 @@ func (s *Server) hubConfig(rate int) hubConfig {
 		slowTimeout:       orDur(s.SlowClientTimeout, 5*time.Second),
 		maxPending:        orInt(s.MaxPendingBytes, 256<<10),
 		closeLinger:       orDur(s.CloseLinger, 500*time.Millisecond),
+		authSecret:        s.authSecret(),
+		rateLimits:        s.RateLimits.withDefaults(),
 		log:               s.Logger,
 	}
 }

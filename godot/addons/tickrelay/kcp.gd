@@ -258,12 +258,16 @@ func send(data):
 		count = (n + mss - 1) / mss
 	if count > MAX_FRAGMENTS or count >= rcv_wnd:
 		return SEND_TOO_LARGE
+	# Going through _tmp also detaches the queued bytes from the caller's
+	# array, which Godot 4 shares by reference: reusing it after send() must
+	# not change what is (re)transmitted.
+	_tmp.data_array = data
 	if count == 1:
 		var seg = Segment.new()
-		seg.data = data
+		seg.data = _tmp.data_array
 		snd_queue.append(seg)
+		_tmp.clear()
 		return 0
-	_tmp.data_array = data
 	_tmp.seek(0)
 	for i in range(count):
 		var size = int(min(mss, n - i * mss))

@@ -20,7 +20,11 @@
 #                            negative number, which would silently change it).
 #   float                 -> float64 (0xcb); float32 (0xca) and float64 decode
 #                            to float.
-#   String               <-> str (fixstr/str8/str16/str32, length in UTF-8 bytes)
+#   String               <-> str (fixstr/str8/str16/str32, length in UTF-8 bytes);
+#                            a Godot 4 StringName encodes as str and decodes
+#                            as String. Invalid UTF-8 in a str decodes to
+#                            whatever the engine's UTF-8 parser makes of it
+#                            (the engine prints "Unicode error"), not an error.
 #   byte array           <-> bin (bin8/bin16/bin32)
 #   Array                <-> array (fixarray/array16/array32)
 #   Dictionary           <-> map (fixmap/map16/map32), keys of any type, in the
@@ -30,8 +34,8 @@
 #   Color                <-> ext type 3, fixext16: d8 03 r g b a    (float32 BE each)
 #   other ext types       -> Dictionary {"ext": type (signed int8), "data": bytes}
 #                            (decode only; encode such a value with encode_ext()).
-#   All other Godot types (Object, NodePath, Rect2, typed packed arrays other
-#   than bytes, ...) are an encode error.
+#   All other Godot types (Object, NodePath, Rect2, Vector2i, packed arrays
+#   other than bytes, ...) are an encode error.
 #
 # Decoding untrusted bytes never allocates by a declared length: every length
 # is checked against the bytes actually left before anything is read, nesting
@@ -57,6 +61,7 @@ var _t_color
 var _t_dict
 var _t_array
 var _t_bytes
+var _t_string_name  # Godot 4's StringName; equals TYPE_STRING in Godot 3
 
 var _w  # StreamPeerBuffer that encode() writes into
 var _r  # StreamPeerBuffer that decode() reads from
@@ -87,6 +92,12 @@ func _init():
 	_t_dict = typeof({})
 	_t_array = typeof([])
 	_t_bytes = typeof(_w.data_array)
+	# StringName cannot be named in Godot 3 code; this method returns one in
+	# Godot 4 and a String in Godot 3.
+	_t_string_name = TYPE_STRING
+	var script = get_script()
+	if script != null:
+		_t_string_name = typeof(script.get_instance_base_type())
 	_empty = _w.data_array
 
 
@@ -169,8 +180,18 @@ func _put(v, depth):
 			_w.put_u8(0xdf)
 			_w.put_u32(n)
 		for k in v:
-			_put(k, depth + 1)
-			_put(v[k], depth + 1)
+			# Inline the common cases (string keys, small ints): a GDScript
+			# call costs more than the work it would do.
+			var c = _str_cache.get(k) if typeof(k) == TYPE_STRING else null
+			if c != null:
+				_w.put_data(c)
+			else:
+				_put(k, depth + 1)
+			var e = v[k]
+			if typeof(e) == TYPE_INT and e >= 0 and e <= 0x7f:
+				_w.put_u8(e)
+			else:
+				_put(e, depth + 1)
 			if error != "":
 				return
 	elif t == _t_array:
@@ -187,7 +208,10 @@ func _put(v, depth):
 			_w.put_u8(0xdd)
 			_w.put_u32(n)
 		for e in v:
-			_put(e, depth + 1)
+			if typeof(e) == TYPE_INT and e >= 0 and e <= 0x7f:
+				_w.put_u8(e)
+			else:
+				_put(e, depth + 1)
 			if error != "":
 				return
 	elif t == TYPE_NIL:
@@ -213,6 +237,8 @@ func _put(v, depth):
 		_w.put_float(v.g)
 		_w.put_float(v.b)
 		_w.put_float(v.a)
+	elif t == _t_string_name:
+		_put_str(str(v))
 	elif t == _t_bytes:
 		var n = v.size()
 		if n <= 0xff:
@@ -336,147 +362,127 @@ func _get(depth):
 		return _fail("unexpected end of input")
 	var b = _r.get_u8()
 	_pos += 1
-	# Ordered by how often each form appears in game frames.
 	if b <= 0x7f:
 		return b
 	if b >= 0xe0:
 		return b - 256
-	if b >= 0xa0 and b <= 0xbf:
-		return _get_str(b & 0x1f)
-	if b >= 0x80 and b <= 0x8f:
+	if b <= 0xbf:
+		if b >= 0xa0:
+			return _get_str(b & 0x1f)
+		if b >= 0x90:
+			return _get_array(b & 0x0f, depth)
 		return _get_map(b & 0x0f, depth)
-	if b >= 0x90 and b <= 0x9f:
-		return _get_array(b & 0x0f, depth)
-	if b == 0xcb:
-		if _end - _pos < 8:
-			return _fail("truncated float64")
-		_pos += 8
-		return _r.get_double()
-	if b == 0xc0:
-		return null
-	if b == 0xc2:
-		return false
-	if b == 0xc3:
-		return true
-	if b == 0xcc:
-		if _end - _pos < 1:
-			return _fail("truncated uint8")
-		_pos += 1
-		return _r.get_u8()
-	if b == 0xcd:
-		if _end - _pos < 2:
-			return _fail("truncated uint16")
-		_pos += 2
-		return _r.get_u16()
-	if b == 0xce:
-		if _end - _pos < 4:
-			return _fail("truncated uint32")
-		_pos += 4
-		return _r.get_u32()
-	if b == 0xcf:
-		if _end - _pos < 8:
-			return _fail("truncated uint64")
+	# 0xc0..0xdf: a binary search over the type byte keeps every form within
+	# a few comparisons (a GDScript if-chain costs per test).
+	if b < 0xd0:
+		if b < 0xc8:
+			if b < 0xc4:
+				if b == 0xc0:
+					return null
+				if b == 0xc2:
+					return false
+				if b == 0xc3:
+					return true
+				_pos -= 1
+				return _fail("invalid type byte 0xc1")
+			if b == 0xc7:
+				if _end - _pos < 1:
+					return _fail("truncated ext8 header")
+				_pos += 1
+				return _get_ext(_r.get_u8())
+			var hn = 1 << (b - 0xc4)  # bin8/16/32: 1, 2, 4 length bytes
+			if _end - _pos < hn:
+				return _fail("truncated bin header")
+			_pos += hn
+			if hn == 1:
+				return _get_bin(_r.get_u8())
+			if hn == 2:
+				return _get_bin(_r.get_u16())
+			return _get_bin(_r.get_u32())
+		if b < 0xcc:
+			if b == 0xcb:
+				if _end - _pos < 8:
+					return _fail("truncated float64")
+				_pos += 8
+				return _r.get_double()
+			if b == 0xca:
+				if _end - _pos < 4:
+					return _fail("truncated float32")
+				_pos += 4
+				return _r.get_float()
+			if b == 0xc8:
+				if _end - _pos < 2:
+					return _fail("truncated ext16 header")
+				_pos += 2
+				return _get_ext(_r.get_u16())
+			if _end - _pos < 4:
+				return _fail("truncated ext32 header")
+			_pos += 4
+			return _get_ext(_r.get_u32())
+		# 0xcc..0xcf: uint8/16/32/64
+		var un = 1 << (b - 0xcc)
+		if _end - _pos < un:
+			return _fail("truncated uint%d" % (un * 8))
+		if un == 1:
+			_pos += 1
+			return _r.get_u8()
+		if un == 2:
+			_pos += 2
+			return _r.get_u16()
+		if un == 4:
+			_pos += 4
+			return _r.get_u32()
 		var u = _r.get_64()
 		if u < 0:
 			return _fail("uint64 above 2^63-1 does not fit a GDScript int")
 		_pos += 8
 		return u
-	if b == 0xd0:
-		if _end - _pos < 1:
-			return _fail("truncated int8")
-		_pos += 1
-		return _r.get_8()
-	if b == 0xd1:
-		if _end - _pos < 2:
-			return _fail("truncated int16")
-		_pos += 2
-		return _r.get_16()
-	if b == 0xd2:
-		if _end - _pos < 4:
-			return _fail("truncated int32")
-		_pos += 4
-		return _r.get_32()
-	if b == 0xd3:
-		if _end - _pos < 8:
-			return _fail("truncated int64")
-		_pos += 8
+	if b < 0xd8:
+		if b >= 0xd4:
+			# fixext 1, 2, 4, 8; Vector2 (fixext8, type 1) is the common one.
+			var fn = 1 << (b - 0xd4)
+			if fn == 8 and _end - _pos >= 9:
+				var t = _r.get_8()
+				if t == EXT_VECTOR2:
+					_pos += 9
+					var x = _r.get_float()
+					return Vector2(x, _r.get_float())
+				_r.seek(_pos)
+			return _get_ext(fn)
+		# 0xd0..0xd3: int8/16/32/64
+		var sn = 1 << (b - 0xd0)
+		if _end - _pos < sn:
+			return _fail("truncated int%d" % (sn * 8))
+		_pos += sn
+		if sn == 1:
+			return _r.get_8()
+		if sn == 2:
+			return _r.get_16()
+		if sn == 4:
+			return _r.get_32()
 		return _r.get_64()
-	if b == 0xca:
-		if _end - _pos < 4:
-			return _fail("truncated float32")
-		_pos += 4
-		return _r.get_float()
-	if b == 0xd9:
-		if _end - _pos < 1:
-			return _fail("truncated str8 header")
-		_pos += 1
-		return _get_str(_r.get_u8())
-	if b == 0xda:
-		if _end - _pos < 2:
-			return _fail("truncated str16 header")
-		_pos += 2
-		return _get_str(_r.get_u16())
-	if b == 0xdb:
-		if _end - _pos < 4:
-			return _fail("truncated str32 header")
-		_pos += 4
+	if b < 0xdc:
+		if b == 0xd8:
+			return _get_ext(16)
+		# 0xd9..0xdb: str8/16/32
+		var ln = 1 << (b - 0xd9)
+		if _end - _pos < ln:
+			return _fail("truncated str header")
+		_pos += ln
+		if ln == 1:
+			return _get_str(_r.get_u8())
+		if ln == 2:
+			return _get_str(_r.get_u16())
 		return _get_str(_r.get_u32())
-	if b == 0xc4:
-		if _end - _pos < 1:
-			return _fail("truncated bin8 header")
-		_pos += 1
-		return _get_bin(_r.get_u8())
-	if b == 0xc5:
-		if _end - _pos < 2:
-			return _fail("truncated bin16 header")
-		_pos += 2
-		return _get_bin(_r.get_u16())
-	if b == 0xc6:
-		if _end - _pos < 4:
-			return _fail("truncated bin32 header")
-		_pos += 4
-		return _get_bin(_r.get_u32())
-	if b == 0xdc:
-		if _end - _pos < 2:
-			return _fail("truncated array16 header")
-		_pos += 2
-		return _get_array(_r.get_u16(), depth)
-	if b == 0xdd:
-		if _end - _pos < 4:
-			return _fail("truncated array32 header")
-		_pos += 4
-		return _get_array(_r.get_u32(), depth)
-	if b == 0xde:
-		if _end - _pos < 2:
-			return _fail("truncated map16 header")
-		_pos += 2
-		return _get_map(_r.get_u16(), depth)
-	if b == 0xdf:
-		if _end - _pos < 4:
-			return _fail("truncated map32 header")
-		_pos += 4
-		return _get_map(_r.get_u32(), depth)
-	if b >= 0xd4 and b <= 0xd8:
-		# fixext 1, 2, 4, 8, 16
-		return _get_ext(1 << (b - 0xd4))
-	if b == 0xc7:
-		if _end - _pos < 1:
-			return _fail("truncated ext8 header")
-		_pos += 1
-		return _get_ext(_r.get_u8())
-	if b == 0xc8:
-		if _end - _pos < 2:
-			return _fail("truncated ext16 header")
-		_pos += 2
-		return _get_ext(_r.get_u16())
-	if b == 0xc9:
-		if _end - _pos < 4:
-			return _fail("truncated ext32 header")
-		_pos += 4
-		return _get_ext(_r.get_u32())
-	# 0xc1 is the only byte msgpack leaves unused.
-	_pos -= 1
-	return _fail("invalid type byte 0x%02x" % b)
+	# 0xdc..0xdf: array16/32, map16/32
+	var cn = 2 if (b == 0xdc or b == 0xde) else 4
+	if _end - _pos < cn:
+		return _fail("truncated container header")
+	_pos += cn
+	var count = _r.get_u16() if cn == 2 else _r.get_u32()
+	if b <= 0xdd:
+		return _get_array(count, depth)
+	return _get_map(count, depth)
 
 
 func _get_str(n):
@@ -520,13 +526,38 @@ func _get_map(n, depth):
 	if depth >= max_depth:
 		return _fail("nesting deeper than %d" % max_depth)
 	var d = {}
+	var k
+	var v
+	var b
 	for i in range(n):
-		var k = _get(depth + 1)
-		if _err != "":
-			return null
-		var v = _get(depth + 1)
-		if _err != "":
-			return null
+		# Fast paths for fixstr keys and positive fixint values, which make up
+		# most of a game frame: saving the _get() call is most of the cost.
+		if _pos >= _end:
+			return _fail("unexpected end of input")
+		b = _r.get_u8()
+		if b >= 0xa0 and b <= 0xbf:
+			b &= 0x1f
+			_pos += 1
+			if b > _end - _pos:
+				return _fail("string of %d bytes but only %d left" % [b, _end - _pos])
+			_pos += b
+			k = _r.get_utf8_string(b) if b > 0 else ""
+		else:
+			_r.seek(_pos)
+			k = _get(depth + 1)
+			if _err != "":
+				return null
+		if _pos >= _end:
+			return _fail("map value missing")
+		b = _r.get_u8()
+		if b <= 0x7f:
+			_pos += 1
+			v = b
+		else:
+			_r.seek(_pos)
+			v = _get(depth + 1)
+			if _err != "":
+				return null
 		d[k] = v
 	return d
 
