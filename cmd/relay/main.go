@@ -24,7 +24,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	cmd := run
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "token" {
+		cmd = func(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+			return tokenCmd(args, getenv, stdout, stderr)
+		}
+		args = args[1:]
+	}
+	if err := cmd(ctx, args, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
@@ -39,6 +47,7 @@ type config struct {
 	logLevel     string
 	logFormat    string
 	shutdownWait time.Duration
+	authSecret   string
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
@@ -64,9 +73,13 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&s.KCP.MTU, "mtu", 1200, "KCP MTU: bytes per UDP payload")
 	fs.IntVar(&s.KCP.SendWindow, "send-window", 128, "KCP send window, packets")
 	fs.IntVar(&s.KCP.RecvWindow, "recv-window", 128, "KCP receive window, packets")
+	fs.StringVar(&c.authSecret, "auth-secret", "", "HMAC secret for player tokens; empty allows anonymous play")
+	fs.Float64Var(&s.RateLimits.Messages, "rate-messages", 120, "messages per second per session (negative: no limit)")
+	fs.Float64Var(&s.RateLimits.Bytes, "rate-bytes", 64<<10, "bytes per second per session (negative: no limit)")
+	fs.Float64Var(&s.RateLimits.Chat, "rate-chat", 4, "chat lines per second per session (negative: no limit)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: relay [flags]\n\nRuns the relay server. Each flag can also be set by an environment variable:\n"+
+		fmt.Fprintf(stderr, "Usage: relay [flags]\n       relay token -h\n\nRuns the relay server. Each flag can also be set by an environment variable:\n"+
 			"-tick-rate is RELAY_TICK_RATE and so on; the command line wins.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -129,6 +142,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := &c.srv
 	srv.Logger = log
+	if c.authSecret != "" {
+		srv.AuthSecret = []byte(c.authSecret)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	select {

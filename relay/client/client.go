@@ -21,6 +21,7 @@ import (
 type Options struct {
 	Name         string
 	Props        map[string]any // player properties, encoded with msgpack
+	AuthToken    string         // a token from the game's backend, for servers that need one
 	PingInterval time.Duration  // keeps the session alive; default 1 s
 	MTU          int            // default 1200
 	Window       int            // KCP send and receive window; default 128
@@ -102,7 +103,7 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	c.pending[0] = welcome
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); c.readLoop(orInt(opt.MaxFrameSize, 4<<20)) }()
-	if err := c.send(&codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion, Name: []byte(opt.Name), Props: props}); err != nil {
+	if err := c.send(&codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion, Name: []byte(opt.Name), Props: props, Auth: []byte(opt.AuthToken)}); err != nil {
 		c.Close()
 		return nil, err
 	}

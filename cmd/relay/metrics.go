@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tickrelay/tickrelay/relay"
+)
+
+// statsCollector turns one relay.Stats snapshot into metrics at scrape time.
+// Reading Stats on demand (rather than mirroring every counter into
+// prometheus types as it changes) keeps the tick free of metrics work: the
+// relay already counts with atomics, and a scrape costs one snapshot.
+type statsCollector struct {
+	stats func() relay.Stats
+
+	ticks, overruns, skipped             *prometheus.Desc
+	work, late, workMax, lateMax         *prometheus.Desc
+	players, rooms                       *prometheus.Desc
+	framesSent, framesBehind, bytesOut   *prometheus.Desc
+	messagesIn, eventsRelayed, chatRelay *prometheus.Desc
+	closes                               *prometheus.Desc
+}
+
+func newStatsCollector(stats func() relay.Stats) *statsCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("relay_"+name, help, labels, nil)
+	}
+	return &statsCollector{
+		stats:    stats,
+		ticks:    d("ticks_total", "Ticks whose work ran."),
+		overruns: d("tick_overruns_total", "Ticks whose work ended after the next tick was due."),
+		skipped:  d("ticks_skipped_total", "Tick numbers never run because a later one was due."),
+		// Gauges, not a summary: the relay keeps percentiles over a sliding
+		// window of recent ticks and no running sum, and a summary without
+		// a true _sum would mislead rate() queries.
+		work:          d("tick_work_seconds", "Tick work duration percentile over the last 4096 ticks.", "quantile"),
+		late:          d("tick_lateness_seconds", "Tick start lateness percentile over the last 4096 ticks.", "quantile"),
+		workMax:       d("tick_work_max_seconds", "Longest tick work since the server started."),
+		lateMax:       d("tick_lateness_max_seconds", "Latest tick start since the server started."),
+		players:       d("players", "Connected sessions, including those still in the handshake."),
+		rooms:         d("rooms", "Rooms on the server."),
+		framesSent:    d("frames_sent_total", "Per-tick frames sent to clients."),
+		framesBehind:  d("frames_held_back_total", "Frames not sent because the client's KCP send window was full."),
+		bytesOut:      d("bytes_out_total", "Frame and reply bytes handed to KCP, before KCP and UDP headers."),
+		messagesIn:    d("messages_in_total", "Client messages received."),
+		eventsRelayed: d("events_relayed_total", "Event deliveries, one per recipient."),
+		chatRelay:     d("chat_relayed_total", "Chat deliveries, one per recipient."),
+		closes:        d("sessions_closed_total", "Sessions closed by the server, by reason.", "reason"),
+	}
+}
+
+func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.ticks, c.overruns, c.skipped, c.work, c.late, c.workMax, c.lateMax,
+		c.players, c.rooms, c.framesSent, c.framesBehind, c.bytesOut, c.messagesIn, c.eventsRelayed,
+		c.chatRelay, c.closes} {
+		ch <- d
+	}
+}
+
+func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter(c.ticks, s.Tick.Ticks)
+	counter(c.overruns, s.Tick.Overruns)
+	counter(c.skipped, s.Tick.Skipped)
+	for _, q := range []struct {
+		label     string
+		work, lat time.Duration
+	}{
+		{"0.5", s.Tick.Work.P50, s.Tick.Late.P50},
+		{"0.9", s.Tick.Work.P90, s.Tick.Late.P90},
+		{"0.99", s.Tick.Work.P99, s.Tick.Late.P99},
+		{"1", s.Tick.Work.Max, s.Tick.Late.Max},
+	} {
+		gauge(c.work, q.work.Seconds(), q.label)
+		gauge(c.late, q.lat.Seconds(), q.label)
+	}
+	gauge(c.workMax, s.Tick.Work.AllTimeMax.Seconds())
+	gauge(c.lateMax, s.Tick.Late.AllTimeMax.Seconds())
+	gauge(c.players, float64(s.Players))
+	gauge(c.rooms, float64(s.Rooms))
+	counter(c.framesSent, s.FramesSent)
+	counter(c.framesBehind, s.FramesBehind)
+	counter(c.bytesOut, s.BytesOut)
+	counter(c.messagesIn, s.MessagesIn)
+	counter(c.eventsRelayed, s.EventsRelayed)
+	counter(c.chatRelay, s.ChatRelayed)
+	for reason, n := range s.Closes {
+		counter(c.closes, n, reason)
+	}
+}
+
+// metricsHandler serves /metrics (Prometheus text format), /stats (the same
+// snapshot as JSON, durations in nanoseconds, decodable into relay.Stats)
+// and, when withPprof is set, the net/http/pprof handlers under
+// /debug/pprof/. pprof is opt-in because a profile endpoint lets whoever
+// reaches the port stall the process for the profile's duration.
+func metricsHandler(stats func() relay.Stats, withPprof bool) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newStatsCollector(stats),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(stats())
+	})
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+// metricsServer is the HTTP listener for metricsHandler.
+type metricsServer struct {
+	http *http.Server
+	ln   net.Listener
+	done chan error
+}
+
+// startMetrics listens on addr before returning, so a bad address fails the
+// command at start-up rather than in a log line later, and so a caller that
+// asked for port 0 can read the port from Addr.
+func startMetrics(addr string, stats func() relay.Stats, withPprof bool) (*metricsServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	m := &metricsServer{
+		http: &http.Server{
+			Handler:           metricsHandler(stats, withPprof),
+			ReadHeaderTimeout: 5 * time.Second,
+		},
+		ln:   ln,
+		done: make(chan error, 1),
+	}
+	go func() { m.done <- m.http.Serve(ln) }()
+	return m, nil
+}
+
+// Addr is the address the listener is bound to.
+func (m *metricsServer) Addr() string { return m.ln.Addr().String() }
+
+// Shutdown stops accepting scrapes, waits for those in flight (or ctx), and
+// waits for the serving goroutine to return.
+func (m *metricsServer) Shutdown(ctx context.Context) error {
+	err := m.http.Shutdown(ctx)
+	if serr := <-m.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
