@@ -40,7 +40,8 @@ type ClientMsg struct {
 	Target     uint8  // event
 	EventCode  uint32 // event
 	Targets    []uint32
-	ClientTime int64 // ping
+	ClientTime int64  // ping
+	AckedTick  uint64 // ping, optional: the last frame tick received, so the server can forget what it kept for a resume
 }
 
 // minFields is the element count of each client message; a longer array is
@@ -104,6 +105,12 @@ func DecodeClient(body []byte, lim *Limits, m *ClientMsg) error {
 			return fmt.Errorf("message %d: %w", t, err)
 		}
 		want = min(n, want+helloExtras)
+	}
+	if m.Type == TPing && n > want {
+		if m.AckedTick, err = r.Uint(math.MaxInt64); err != nil {
+			return fmt.Errorf("message %d: %w", t, err)
+		}
+		want++
 	}
 	for i := want; i < n; i++ {
 		if err := r.Skip(); err != nil {
@@ -283,6 +290,9 @@ func AppendClient(b []byte, m *ClientMsg) []byte {
 	if extras {
 		fields += helloExtras
 	}
+	if m.Type == TPing && m.AckedTick > 0 {
+		fields++
+	}
 	b = AppendArrayLen(b, fields)
 	b = AppendUint(b, uint64(m.Type))
 	switch m.Type {
@@ -341,6 +351,9 @@ func AppendClient(b []byte, m *ClientMsg) []byte {
 		b = AppendStrBytes(AppendUint(b, uint64(m.To)), m.Text)
 	case TPing:
 		b = AppendInt(b, m.ClientTime)
+		if m.AckedTick > 0 {
+			b = AppendUint(b, m.AckedTick)
+		}
 	case TBye:
 	}
 	EndFrame(b, start)

@@ -13,12 +13,13 @@ type ServerMsg struct {
 	Version      int64  // welcome
 	PlayerID     uint32 // welcome
 	ResumeToken  string // welcome
+	Resumed      bool   // welcome: the session took over a lost one
 	TickRate     int    // welcome
 	ServerTimeMs int64  // welcome, pong
 	Tick         uint64 // welcome, pong
 	Code         Code   // error, close, room_left
 	Message      string // error, close
-	RoomID       uint32 // room_joined
+	RoomID       uint32 // room_joined, welcome
 	JoinCode     string // room_joined
 	Mode         string // room_joined
 	MaxPlayers   int    // room_joined
@@ -62,6 +63,14 @@ type RoomDelta struct {
 	Joins       []PlayerInfo
 	PlayerProps []PlayerProps
 	States      []PlayerState
+	Presence    []Presence // members whose connection came or went
+}
+
+// Presence is a member's connection state: a disconnected member keeps its
+// place while it may resume.
+type Presence struct {
+	ID        uint32
+	Connected bool
 }
 
 // PlayerInfo describes a member that joined.
@@ -127,6 +136,10 @@ func DecodeServer(body []byte) (*ServerMsg, error) {
 		m.TickRate = int(d.uint())
 		m.ServerTimeMs = d.int()
 		m.Tick = d.uint()
+		if n > 7 {
+			m.Resumed = d.bool()
+			m.RoomID = d.id()
+		}
 	case TError:
 		m.RID = d.id()
 		m.Code = Code(d.uint())
@@ -306,7 +319,7 @@ func (d *serverDecoder) frame() *Frame {
 }
 
 func (d *serverDecoder) room() *RoomDelta {
-	extra := d.tuple(RoomFields)
+	extra := d.tuple(RoomFields - 1) // presence arrived later: optional
 	rd := &RoomDelta{ID: d.id(), Full: d.bool(), Master: d.id(), Locked: d.bool(), Props: d.props()}
 	n := d.array()
 	for i := 0; i < n && d.err == nil; i++ {
@@ -329,6 +342,15 @@ func (d *serverDecoder) room() *RoomDelta {
 		x := d.tuple(2)
 		rd.States = append(rd.States, PlayerState{ID: d.id(), Value: d.raw()})
 		d.skip(x)
+	}
+	if extra > 0 {
+		extra--
+		n = d.array()
+		for i := 0; i < n && d.err == nil; i++ {
+			x := d.tuple(2)
+			rd.Presence = append(rd.Presence, Presence{ID: d.id(), Connected: d.bool()})
+			d.skip(x)
+		}
 	}
 	d.skip(extra)
 	return rd

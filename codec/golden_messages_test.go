@@ -53,6 +53,10 @@ func frameVector() []byte {
 	b = AppendArrayLen(b, 2)
 	b = AppendInt(b, 10)
 	b = AppendInt(b, -5)
+	b = AppendArrayLen(b, 1) // presence: player 5 lost its connection
+	b = AppendArrayLen(b, 2)
+	b = AppendUint(b, 5)
+	b = AppendBool(b, false)
 	// events
 	b = AppendArrayLen(b, 1)
 	b = AppendEventEntry(b, 1233, 2, 5, []byte{0xa3, 'h', 'i', 't'})
@@ -67,6 +71,10 @@ func messageVectors() []msgVector {
 	return []msgVector{
 		cvec("hello", `[1, version=1, name="ana", props={"team": "red"}]`,
 			&ClientMsg{Type: THello, Version: 1, Name: []byte("ana"), Props: props("team", "a3726564")}),
+		cvec("hello_resume", `[1, version=1, name="ana", props=nil, auth="", resume="00112233445566778899aabbccddeeff", last_tick=1234]`,
+			&ClientMsg{Type: THello, Version: 1, Name: []byte("ana"), Resume: []byte("00112233445566778899aabbccddeeff"), LastTick: 1234}),
+		cvec("hello_auth", `[1, version=1, name="", props=nil, auth="eyJ...", resume="", last_tick=0]`,
+			&ClientMsg{Type: THello, Version: 1, Auth: []byte("eyJhbGciOiJIUzI1NiJ9.e30.sig")}),
 		cvec("create_room", `[10, rid=1, mode="dm", max_players=4, public=true, props={"map": 2}]`,
 			&ClientMsg{Type: TCreateRoom, RID: 1, Mode: []byte("dm"), MaxPlayers: 4, Public: true, Props: props("map", "02")}),
 		cvec("join_room", `[11, rid=2, room_id=7]`, &ClientMsg{Type: TJoinRoom, RID: 2, RoomID: 7}),
@@ -91,11 +99,15 @@ func messageVectors() []msgVector {
 		cvec("chat_room", `[22, to=0 (room), text="gg"]`, &ClientMsg{Type: TChat, Text: []byte("gg")}),
 		cvec("chat_direct", `[22, to=4, text="hi"]`, &ClientMsg{Type: TChat, To: 4, Text: []byte("hi")}),
 		cvec("ping", `[23, client_time=123456]`, &ClientMsg{Type: TPing, ClientTime: 123456}),
+		cvec("ping_acked", `[23, client_time=123456, acked_tick=1234]`, &ClientMsg{Type: TPing, ClientTime: 123456, AckedTick: 1234}),
 		cvec("bye", `[24]`, &ClientMsg{Type: TBye}),
 
-		{name: "welcome", dir: "s2c", meaning: `[2, version=1, player_id=1, resume_token="00112233445566778899aabbccddeeff", tick_rate=30, server_time_ms=1700000000000, tick=42]`,
-			frame:  AppendWelcome(nil, 1, "00112233445566778899aabbccddeeff", 30, 1700000000000, 42),
+		{name: "welcome", dir: "s2c", meaning: `[2, version=1, player_id=1, resume_token="00112233445566778899aabbccddeeff", tick_rate=30, server_time_ms=1700000000000, tick=42, resumed=false, room_id=0]`,
+			frame:  AppendWelcome(nil, 1, "00112233445566778899aabbccddeeff", 30, 1700000000000, 42, false, 0),
 			server: &ServerMsg{Type: TWelcome, Version: 1, PlayerID: 1, ResumeToken: "00112233445566778899aabbccddeeff", TickRate: 30, ServerTimeMs: 1700000000000, Tick: 42}},
+		{name: "welcome_resumed", dir: "s2c", meaning: `[2, version=1, player_id=5, resume_token="ffeeddccbbaa99887766554433221100", tick_rate=30, server_time_ms=1700000000000, tick=99, resumed=true, room_id=7]`,
+			frame:  AppendWelcome(nil, 5, "ffeeddccbbaa99887766554433221100", 30, 1700000000000, 99, true, 7),
+			server: &ServerMsg{Type: TWelcome, Version: 1, PlayerID: 5, ResumeToken: "ffeeddccbbaa99887766554433221100", TickRate: 30, ServerTimeMs: 1700000000000, Tick: 99, Resumed: true, RoomID: 7}},
 		{name: "error", dir: "s2c", meaning: `[3, rid=2, code=4 (room_full), message="the room is full"]`,
 			frame:  AppendError(nil, 2, CodeRoomFull, "the room is full"),
 			server: &ServerMsg{Type: TError, RID: 2, Code: CodeRoomFull, Message: "the room is full"}},
@@ -120,11 +132,11 @@ func messageVectors() []msgVector {
 			frame:  AppendPong(nil, 123456, 1700000000000, 42, 1500),
 			server: &ServerMsg{Type: TPong, ClientTime: 123456, ServerTimeMs: 1700000000000, Tick: 42, HoldUs: 1500}},
 		{name: "frame", dir: "s2c",
-			meaning: `[40, tick=1234, server_time_ms=1700000000000, room=[room_id=7, full=false, master=1, locked=false, props=nil, leaves=[3], joins=[[4, "dora", {}]], player_props=[], states=[[2, [10, -5]]]], events=[[tick=1233, from=2, code=5, payload="hit"]], chat=[[from=1, to=0, server_time_ms=1700000000000, text="gg"]]]`,
+			meaning: `[40, tick=1234, server_time_ms=1700000000000, room=[room_id=7, full=false, master=1, locked=false, props=nil, leaves=[3], joins=[[4, "dora", {}]], player_props=[], states=[[2, [10, -5]]], presence=[[5, false]]], events=[[tick=1233, from=2, code=5, payload="hit"]], chat=[[from=1, to=0, server_time_ms=1700000000000, text="gg"]]]`,
 			frame:   frameVector(),
 			server: &ServerMsg{Type: TFrame, Frame: &Frame{Tick: 1234, ServerTimeMs: 1700000000000,
 				Room: &RoomDelta{ID: 7, Master: 1, Leaves: []uint32{3}, Joins: []PlayerInfo{{ID: 4, Name: "dora", Props: Props{}}},
-					States: []PlayerState{{ID: 2, Value: []byte{0x92, 0x0a, 0xfb}}}},
+					States: []PlayerState{{ID: 2, Value: []byte{0x92, 0x0a, 0xfb}}}, Presence: []Presence{{ID: 5}}},
 				Events: []Event{{Tick: 1233, From: 2, Code: 5, Payload: []byte{0xa3, 'h', 'i', 't'}}},
 				Chat:   []ChatMsg{{From: 1, ServerTimeMs: 1700000000000, Text: "gg"}}}}},
 		{name: "frame_no_room", dir: "s2c", meaning: `[40, tick=9, server_time_ms=1000, room=nil, events=[], chat=[[from=3, to=1, server_time_ms=1000, text="hi"]]]`,
@@ -187,7 +199,7 @@ func normalizeClient(m *ClientMsg) {
 	if len(m.Targets) == 0 {
 		m.Targets = nil
 	}
-	for _, f := range []*[]byte{&m.Name, &m.Mode, &m.Code, &m.Text, &m.Value} {
+	for _, f := range []*[]byte{&m.Name, &m.Mode, &m.Code, &m.Text, &m.Value, &m.Auth, &m.Resume} {
 		if len(*f) == 0 {
 			*f = nil
 		}

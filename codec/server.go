@@ -10,15 +10,18 @@ func frameOf(b []byte, fields int, t Type) ([]byte, int) {
 	return AppendUint(b, uint64(t)), start
 }
 
-// AppendWelcome appends [2, version, player_id, resume_token, tick_rate, server_time_ms, tick].
-func AppendWelcome(b []byte, playerID uint32, resumeToken string, tickRate int, serverTimeMs int64, tick uint64) []byte {
-	b, start := frameOf(b, 7, TWelcome)
+// AppendWelcome appends [2, version, player_id, resume_token, tick_rate,
+// server_time_ms, tick, resumed, room_id]; room_id is 0 when in no room.
+func AppendWelcome(b []byte, playerID uint32, resumeToken string, tickRate int, serverTimeMs int64, tick uint64, resumed bool, roomID uint32) []byte {
+	b, start := frameOf(b, 9, TWelcome)
 	b = AppendUint(b, ProtocolVersion)
 	b = AppendUint(b, uint64(playerID))
 	b = AppendStr(b, resumeToken)
 	b = AppendUint(b, uint64(tickRate))
 	b = AppendInt(b, serverTimeMs)
 	b = AppendUint(b, tick)
+	b = AppendBool(b, resumed)
+	b = AppendUint(b, uint64(roomID))
 	EndFrame(b, start)
 	return b
 }
@@ -113,8 +116,8 @@ func AppendPong(b []byte, clientTime, serverTimeMs int64, tick uint64, holdUs in
 const FrameFields = 6
 
 // RoomFields is the element count of a frame's room part:
-// [room_id, full, master, locked, props, leaves, joins, player_props, states].
-const RoomFields = 9
+// [room_id, full, master, locked, props, leaves, joins, player_props, states, presence].
+const RoomFields = 10
 
 // AppendFrameStart begins a frame message up to and excluding its room
 // part; the caller appends the room part, events and chat, then EndFrame.

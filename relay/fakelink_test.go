@@ -52,6 +52,7 @@ func testHubConfig() hubConfig {
 		slowTimeout:       time.Second,
 		maxPending:        64 << 10,
 		closeLinger:       100 * time.Millisecond,
+		handshakeTimeout:  5 * time.Second,
 		// Unit tests send many messages at one instant; rate limiting has
 		// its own tests.
 		rateLimits: RateLimits{Messages: -1, Bytes: -1, Chat: -1},

@@ -11,13 +11,14 @@ import (
 func (h *hub) end() {
 	// Every change stamped with this tick must happen before the first
 	// frame of the tick is built, or members built earlier would miss it:
-	// so slow consumers are found, and leave their rooms, in a first pass.
+	// so players that must go leave their rooms in a first pass.
 	for _, p := range h.order {
-		h.checkLink(p)
+		h.checkPlayer(p)
 	}
 	for _, p := range h.order {
 		h.flushPlayer(p)
 	}
+	h.flushClosing()
 	for _, p := range h.dead {
 		h.remove(p)
 	}
@@ -28,13 +29,30 @@ func (h *hub) end() {
 	}
 }
 
-// checkLink takes back p's last buffer if its link is done with it, and
-// closes p if its link has been busy for too long.
-func (h *hub) checkLink(p *player) {
+// checkPlayer applies the timeouts and bounds that remove or pause p.
+func (h *hub) checkPlayer(p *player) {
+	if p.closing {
+		return
+	}
+	if !p.helloed {
+		if h.now.Sub(p.connectedAt) > h.cfg.handshakeTimeout {
+			h.closePlayer(p, codec.CodeHandshakeTimeout, "no hello within the handshake timeout")
+		}
+		return
+	}
+	if p.link == nil { // away, waiting for a resume
+		switch {
+		case !h.now.Before(p.awayUntil):
+			h.closePlayer(p, codec.CodeIdleTimeout, "did not resume within the grace")
+		case p.pending() > h.cfg.maxPending:
+			h.closePlayer(p, codec.CodeSlowConsumer, "too much output waiting while away")
+		}
+		return
+	}
 	if p.inflight != nil && !p.link.Busy() {
 		p.spare, p.inflight = p.inflight[:0], nil
 	}
-	if p.closing || p.inflight == nil {
+	if p.inflight == nil {
 		return
 	}
 	// The link is still writing an earlier frame: nothing is sent now.
@@ -52,16 +70,7 @@ func (h *hub) checkLink(p *player) {
 }
 
 func (h *hub) flushPlayer(p *player) {
-	if p.closing {
-		if p.inflight == nil && len(p.out) > 0 {
-			h.send(p)
-		}
-		if !h.now.Before(p.closeAt) {
-			h.dead = append(h.dead, p)
-		}
-		return
-	}
-	if p.inflight != nil {
+	if p.closing || p.link == nil || p.inflight != nil {
 		return
 	}
 	p.behind = 0
@@ -86,6 +95,7 @@ func (h *hub) appendFrame(p *player) {
 		}
 		p.lastSent, p.needFull = h.tick, false
 	}
+	h.recordHistory(p)
 	b = codec.AppendArrayLen(b, p.nEvents)
 	b = append(b, p.events...)
 	b = codec.AppendArrayLen(b, p.nChat)

@@ -25,6 +25,8 @@ type hubConfig struct {
 	maxPending        int
 	closeLinger       time.Duration
 	authSecret        []byte // nil: anonymous play
+	handshakeTimeout  time.Duration
+	resumeGrace       time.Duration // 0: no resume
 	rateLimits        RateLimits
 	log               zerolog.Logger
 }
@@ -37,8 +39,11 @@ type hub struct {
 	cfg hubConfig
 
 	players   map[uint32]*player
-	order     []*player // stable iteration order for flushing
-	dead      []*player // closed during this tick, removed after flushing
+	links     map[link]*player   // the player each attached link speaks for
+	tokens    map[string]*player // resume token to player
+	closing   []closingLink      // detached links delivering their last bytes
+	order     []*player          // stable iteration order for flushing
+	dead      []*player          // closed during this tick, removed after flushing
 	rooms     map[uint32]*room
 	roomOrder []*room // creation order, for listing
 	codes     map[string]*room
@@ -75,6 +80,8 @@ func newHub(cfg hubConfig, stats *counters) *hub {
 	return &hub{
 		cfg:     cfg,
 		players: make(map[uint32]*player),
+		links:   make(map[link]*player),
+		tokens:  make(map[string]*player),
 		rooms:   make(map[uint32]*room),
 		codes:   make(map[string]*room),
 		stats:   stats,
@@ -94,6 +101,7 @@ func (h *hub) connect(l link, remote string) *player {
 	p := &player{id: h.nextPlayer, link: l, remote: remote, connectedAt: h.now, limits: newLimiter(h.cfg.rateLimits)}
 	p.log = h.cfg.log.With().Uint32("player", p.id).Str("remote", remote).Logger()
 	h.players[p.id] = p
+	h.links[l] = p
 	h.order = append(h.order, p)
 	h.stats.players.Add(1)
 	if h.shuttingDown {
@@ -187,6 +195,7 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		}
 		h.chat(p, m)
 	case codec.TPing:
+		p.pruneHistory(m.AckedTick)
 		hold := h.now.Sub(arrived).Microseconds()
 		p.out = codec.AppendPong(p.out, m.ClientTime, h.nowMs, h.tick, max(hold, 0))
 	case codec.TBye:
@@ -198,6 +207,10 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 	if m.Version != codec.ProtocolVersion {
 		h.closePlayer(p, codec.CodeVersionMismatch,
 			fmt.Sprintf("server speaks protocol version %d, client sent %d", codec.ProtocolVersion, m.Version))
+		return
+	}
+	if len(m.Resume) > 0 {
+		h.resume(p, m)
 		return
 	}
 	p.name = string(m.Name)
@@ -217,66 +230,14 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 		return
 	}
 	p.helloed = true
-	p.resumeToken = newToken()
+	h.issueToken(p)
 	p.log = p.log.With().Str("name", p.name).Str("user", p.userID).Logger()
-	p.out = codec.AppendWelcome(p.out, p.id, p.resumeToken, h.cfg.tickRate, h.nowMs, h.tick)
+	p.out = codec.AppendWelcome(p.out, p.id, p.resumeToken, h.cfg.tickRate, h.nowMs, h.tick, false, 0)
 	p.log.Info().Msg("player connected")
 }
 
 func (h *hub) replyError(p *player, rid uint32, code codec.Code, msg string) {
 	p.out = codec.AppendError(p.out, rid, code, msg)
-}
-
-// closePlayer sends p a close message with the reason and closes its link
-// once the message is out or the linger time has passed.
-func (h *hub) closePlayer(p *player, code codec.Code, reason string) {
-	if p.closing {
-		return
-	}
-	if p.room != nil {
-		h.leave(p)
-	}
-	p.closing = true
-	p.closeAt = h.now.Add(h.cfg.closeLinger)
-	p.events, p.nEvents, p.chat, p.nChat = p.events[:0], 0, p.chat[:0], 0
-	p.out = codec.AppendClose(p.out, code, reason)
-	if int(code) < len(h.stats.closes) {
-		h.stats.closes[code].Add(1)
-	}
-	ev := p.log.Info()
-	if code != codec.CodeClientClosed && code != codec.CodeServerClosing {
-		ev = p.log.Warn()
-	}
-	ev.Str("code", code.String()).Str("reason", reason).Msg("closing session")
-}
-
-// disconnect forgets p at once: its transport is gone, so nothing is sent.
-func (h *hub) disconnect(p *player, why string) {
-	if p.room != nil {
-		h.leave(p)
-	}
-	if !p.closing {
-		p.log.Info().Str("reason", why).Msg("session lost")
-	}
-	p.closing = true
-	h.dead = append(h.dead, p)
-}
-
-func (h *hub) remove(p *player) {
-	if _, ok := h.players[p.id]; !ok {
-		return
-	}
-	delete(h.players, p.id)
-	for i, q := range h.order {
-		if q == p {
-			copy(h.order[i:], h.order[i+1:])
-			h.order[len(h.order)-1] = nil
-			h.order = h.order[:len(h.order)-1]
-			break
-		}
-	}
-	h.stats.players.Add(-1)
-	p.link.Close()
 }
 
 // shutdown closes every player with a server_closing reason.

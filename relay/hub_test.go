@@ -1118,7 +1118,7 @@ func TestHubDisconnect(t *testing.T) {
 	a, b := cs[0], cs[1]
 	x.n++
 	x.h.begin(x.n, x.timeOf(x.n))
-	x.h.disconnect(a.p, "transport closed")
+	x.h.lostLink(a.l, 0, "transport closed")
 	x.h.handle(a.p, enc(codec.ClientMsg{Type: codec.TState, Value: mpInt(1)}), x.h.now) // ignored
 	x.h.end()
 	if a.l.closes != 1 {

@@ -21,10 +21,10 @@ func (s *Server) onTick(n uint64, now time.Time) {
 
 	maxSessions := orInt(s.MaxSessions, 10000)
 	for _, sess := range newcomers {
-		sess.player = h.connect(sess, sess.conn.RemoteAddr().String())
+		p := h.connect(sess, sess.conn.RemoteAddr().String())
 		s.live = append(s.live, sess)
 		if len(s.live) > maxSessions {
-			h.closePlayer(sess.player, codec.CodeServerFull, "the server is full")
+			h.closePlayer(p, codec.CodeServerFull, "the server is full")
 		}
 	}
 	if shutdown && !s.shutSeen {
@@ -32,38 +32,31 @@ func (s *Server) onTick(n uint64, now time.Time) {
 		h.shutdown()
 	}
 
-	idle := orDur(s.IdleTimeout, 10*time.Second)
-	handshake := orDur(s.HandshakeTimeout, 5*time.Second)
+	idle := int64(orDur(s.IdleTimeout, 10*time.Second))
 	for _, sess := range s.live {
 		s.drain(sess)
-		p := sess.player
 		switch {
-		case p.closing:
 		case sess.closed():
-			h.disconnect(p, "transport closed")
-		case !p.helloed:
-			// Before hello only the handshake timeout applies, so a silent
-			// new session gets the reason that explains it.
-			if now.Sub(p.connectedAt) > handshake {
-				h.closePlayer(p, codec.CodeHandshakeTimeout, "no hello within the handshake timeout")
-			}
-		case now.UnixNano()-sess.lastRecv.Load() > int64(idle):
-			h.closePlayer(p, codec.CodeIdleTimeout, "nothing received within the idle timeout")
+			h.lostLink(sess, 0, "transport closed")
+		case now.UnixNano()-sess.lastRecv.Load() > idle:
+			h.linkIdle(sess)
 		}
 	}
 
 	h.end()
 
+	// A session stays listed while it is open: attached to a player, or
+	// delivering its last bytes.
 	kept := s.live[:0]
 	for _, sess := range s.live {
-		if _, ok := h.players[sess.player.id]; ok {
+		if !sess.closed() {
 			kept = append(kept, sess)
 		}
 	}
 	clear(s.live[len(kept):])
 	s.live = kept
 
-	if s.shutSeen && len(s.live) == 0 && !s.drainDone {
+	if s.shutSeen && len(s.live) == 0 && len(h.players) == 0 && !s.drainDone {
 		s.drainDone = true
 		close(s.drained)
 	}
@@ -74,16 +67,11 @@ func (s *Server) onTick(n uint64, now time.Time) {
 func (s *Server) drain(sess *session) {
 	for n := len(sess.inbox); n > 0; n-- {
 		item := <-sess.inbox
-		p := sess.player
 		if item.body == nil {
-			if item.code == 0 {
-				s.hub.disconnect(p, item.reason)
-			} else {
-				s.hub.closePlayer(p, item.code, item.reason)
-			}
+			s.hub.lostLink(sess, item.code, item.reason)
 			continue
 		}
-		s.hub.handle(p, *item.body, item.arrived)
+		s.hub.handleLink(sess, *item.body, item.arrived)
 		bodyPool.Put(item.body)
 	}
 }

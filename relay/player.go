@@ -56,8 +56,26 @@ type player struct {
 	spare    []byte
 	behind   int // consecutive ticks with output held back by a busy link
 
-	closing bool      // a close message is queued; no more input is handled
-	closeAt time.Time // when to close the link even if the message is not out
+	closing bool // being removed: no more input is handled
+
+	// Resume: a player whose link is lost stays away until awayUntil.
+	away         bool
+	awayUntil    time.Time
+	presenceTick uint64      // tick of the last away/back change
+	hist         []histEntry // events and chat sent but not yet acknowledged
+	histBytes    int
+	histFloor    uint64 // frames up to this tick were dropped from hist
+}
+
+// histEntry is what one sent frame carried of events and chat, kept until
+// the client acknowledges the frame, so that a resumed session receives
+// exactly what the lost one did not.
+type histEntry struct {
+	tick    uint64
+	events  []byte
+	nEvents int
+	chat    []byte
+	nChat   int
 }
 
 // pending is how many bytes wait for a busy link.

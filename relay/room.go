@@ -186,7 +186,31 @@ func (r *room) appendDelta(b []byte, since uint64, full bool) []byte {
 			b = append(b, m.state...)
 		}
 	}
+
+	// presence: members whose connection came or went; in a full room and
+	// for new members, those away
+	n = 0
+	for _, m := range r.members {
+		if presenceChanged(m, since) {
+			n++
+		}
+	}
+	b = codec.AppendArrayLen(b, n)
+	for _, m := range r.members {
+		if presenceChanged(m, since) {
+			b = append(b, 0x92)
+			b = codec.AppendUint(b, uint64(m.id))
+			b = codec.AppendBool(b, !m.away)
+		}
+	}
 	return b
+}
+
+func presenceChanged(m *player, since uint64) bool {
+	if m.joinedTick > since {
+		return m.away
+	}
+	return m.presenceTick > since
 }
 
 func (r *room) firstLeave() uint64 {

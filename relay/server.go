@@ -61,6 +61,10 @@ type Server struct {
 	// reader with a full inbox waits, which slows that client only.
 	// Default 256.
 	InboxSize int
+	// ResumeGrace is how long a player whose connection was lost keeps its
+	// place (room, state, missed events) for a resume. Default 15 s;
+	// negative disables resume.
+	ResumeGrace time.Duration
 	// CloseLinger is how long a closing session stays open so that its
 	// close message can be delivered. Default 500 ms.
 	CloseLinger time.Duration
@@ -133,6 +137,13 @@ func (s *Server) addr() string {
 	return s.Addr
 }
 
+func (s *Server) resumeGrace() time.Duration {
+	if s.ResumeGrace < 0 {
+		return 0
+	}
+	return orDur(s.ResumeGrace, 15*time.Second)
+}
+
 func (s *Server) authSecret() []byte {
 	if len(s.AuthSecret) == 0 {
 		return nil
@@ -156,6 +167,8 @@ func (s *Server) hubConfig(rate int) hubConfig {
 		maxPending:        orInt(s.MaxPendingBytes, 256<<10),
 		closeLinger:       orDur(s.CloseLinger, 500*time.Millisecond),
 		authSecret:        s.authSecret(),
+		handshakeTimeout:  orDur(s.HandshakeTimeout, 5*time.Second),
+		resumeGrace:       s.resumeGrace(),
 		rateLimits:        s.RateLimits.withDefaults(),
 		log:               s.Logger,
 	}

@@ -36,7 +36,6 @@ type session struct {
 	lastRecv atomic.Int64 // unix nanoseconds of the last bytes read
 	done     chan struct{}
 	once     sync.Once
-	player   *player // owned by the tick goroutine
 }
 
 func newSession(srv *Server, conn *kcp.UDPSession) *session {

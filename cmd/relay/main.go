@@ -48,6 +48,8 @@ type config struct {
 	logFormat    string
 	shutdownWait time.Duration
 	authSecret   string
+	metricsAddr  string
+	pprof        bool
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
@@ -69,6 +71,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&s.SlowClientTimeout, "slow-client-timeout", 5*time.Second, "drop a client whose frames are held back this long")
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", 10*time.Second, "close a session that sends nothing for this long")
 	fs.DurationVar(&s.HandshakeTimeout, "handshake-timeout", 5*time.Second, "close a session that has not said hello in time")
+	fs.DurationVar(&s.ResumeGrace, "resume-grace", 15*time.Second, "how long a lost player keeps its place for a resume (negative: no resume)")
 	fs.DurationVar(&s.EmptyRoomGrace, "empty-room-grace", 10*time.Second, "how long an empty room is kept")
 	fs.IntVar(&s.KCP.MTU, "mtu", 1200, "KCP MTU: bytes per UDP payload")
 	fs.IntVar(&s.KCP.SendWindow, "send-window", 128, "KCP send window, packets")
@@ -78,6 +81,8 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.Float64Var(&s.RateLimits.Bytes, "rate-bytes", 64<<10, "bytes per second per session (negative: no limit)")
 	fs.Float64Var(&s.RateLimits.Chat, "rate-chat", 4, "chat lines per second per session (negative: no limit)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "TCP address serving /metrics (Prometheus) and /stats (JSON); empty: off")
+	fs.BoolVar(&c.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on -metrics-addr")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: relay [flags]\n       relay token -h\n\nRuns the relay server. Each flag can also be set by an environment variable:\n"+
 			"-tick-rate is RELAY_TICK_RATE and so on; the command line wins.\n\nFlags:\n")
@@ -144,6 +149,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv.Logger = log
 	if c.authSecret != "" {
 		srv.AuthSecret = []byte(c.authSecret)
+	}
+	if c.metricsAddr != "" {
+		m, err := startMetrics(c.metricsAddr, srv.Stats, c.pprof)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		log.Info().Str("addr", m.Addr()).Bool("pprof", c.pprof).Msg("metrics listening")
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), c.shutdownWait)
+			defer cancel()
+			if err := m.Shutdown(ctx); err != nil {
+				log.Warn().Err(err).Msg("metrics shutdown")
+			}
+		}()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

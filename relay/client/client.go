@@ -48,6 +48,8 @@ type Welcome struct {
 	TickRate     int
 	ServerTimeMs int64
 	Tick         uint64
+	Resumed      bool   // this connection took over a lost one
+	RoomID       uint32 // on a resume: the room the player is still in
 }
 
 // Client is one connection to a relay. Its methods are safe for concurrent
@@ -55,39 +57,36 @@ type Welcome struct {
 // Messages; the reader waits when that queue is full, so a client that does
 // not drain it falls behind like a stalled game would.
 type Client struct {
-	conn    *kcp.UDPSession
-	welcome Welcome
+	addr    string
+	opt     Options
+	id      uint32
 	msgs    chan *codec.ServerMsg
+	msgOnce sync.Once
 	rid     atomic.Uint32
 	done    chan struct{}
 	wg      sync.WaitGroup
-	wmu     sync.Mutex // serialises writes so frames never interleave
-	wbuf    []byte     // guarded by wmu
+	wmu     sync.Mutex      // serialises writes so frames never interleave
+	wbuf    []byte          // guarded by wmu
+	conn    *kcp.UDPSession // guarded by wmu; replaced by Reconnect
 
-	mu       sync.Mutex // guards the fields below
-	pending  map[uint32]chan *codec.ServerMsg
-	pings    map[int64]chan *codec.ServerMsg
-	view     RoomView
-	changed  chan struct{} // closed and replaced on every frame
-	closeErr error
-	closed   bool
+	mu        sync.Mutex // guards the fields below
+	pending   map[uint32]chan *codec.ServerMsg
+	pings     map[int64]chan *codec.ServerMsg
+	welcome   Welcome
+	gen       int    // connection generation: a reader of an older one exits quietly
+	delivered uint64 // tick of the last frame fully delivered to Messages
+	view      RoomView
+	changed   chan struct{} // closed and replaced on every frame
+	closeErr  error
+	closed    bool
 }
 
 // Dial connects to a relay at addr ("host:port") and completes the
 // handshake, or fails when ctx ends.
 func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
-	conn, err := kcp.DialWithOptions(addr, nil, 0, 0)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetNoDelay(1, 10, 2, 1)
-	w := orInt(opt.Window, 128)
-	conn.SetWindowSize(w, w)
-	conn.SetMtu(orInt(opt.MTU, 1200))
-	conn.SetWriteDelay(false)
-
 	c := &Client{
-		conn:    conn,
+		addr:    addr,
+		opt:     opt,
 		msgs:    make(chan *codec.ServerMsg, orInt(opt.QueueSize, 4096)),
 		done:    make(chan struct{}),
 		pending: make(map[uint32]chan *codec.ServerMsg),
@@ -96,28 +95,15 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	}
 	props, err := encodeProps(opt.Props)
 	if err != nil {
-		conn.Close()
 		return nil, err
 	}
-	welcome := make(chan *codec.ServerMsg, 1)
-	c.pending[0] = welcome
-	c.wg.Add(1)
-	go func() { defer c.wg.Done(); c.readLoop(orInt(opt.MaxFrameSize, 4<<20)) }()
-	if err := c.send(&codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion, Name: []byte(opt.Name), Props: props, Auth: []byte(opt.AuthToken)}); err != nil {
+	w, err := c.handshake(ctx, &codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion,
+		Name: []byte(opt.Name), Props: props, Auth: []byte(opt.AuthToken)})
+	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	select {
-	case m := <-welcome:
-		c.welcome = Welcome{PlayerID: m.PlayerID, ResumeToken: m.ResumeToken, TickRate: m.TickRate, ServerTimeMs: m.ServerTimeMs, Tick: m.Tick}
-	case <-c.done:
-		err := c.Err()
-		c.Close()
-		return nil, err
-	case <-ctx.Done():
-		c.Close()
-		return nil, ctx.Err()
-	}
+	c.id = w.PlayerID
 	interval := opt.PingInterval
 	if interval <= 0 {
 		interval = time.Second
@@ -127,6 +113,84 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	return c, nil
 }
 
+// handshake opens a new KCP session, starts its reader, sends hello and
+// waits for the welcome.
+func (c *Client) handshake(ctx context.Context, hello *codec.ClientMsg) (Welcome, error) {
+	conn, err := kcp.DialWithOptions(c.addr, nil, 0, 0)
+	if err != nil {
+		return Welcome{}, err
+	}
+	conn.SetNoDelay(1, 10, 2, 1)
+	w := orInt(c.opt.Window, 128)
+	conn.SetWindowSize(w, w)
+	conn.SetMtu(orInt(c.opt.MTU, 1200))
+	conn.SetWriteDelay(false)
+
+	welcome := make(chan *codec.ServerMsg, 1)
+	c.mu.Lock()
+	c.gen++
+	gen := c.gen
+	c.pending[0] = welcome
+	c.mu.Unlock()
+	c.wmu.Lock()
+	c.conn = conn
+	c.wmu.Unlock()
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.readLoop(conn, gen, orInt(c.opt.MaxFrameSize, 4<<20)) }()
+	if err := c.send(hello); err != nil {
+		return Welcome{}, err
+	}
+	select {
+	case m := <-welcome:
+		wl := Welcome{PlayerID: m.PlayerID, ResumeToken: m.ResumeToken, TickRate: m.TickRate,
+			ServerTimeMs: m.ServerTimeMs, Tick: m.Tick, Resumed: m.Resumed, RoomID: m.RoomID}
+		c.mu.Lock()
+		c.welcome = wl
+		c.mu.Unlock()
+		return wl, nil
+	case <-c.done:
+		return Welcome{}, c.Err()
+	case <-ctx.Done():
+		return Welcome{}, ctx.Err()
+	}
+}
+
+// Reconnect resumes this player on a new connection (a new source port),
+// as a game does after its network changed: same player id, same room, a
+// full snapshot, and every event and chat line the old connection missed,
+// once. If the server refuses, the client is closed with the reason.
+func (c *Client) Reconnect(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return c.closeErr
+	}
+	token, last := c.welcome.ResumeToken, c.delivered
+	c.gen++ // the old reader now exits quietly
+	c.mu.Unlock()
+	c.wmu.Lock()
+	old := c.conn
+	c.wmu.Unlock()
+	old.Close()
+	_, err := c.handshake(ctx, &codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion,
+		Name: []byte(c.opt.Name), Auth: []byte(c.opt.AuthToken), Resume: []byte(token), LastTick: last})
+	if err != nil {
+		c.shut(err)
+	}
+	return err
+}
+
+// Drop closes the connection without a goodbye and without closing the
+// client, as a lost network would; Reconnect resumes. For tests.
+func (c *Client) Drop() {
+	c.mu.Lock()
+	c.gen++
+	c.mu.Unlock()
+	c.wmu.Lock()
+	c.conn.Close()
+	c.wmu.Unlock()
+}
+
 func orInt(v, def int) int {
 	if v <= 0 {
 		return def
@@ -134,11 +198,15 @@ func orInt(v, def int) int {
 	return v
 }
 
-// Welcome returns the server's welcome.
-func (c *Client) Welcome() Welcome { return c.welcome }
+// Welcome returns the server's latest welcome.
+func (c *Client) Welcome() Welcome {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.welcome
+}
 
-// ID is this client's player id.
-func (c *Client) ID() uint32 { return c.welcome.PlayerID }
+// ID is this client's player id; it survives a Reconnect.
+func (c *Client) ID() uint32 { return c.id }
 
 // Messages delivers frames (after they are applied to the room view),
 // room_left notices, unsolicited errors and the final close, in order.
@@ -165,6 +233,7 @@ func (c *Client) Close() error {
 	}
 	c.shut(ErrClosed)
 	c.wg.Wait()
+	c.msgOnce.Do(func() { close(c.msgs) })
 	return nil
 }
 
@@ -178,12 +247,19 @@ func (c *Client) shut(reason error) {
 	c.closeErr = reason
 	c.mu.Unlock()
 	close(c.done)
-	c.conn.Close()
+	c.wmu.Lock()
+	if c.conn != nil {
+		c.conn.Close()
+	}
+	c.wmu.Unlock()
 }
 
 func (c *Client) send(m *codec.ClientMsg) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.conn == nil {
+		return ErrClosed
+	}
 	c.wbuf = codec.AppendClient(c.wbuf[:0], m)
 	_, err := c.conn.Write(c.wbuf)
 	return err
@@ -203,9 +279,12 @@ func (c *Client) keepAlive(every time.Duration) {
 	for {
 		select {
 		case <-t.C:
-			if err := c.send(&codec.ClientMsg{Type: codec.TPing, ClientTime: time.Now().UnixNano()}); err != nil {
-				return
-			}
+			c.mu.Lock()
+			acked := c.delivered
+			c.mu.Unlock()
+			// A failed ping is not fatal: the connection may be between a
+			// Drop and a Reconnect.
+			_ = c.send(&codec.ClientMsg{Type: codec.TPing, ClientTime: time.Now().UnixNano(), AckedTick: acked})
 		case <-c.done:
 			return
 		}

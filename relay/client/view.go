@@ -26,6 +26,7 @@ type PlayerView struct {
 	Props     codec.Props
 	State     []byte // encoded msgpack; nil until the player sets one
 	StateTick uint64 // tick of the frame that carried State
+	Away      bool   // its connection is lost; it may still resume
 }
 
 // Room returns a copy of the current room view.
@@ -64,12 +65,27 @@ func (c *Client) WaitFor(ctx context.Context, cond func(RoomView) bool) error {
 	}
 }
 
-func (c *Client) readLoop(maxFrame int) {
-	fr := codec.NewFrameReader(c.conn, maxFrame)
-	defer close(c.msgs)
+// current reports whether gen is the live connection.
+func (c *Client) current(gen int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen == gen
+}
+
+func (c *Client) readLoop(conn io.Reader, gen, maxFrame int) {
+	fr := codec.NewFrameReader(conn, maxFrame)
+	// The reader of the live connection ends Messages when the client ends.
+	defer func() {
+		if c.current(gen) {
+			c.msgOnce.Do(func() { close(c.msgs) })
+		}
+	}()
 	for {
 		body, err := fr.Next()
 		if err != nil {
+			if !c.current(gen) {
+				return // replaced by Reconnect, or dropped on purpose
+			}
 			if errors.Is(err, io.ErrClosedPipe) {
 				c.shut(ErrClosed)
 			} else {
@@ -118,6 +134,13 @@ func (c *Client) dispatch(m *codec.ServerMsg) bool {
 		return true
 	case codec.TFrame:
 		c.apply(m.Frame)
+		if !c.queue(m) {
+			return false
+		}
+		c.mu.Lock()
+		c.delivered = m.Frame.Tick
+		c.mu.Unlock()
+		return true
 	case codec.TClose:
 		c.queue(m)
 		c.shut(&Error{Code: m.Code, Message: m.Message})
@@ -180,6 +203,12 @@ func (c *Client) apply(f *codec.Frame) {
 			if pv, ok := v.Players[s.ID]; ok {
 				pv.State, pv.StateTick = s.Value, f.Tick
 				v.Players[s.ID] = pv
+			}
+		}
+		for _, pr := range d.Presence {
+			if pv, ok := v.Players[pr.ID]; ok {
+				pv.Away = !pr.Connected
+				v.Players[pr.ID] = pv
 			}
 		}
 	}

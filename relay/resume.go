@@ -1,0 +1,94 @@
+package relay
+
+import (
+	"github.com/tickrelay/tickrelay/codec"
+)
+
+// resume attaches p's new link to the player that owns the resume token.
+// p is the fresh, nameless player the new connection created: it is
+// discarded. The resumed player gets a full snapshot and every event and
+// chat line its lost link did not deliver, once.
+func (h *hub) resume(p *player, m *codec.ClientMsg) {
+	q := h.tokens[string(m.Resume)]
+	switch {
+	case q == nil || q.closing || q == p:
+		h.closePlayer(p, codec.CodeResumeFailed, "unknown, used or expired resume token")
+		return
+	case m.LastTick < q.histFloor:
+		h.closePlayer(p, codec.CodeResumeFailed, "the lost session missed more than the server kept")
+		return
+	}
+	l := p.link
+	h.dropLink(p)
+	p.closing = true
+	h.dead = append(h.dead, p)
+
+	if q.link != nil {
+		// The old link is still open: typically a NAT rebinding moved the
+		// client to a new source port before the old session timed out.
+		h.detach(q, codec.CodeReplaced, "the player resumed on another connection")
+	}
+	q.link = l
+	h.links[l] = q
+	if q.away {
+		q.away = false
+		q.presenceTick = h.tick
+	}
+	q.behind = 0
+	q.log = q.log.With().Str("remote", p.remote).Logger()
+	h.issueToken(q)
+
+	// Replay what was sent after the last frame the client saw, then what
+	// is pending: in the order it was first queued.
+	var events, chat []byte
+	var nEvents, nChat int
+	for _, e := range q.hist {
+		if e.tick > m.LastTick {
+			events, nEvents = append(events, e.events...), nEvents+e.nEvents
+			chat, nChat = append(chat, e.chat...), nChat+e.nChat
+		}
+	}
+	q.events, q.nEvents = append(events, q.events...), nEvents+q.nEvents
+	q.chat, q.nChat = append(chat, q.chat...), nChat+q.nChat
+	q.hist, q.histBytes = nil, 0
+	q.needFull = true
+
+	var roomID uint32
+	if q.room != nil {
+		roomID = q.room.id
+	}
+	q.out = codec.AppendWelcome(q.out, q.id, q.resumeToken, h.cfg.tickRate, h.nowMs, h.tick, true, roomID)
+	q.log.Info().Int("replayed_events", nEvents).Int("replayed_chat", nChat).Msg("player resumed")
+}
+
+// recordHistory keeps what p's frame for this tick carries of events and
+// chat, while resume is enabled.
+func (h *hub) recordHistory(p *player) {
+	if h.cfg.resumeGrace <= 0 || (p.nEvents == 0 && p.nChat == 0) {
+		return
+	}
+	e := histEntry{tick: h.tick, nEvents: p.nEvents, nChat: p.nChat}
+	e.events = append(e.events, p.events...)
+	e.chat = append(e.chat, p.chat...)
+	p.hist = append(p.hist, e)
+	p.histBytes += len(e.events) + len(e.chat)
+	// Bounded: past the limit the oldest entries go, and a resume that
+	// would need them fails instead of delivering a gap.
+	for p.histBytes > h.cfg.maxPending && len(p.hist) > 0 {
+		p.histFloor = p.hist[0].tick
+		p.histBytes -= len(p.hist[0].events) + len(p.hist[0].chat)
+		p.hist[0] = histEntry{}
+		p.hist = p.hist[1:]
+	}
+}
+
+// pruneHistory forgets frames the client says it received.
+func (p *player) pruneHistory(acked uint64) {
+	i := 0
+	for i < len(p.hist) && p.hist[i].tick <= acked {
+		p.histBytes -= len(p.hist[i].events) + len(p.hist[i].chat)
+		p.hist[i] = histEntry{}
+		i++
+	}
+	p.hist = p.hist[i:]
+}
