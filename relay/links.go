@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"slices"
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
@@ -130,13 +131,8 @@ func (h *hub) remove(p *player) {
 		return
 	}
 	delete(h.players, p.id)
-	for i, q := range h.order {
-		if q == p {
-			copy(h.order[i:], h.order[i+1:])
-			h.order[len(h.order)-1] = nil
-			h.order = h.order[:len(h.order)-1]
-			break
-		}
+	if i := slices.Index(h.order, p); i >= 0 {
+		h.order = slices.Delete(h.order, i, i+1) // keeps the order; clears the freed slot
 	}
 	h.stats.players.Add(-1)
 	if p.link != nil { // removed without a goodbye: the link goes too

@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -9,14 +10,10 @@ import (
 	"github.com/tickrelay/tickrelay/relay/client"
 )
 
-// A client moves to a new source port mid-game (NAT rebinding): it
-// resumes as the same player in the same room, gets a full snapshot, and
-// receives every event sent meanwhile exactly once, in order.
-func TestResumeAfterSourcePortChange(t *testing.T) {
-	srv := &relay.Server{}
-	addr := startServer(t, srv)
-	ctx := ctxT(t)
-	a, b := dial(t, addr, "a"), dial(t, addr, "b")
+// pairInRoom connects a and b; a creates a room and b joins it.
+func pairInRoom(t *testing.T, ctx context.Context, addr string) (a, b *client.Client, j client.Joined) {
+	t.Helper()
+	a, b = dial(t, addr, "a"), dial(t, addr, "b")
 	j, err := a.CreateRoom(ctx, client.RoomOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -24,6 +21,17 @@ func TestResumeAfterSourcePortChange(t *testing.T) {
 	if _, err := b.JoinRoom(ctx, j.RoomID); err != nil {
 		t.Fatal(err)
 	}
+	return a, b, j
+}
+
+// A client moves to a new source port mid-game (NAT rebinding): it
+// resumes as the same player in the same room, gets a full snapshot, and
+// receives every event sent meanwhile exactly once, in order.
+func TestResumeAfterSourcePortChange(t *testing.T) {
+	srv := &relay.Server{}
+	addr := startServer(t, srv)
+	ctx := ctxT(t)
+	a, b, j := pairInRoom(t, ctx, addr)
 	ka := collect(a)
 	const total = 60
 	sent := 0
@@ -96,14 +104,7 @@ func TestResumeAfterSourcePortChange(t *testing.T) {
 func TestAwayThenBackThenGraceExpires(t *testing.T) {
 	addr := startServer(t, &relay.Server{IdleTimeout: 1500 * time.Millisecond, ResumeGrace: 2 * time.Second})
 	ctx := ctxT(t)
-	a, b := dial(t, addr, "a"), dial(t, addr, "b")
-	j, err := a.CreateRoom(ctx, client.RoomOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.JoinRoom(ctx, j.RoomID); err != nil {
-		t.Fatal(err)
-	}
+	a, b, _ := pairInRoom(t, ctx, addr)
 	a.Drop() // silent: the server notices by the idle timeout
 	if err := b.WaitFor(ctx, func(v client.RoomView) bool { p, ok := v.Players[a.ID()]; return ok && p.Away }); err != nil {
 		t.Fatalf("a never shown away: %v", err)

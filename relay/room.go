@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"slices"
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
@@ -56,13 +57,8 @@ func (r *room) add(p *player, tick uint64) {
 // remove takes p out of the room, records the leave for the other members
 // and hands the master role to the longest-present member.
 func (r *room) remove(p *player, tick uint64, now time.Time) {
-	for i, m := range r.members {
-		if m == p {
-			copy(r.members[i:], r.members[i+1:])
-			r.members[len(r.members)-1] = nil
-			r.members = r.members[:len(r.members)-1]
-			break
-		}
+	if i := slices.Index(r.members, p); i >= 0 {
+		r.members = slices.Delete(r.members, i, i+1) // keeps join order; clears the freed slot
 	}
 	slot := r.leaveCount % leaveLogSize
 	if r.leaveCount >= leaveLogSize {
