@@ -104,8 +104,7 @@ func TestHostileInputClosesOnlyThatSession(t *testing.T) {
 		bytes     []byte
 		want      codec.Code
 	}{
-		{"garbage before hello", false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), codec.CodeFrameTooLarge},
-		{"non-hello first", false, frame([]byte{0x92, 0x17, 0x01}), codec.CodeNotReady},
+		{"hello-shaped then malformed", false, frame([]byte{0x94, 0x01, 0xc1, 0xc0, 0xc0}), codec.CodeMalformed},
 		{"bad version", false, codec.AppendClient(nil, &codec.ClientMsg{Type: codec.THello, Version: 99}), codec.CodeVersionMismatch},
 		{"oversized frame", true, []byte{0x00, 0x10, 0x00, 0x01}, codec.CodeFrameTooLarge},
 		{"4 GiB array body", true, frame([]byte{0xdd, 0x10, 0x00, 0x00, 0x00}), codec.CodeTooLarge},
@@ -130,6 +129,23 @@ func TestHostileInputClosesOnlyThatSession(t *testing.T) {
 			// The good player still gets frames, tick after tick.
 			waitFrames(t, ctx, kg, 3)
 		})
+	}
+
+	// Junk from a new address never becomes a session: the filter in front
+	// of KCP drops it, and nothing is sent back.
+	junk := map[string][]byte{
+		"garbage before hello": []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		"non-hello first":      frame([]byte{0x92, 0x17, 0x01}),
+	}
+	for name, b := range junk {
+		dropped := srv.Stats().Filter.Drops["junk"]
+		players := srv.Stats().Players
+		r := dialRaw(t, addr)
+		r.send(t, b)
+		waitStat(t, ctx, srv, name+": junk drop counted", func(st relay.Stats) bool { return st.Filter.Drops["junk"] > dropped })
+		if st := srv.Stats(); st.Players != players {
+			t.Errorf("%s: players %d -> %d", name, players, st.Players)
+		}
 	}
 
 	runtime.GC()
@@ -212,6 +228,19 @@ func TestStalledClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 		len(frames), st.FramesBehind, st.Tick.Late.P99)
 }
 
+// waitStat polls the server's statistics until cond holds: the filter
+// answers junk with silence, so there is no message to wait for.
+func waitStat(t *testing.T, ctx context.Context, srv *relay.Server, what string, cond func(relay.Stats) bool) {
+	t.Helper()
+	for !cond(srv.Stats()) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for: %s", what)
+		case <-time.After(5 * time.Millisecond): // polling a counter, bounded by ctx
+		}
+	}
+}
+
 // checkTickGaps fails if a client's frames stopped for more than a few
 // ticks. A tick blocked by one client would stop everyone's frames for
 // seconds; a busy shared machine may delay a tick or two, which the loop
@@ -231,7 +260,7 @@ func checkTickGaps(t *testing.T, frames []*codec.Frame) {
 func TestIdleAndHandshakeTimeouts(t *testing.T) {
 	addr := startServer(t, &relay.Server{IdleTimeout: 300 * time.Millisecond, HandshakeTimeout: 300 * time.Millisecond})
 	r := dialRaw(t, addr)
-	r.send(t, []byte{0, 0}) // half a length prefix: a session, but no hello
+	r.send(t, []byte{0, 0, 0, 16, 0x94, 0x01}) // the start of a hello that never ends
 	r.expectClose(t, codec.CodeHandshakeTimeout)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -73,6 +73,14 @@ func (s *Server) drain(sess *session) {
 		}
 		s.hub.handleLink(sess, *item.body, item.arrived)
 		bodyPool.Put(item.body)
+		// Once the session's player said hello (or resumed), its address
+		// is established for the filter and no longer pending.
+		if !sess.filterKnown && s.filter != nil {
+			if p := s.hub.links[sess]; p != nil && p.helloed {
+				sess.filterKnown = true
+				s.filter.established(sess.conn.RemoteAddr(), sess.conn.GetConv())
+			}
+		}
 	}
 }
 

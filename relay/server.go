@@ -40,6 +40,14 @@ type Server struct {
 	MaxRooms int
 	// MaxSessions caps connected sessions. Default 10,000.
 	MaxSessions int
+	// MaxSessionsPerIP caps sessions from one source IP (an IPv6 /64 counts
+	// as one). Default 32.
+	MaxSessionsPerIP int
+	// NewSessionRate caps how many new sessions per second the server
+	// admits from unknown addresses, all sources together; a datagram
+	// from an unknown address creates a KCP session only if it is a
+	// well-formed hello within this rate. Default 200.
+	NewSessionRate float64
 	// MaxListedRooms caps one room list reply. Default 100.
 	MaxListedRooms int
 	// EmptyRoomGrace is how long an empty room lives before removal, so a
@@ -82,6 +90,7 @@ type Server struct {
 
 	mu        sync.Mutex // guards the fields below
 	pc        net.PacketConn
+	filter    *filterConn // in front of kcp-go; set by Serve, read-only after
 	listener  *kcp.Listener
 	sessions  map[*session]struct{}
 	pending   []*session // accepted, not yet adopted by the tick
@@ -196,7 +205,16 @@ func (s *Server) Serve(pc net.PacketConn) error {
 		_ = uc.SetReadBuffer(buf) // best effort: the kernel may cap it
 		_ = uc.SetWriteBuffer(buf)
 	}
-	l, err := kcp.ServeConn(nil, 0, 0, pc)
+	// Datagrams from unknown addresses must prove they are a hello before
+	// kcp-go spends a session (~270 KiB) on them.
+	fc := newFilterConn(pc, filterConfig{
+		newPerSec:        s.NewSessionRate,
+		maxSessionsPerIP: s.MaxSessionsPerIP,
+		maxSessions:      orInt(s.MaxSessions, 10000),
+		pendingTimeout:   orDur(s.HandshakeTimeout, 5*time.Second),
+		maxFrameSize:     s.maxFrameSize(),
+	})
+	l, err := kcp.ServeConn(nil, 0, 0, fc)
 	if err != nil {
 		pc.Close()
 		return err
@@ -213,7 +231,7 @@ func (s *Server) Serve(pc net.PacketConn) error {
 		return ErrServerClosed
 	}
 	s.started = true
-	s.pc, s.listener = pc, l
+	s.pc, s.listener, s.filter = pc, l, fc
 	s.sessions = make(map[*session]struct{})
 	s.shutdown = make(chan struct{})
 	s.drained = make(chan struct{})

@@ -36,6 +36,8 @@ type session struct {
 	lastRecv atomic.Int64 // unix nanoseconds of the last bytes read
 	done     chan struct{}
 	once     sync.Once
+
+	filterKnown bool // owned by the tick: the filter was told of the hello
 }
 
 func newSession(srv *Server, conn *kcp.UDPSession) *session {
@@ -134,6 +136,11 @@ func (s *session) Close() { s.close() }
 func (s *session) close() {
 	s.once.Do(func() {
 		close(s.done)
+		// Forget the address before kcp-go drops its session, or a datagram
+		// in between would open a session the filter never admitted.
+		if f := s.srv.filter; f != nil {
+			f.forget(s.conn.RemoteAddr())
+		}
 		s.conn.Close()
 		s.srv.forget(s)
 	})

@@ -18,12 +18,13 @@ type Stats struct {
 	EventsRelayed uint64 // event deliveries (one per recipient)
 	ChatRelayed   uint64 // chat deliveries (one per recipient)
 	Closes        map[string]uint64
+	Filter        FilterStats // datagrams in front of KCP
 }
 
 // Stats returns a snapshot; it is safe to call while the server runs.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	loop := s.loop
+	loop, filter := s.loop, s.filter
 	s.mu.Unlock()
 	st := Stats{
 		Players:       s.stats.players.Load(),
@@ -38,6 +39,9 @@ func (s *Server) Stats() Stats {
 	}
 	if loop != nil {
 		st.Tick = loop.Stats()
+	}
+	if filter != nil {
+		st.Filter = filter.stats()
 	}
 	for i := range s.stats.closes {
 		if v := s.stats.closes[i].Load(); v > 0 {

@@ -63,6 +63,8 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&s.MaxPlayersPerRoom, "max-players-per-room", 16, "largest room size a client may ask for")
 	fs.IntVar(&s.MaxRooms, "max-rooms", 10000, "rooms on the server at most")
 	fs.IntVar(&s.MaxSessions, "max-sessions", 10000, "connected sessions at most")
+	fs.IntVar(&s.MaxSessionsPerIP, "max-sessions-per-ip", 32, "sessions from one source IP at most (IPv6: one /64)")
+	fs.Float64Var(&s.NewSessionRate, "new-session-rate", 200, "new sessions admitted per second from unknown addresses")
 	fs.IntVar(&s.Limits.State, "max-state-bytes", codec.DefaultLimits.State, "largest player state value, encoded bytes")
 	fs.IntVar(&s.Limits.Payload, "max-event-bytes", codec.DefaultLimits.Payload, "largest event payload, encoded bytes")
 	fs.IntVar(&s.Limits.Chat, "max-chat-bytes", codec.DefaultLimits.Chat, "longest chat line, bytes")
@@ -133,7 +135,9 @@ func newLogger(level, format string, out io.Writer) (zerolog.Logger, error) {
 	default:
 		return zerolog.Logger{}, fmt.Errorf("unknown log format %q (json or console)", format)
 	}
-	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
+	// Serve, run and the metrics listener log from different goroutines,
+	// and an io.Writer is not promised to be safe for concurrent writes.
+	return zerolog.New(zerolog.SyncWriter(out)).Level(lvl).With().Timestamp().Logger(), nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -1,0 +1,539 @@
+package relay
+
+// filterConn: admission control in front of kcp-go.
+//
+// kcp-go's listener creates a session (about 270 KiB of heap in v5.6.72,
+// plus a goroutine pair and an accept-queue slot once the server adopts it)
+// for any datagram of 24 bytes or more from an address it does not know,
+// and replaces a live session when a packet from the same address carries
+// another conv with sn 0. filterConn sits between the UDP socket and
+// kcp.ServeConn and decides, before kcp-go sees a datagram, whether it may
+// reach kcp-go at all.
+//
+// Covered:
+//   - Junk: any datagram from an unknown address that is not a plausible
+//     session start (a KCP PUSH with sn 0 whose data begins with a frame
+//     header and a hello array) is dropped. It costs one table lookup and a
+//     few byte comparisons; it never allocates a session.
+//   - Hello floods: new sessions are admitted at most at a global rate
+//     (token bucket, default 200/s, burst 200). At most 128 admitted
+//     addresses may be pending (admitted, not yet past hello) at once, at
+//     most 4 per source IP, and one source IP (an IPv6 /64 counts as one)
+//     may hold at most 32 pending-or-established sessions, so one host
+//     cannot take the server. The total of pending and established sessions
+//     is capped too (default 10,000: set it to Server.MaxSessions).
+//   - Session hijack/reset: a packet from a known address whose conv differs
+//     from the conv recorded for that address is dropped, so a spoofed or
+//     stale sn-0 packet cannot make kcp-go replace a live player's session.
+//     (A client that reconnects from the same address and port with a new
+//     conv is refused until its old session is forgotten: at most the idle
+//     timeout.)
+//   - The filter's own memory is bounded by the caps: one table entry per
+//     pending or established address, one counter per source IP with such
+//     an entry, and a free list of at most maxPending entries. Pending
+//     entries expire lazily (ReadFrom checks the head of a time-ordered
+//     list), never with a timer per entry.
+//
+// Not covered:
+//   - Spoofed sources. KCP has no handshake and protocol v1 has no
+//     return-routability cookie, so a sender that forges source addresses
+//     can send well-formed hellos that are admitted up to the rate and the
+//     caps. Each admitted hello costs a kcp-go session plus the relay's
+//     session and player: ~295 KiB of heap measured (flood_test.go).
+//     . While pending (before the server accepts the hello): at most
+//     maxPending of them, 128 x ~295 KiB ~= 37 MiB.
+//     . But the hello IS valid: the server accepts it and calls established,
+//     which frees the pending slot. A silent spoofed session then lives
+//     until the idle timeout (10 s) + close linger (0.5 s): at the default
+//     rate up to 200/s x 10.5 s = 2,100 sessions ~= 600 MiB. A spoofer that
+//     also sends pings blindly (conv and sn are its own choice; nothing in
+//     them is secret) keeps them open for good, up to maxSessions x
+//     ~295 KiB (10,000 -> ~2.8 GiB). Size newPerSec and maxSessions to the
+//     machine's memory; the per-IP caps only stop senders that cannot
+//     forge addresses.
+//     . A real fix needs a protocol change: a stateless cookie (the server
+//     answers a first hello with HMAC(addr, conv, time) and admits only a
+//     hello that echoes it, as QUIC's Retry does).
+//   - Amplification. For an admitted spoofed hello (34 bytes of UDP payload
+//     with a one-byte name) the server sends the forged source a 24-byte
+//     ack and a welcome of ~79 bytes (55-byte frame + 24-byte KCP header),
+//     retransmitted with KCP's RTO backoff (nodelay and no RTT sample:
+//     200 ms, +100 ms per try: t = 0, .2, .5, .9, 1.4, 2.0, 2.7, 3.5, 4.4,
+//     5.4, 6.5, 7.7, 9.0, 10.4 s, 14 sends) until the idle timeout, then a
+//     ~73-byte close sent 2-3 times in the 0.5 s linger: 24 + 14 x 79 +
+//     3 x 73 ~= 1.35 KB of UDP payload, ~1.85 KB on the wire with IPv4/UDP
+//     headers, per spoofed hello (~40x the payload, ~30x on the wire;
+//     TestFloodAmplification measures it with a 2 s idle timeout). The
+//     admission rate bounds the total to ~200 x 1.3 KB/s ~= 0.26 MB/s, and
+//     the per-IP cap to 32 concurrent sessions per victim IP. A spoofer
+//     that blindly follows its hello with join_or_create into a busy public
+//     room makes the server stream room frames to the victim until the
+//     slow-consumer timeout: up to a full send window (128 x 1200 B)
+//     retransmitted ~10 times, ~1.5 MB per spoofed session (an estimate,
+//     not measured). Only a
+//     return-routability check (above) fixes that.
+//   - Volumetric floods that fill the link or the socket's receive buffer:
+//     the filter runs after the kernel has queued the datagram.
+//
+// filterConn deliberately does not implement SyscallConn or ReadMsgUDP:
+// kcp-go (platform_linux.go newBatchConn) uses recvmmsg/sendmmsg only when
+// its conn implements both, so with this wrapper its listener falls back to
+// a plain ReadFrom loop (readloop.go defaultMonitor) and every datagram
+// passes through ReadFrom below. The cost is that sessions' sends use one
+// WriteTo per datagram instead of sendmmsg batches within one session.
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// filterConfig configures a filterConn. Zero fields take the defaults.
+type filterConfig struct {
+	newPerSec        float64       // sessions admitted per second, all sources; default 200
+	newBurst         int           // token bucket size; default 200
+	maxPending       int           // admitted, not yet established, in total; default 128
+	maxPendingPerIP  int           // the same per source IP; default 4
+	maxSessionsPerIP int           // pending + established per source IP; default 32
+	maxSessions      int           // pending + established in total; default 10,000
+	pendingTimeout   time.Duration // a pending address is forgotten after this; default 5 s
+	maxFrameSize     int           // largest frame body a hello may declare; default 16 KiB
+	now              func() time.Time
+}
+
+func (c filterConfig) withDefaults() filterConfig {
+	if c.newPerSec <= 0 {
+		c.newPerSec = 200
+	}
+	c.newBurst = orInt(c.newBurst, 200)
+	c.maxPending = orInt(c.maxPending, 128)
+	c.maxPendingPerIP = orInt(c.maxPendingPerIP, 4)
+	c.maxSessionsPerIP = orInt(c.maxSessionsPerIP, 32)
+	c.maxSessions = orInt(c.maxSessions, 10000)
+	c.pendingTimeout = orDur(c.pendingTimeout, 5*time.Second)
+	c.maxFrameSize = orInt(c.maxFrameSize, 16<<10)
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c
+}
+
+// dropReason says why a datagram was not handed to kcp-go.
+type dropReason int
+
+const (
+	dropJunk         dropReason = iota // not a plausible session start from an unknown address, or malformed
+	dropRate                           // the global admission rate was exceeded
+	dropPendingCap                     // too many pending addresses in total
+	dropPerIPCap                       // too many pending or established sessions for the source IP
+	dropSessionCap                     // too many pending + established sessions in total
+	dropConvMismatch                   // known address, another conv
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{"junk", "rate", "pending_cap", "per_ip_cap", "session_cap", "conv_mismatch"}
+
+func (r dropReason) String() string { return dropReasonNames[r] }
+
+// FilterStats is a snapshot of a filterConn's counters (totals since it was
+// created) and of its table.
+// FilterStats counts what the datagram filter in front of KCP let through
+// and dropped, by reason.
+type FilterStats struct {
+	Passed, PassedBytes   uint64 // datagrams handed to kcp-go
+	Dropped, DroppedBytes uint64 // datagrams dropped, for any reason
+	Drops                 map[string]uint64
+	Admitted              uint64 // unknown addresses let through: each may create a kcp-go session
+	Established           uint64 // established calls
+	Forgotten             uint64 // forget calls that removed an entry
+	Expired               uint64 // pending entries that timed out
+	Sent, SentBytes       uint64 // datagrams written by kcp-go (WriteTo)
+	Pending               int    // addresses pending now
+	Sessions              int    // addresses pending or established now
+	SourceIPs             int    // source IPs (IPv6: /64s) with a pending or established address
+}
+
+// filterEntry is one pending or established address.
+type filterEntry struct {
+	key        netip.AddrPort
+	ip         netip.Addr // per-IP accounting key
+	conv       uint32
+	pending    bool
+	expires    time.Time    // pending only
+	prev, next *filterEntry // pending list, oldest first
+}
+
+type ipCount struct{ pending, sessions int32 }
+
+// filterConn wraps the server's PacketConn; see the comment at the top of
+// this file. ReadFrom is meant for one reader (kcp-go's listener);
+// established and forget may be called from any goroutine.
+type filterConn struct {
+	pc      net.PacketConn
+	cfg     filterConfig
+	limiter *rate.Limiter
+
+	mu       sync.Mutex
+	table    map[netip.AddrPort]*filterEntry
+	perIP    map[netip.Addr]*ipCount
+	head     *filterEntry // oldest pending
+	tail     *filterEntry // newest pending
+	nPending int
+	free     []*filterEntry // recycled entries, at most cfg.maxPending
+	freeIP   []*ipCount
+
+	passed, passedBytes   atomic.Uint64
+	dropped, droppedBytes atomic.Uint64
+	drops                 [numDropReasons]atomic.Uint64
+	admitted, establishN  atomic.Uint64
+	forgotten, expired    atomic.Uint64
+	sent, sentBytes       atomic.Uint64
+}
+
+func newFilterConn(pc net.PacketConn, cfg filterConfig) *filterConn {
+	cfg = cfg.withDefaults()
+	return &filterConn{
+		pc:      pc,
+		cfg:     cfg,
+		limiter: rate.NewLimiter(rate.Limit(cfg.newPerSec), cfg.newBurst),
+		table:   make(map[netip.AddrPort]*filterEntry),
+		perIP:   make(map[netip.Addr]*ipCount),
+	}
+}
+
+// KCP segment layout (little-endian), PROTOCOL.md section 1.
+const (
+	kcpHeaderSize = 24
+	kcpCmdPush    = 81
+	kcpCmdMax     = 84
+	kcpOffCmd     = 4
+	kcpOffSN      = 12
+	kcpOffLen     = 20
+)
+
+// classifyHello reports whether b, a whole datagram, is a plausible start of
+// a session: its first KCP segment is a PUSH with sn 0 whose length fits the
+// datagram and whose data begins with a frame header (body length 5 to
+// maxFrame) and a msgpack array of 4 to 64 elements whose first element is
+// 1 (hello). It returns the segment's conv. It does not decode msgpack.
+//
+// frg is not checked: a hello larger than one segment (an auth token or
+// props of a few KiB) arrives from ikcp-style clients (the Godot addon) as
+// a first segment with frg > 0, while kcp-go clients send frg 0 messages.
+// The data prefix is checked either way.
+func classifyHello(b []byte, maxFrame int) (conv uint32, ok bool) {
+	if len(b) < kcpHeaderSize || b[kcpOffCmd] != kcpCmdPush || binary.LittleEndian.Uint32(b[kcpOffSN:]) != 0 {
+		return 0, false
+	}
+	n := binary.LittleEndian.Uint32(b[kcpOffLen:])
+	if uint64(n) > uint64(len(b)-kcpHeaderSize) {
+		return 0, false
+	}
+	d := b[kcpHeaderSize : kcpHeaderSize+int(n)]
+	if len(d) < 6 {
+		return 0, false
+	}
+	if body := binary.BigEndian.Uint32(d); body < 5 || uint64(body) > uint64(maxFrame) {
+		return 0, false
+	}
+	var elems uint32
+	var typeAt int
+	switch h := d[4]; {
+	case h >= 0x94 && h <= 0x9f: // fixarray of 4 to 15
+		elems, typeAt = uint32(h&0x0f), 5
+	case h == 0xdc && len(d) >= 8: // array 16
+		elems, typeAt = uint32(binary.BigEndian.Uint16(d[5:])), 7
+	case h == 0xdd && len(d) >= 10: // array 32 (not minimal, but the codec accepts it)
+		elems, typeAt = binary.BigEndian.Uint32(d[5:]), 9
+	default:
+		return 0, false
+	}
+	if elems < 4 || elems > 64 || d[typeAt] != 0x01 {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b), true
+}
+
+// addrKey returns the table key for a: the address with an IPv4-mapped IPv6
+// address unmapped, as kcp-go's string keys treat them alike.
+func addrKey(a net.Addr) (netip.AddrPort, bool) {
+	var ap netip.AddrPort
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	case nil:
+		return ap, false
+	default:
+		var err error
+		if ap, err = netip.ParseAddrPort(a.String()); err != nil {
+			return ap, false
+		}
+	}
+	if !ap.Addr().Is4In6() {
+		return ap, ap.IsValid()
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
+// ipKey is the per-source accounting key: the IPv4 address, or the /64 of
+// an IPv6 address (one host or site usually holds a whole /64).
+func ipKey(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return a
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return a
+	}
+	return p.Addr()
+}
+
+// ReadFrom reads the next datagram the filter lets through.
+func (f *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := f.pc.ReadFrom(p)
+		if err != nil {
+			return n, addr, err
+		}
+		if r, ok := f.check(p[:n], addr); !ok {
+			f.dropped.Add(1)
+			f.droppedBytes.Add(uint64(n))
+			f.drops[r].Add(1)
+			continue
+		}
+		f.passed.Add(1)
+		f.passedBytes.Add(uint64(n))
+		return n, addr, nil
+	}
+}
+
+// check decides one datagram's fate.
+func (f *filterConn) check(b []byte, addr net.Addr) (dropReason, bool) {
+	key, ok := addrKey(addr)
+	if !ok {
+		return dropJunk, false
+	}
+	now := f.cfg.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expireLocked(now)
+	if e := f.table[key]; e != nil {
+		switch {
+		case len(b) < kcpHeaderSize || b[kcpOffCmd] < kcpCmdPush || b[kcpOffCmd] > kcpCmdMax:
+			return dropJunk, false // kcp-go would ignore it, or read it as FEC
+		case binary.LittleEndian.Uint32(b) != e.conv:
+			return dropConvMismatch, false
+		}
+		return 0, true
+	}
+	conv, ok := classifyHello(b, f.cfg.maxFrameSize)
+	if !ok {
+		return dropJunk, false
+	}
+	ip := ipKey(key.Addr())
+	ic := f.perIP[ip]
+	switch {
+	case ic != nil && (int(ic.pending) >= f.cfg.maxPendingPerIP || int(ic.sessions) >= f.cfg.maxSessionsPerIP):
+		return dropPerIPCap, false
+	case f.nPending >= f.cfg.maxPending:
+		return dropPendingCap, false
+	case len(f.table) >= f.cfg.maxSessions:
+		return dropSessionCap, false
+	case !f.limiter.AllowN(now, 1): // last, so refused datagrams spend no token
+		return dropRate, false
+	}
+	if ic == nil {
+		ic = f.newIPCountLocked()
+		f.perIP[ip] = ic
+	}
+	e := f.newEntryLocked()
+	*e = filterEntry{key: key, ip: ip, conv: conv, pending: true, expires: now.Add(f.cfg.pendingTimeout)}
+	f.pushLocked(e)
+	f.table[key] = e
+	ic.pending++
+	ic.sessions++
+	f.admitted.Add(1)
+	return 0, true
+}
+
+// established records that the session at addr said hello with conv: it
+// stops being pending and no longer expires. The server calls it when it
+// accepts a hello, and forget when the session closes.
+func (f *filterConn) established(addr net.Addr, conv uint32) {
+	key, ok := addrKey(addr)
+	if !ok {
+		return
+	}
+	f.establishN.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := f.table[key]
+	if e == nil {
+		// Its pending entry expired (a slow handshake) or the filter
+		// never saw it: the session exists, so record it.
+		ip := ipKey(key.Addr())
+		ic := f.perIP[ip]
+		if ic == nil {
+			ic = f.newIPCountLocked()
+			f.perIP[ip] = ic
+		}
+		ic.sessions++
+		e = f.newEntryLocked()
+		*e = filterEntry{key: key, ip: ip}
+		f.table[key] = e
+	} else if e.pending {
+		f.unlinkLocked(e)
+		f.perIP[e.ip].pending--
+	}
+	e.conv = conv
+}
+
+// forget drops addr from the table: its session is closed. A later
+// datagram from addr must earn admission again.
+func (f *filterConn) forget(addr net.Addr) {
+	key, ok := addrKey(addr)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e := f.table[key]; e != nil {
+		f.removeLocked(e)
+		f.forgotten.Add(1)
+	}
+}
+
+// expireLocked drops pending entries whose time is up. The list is in
+// admission order and the timeout is fixed, so only its head is checked.
+func (f *filterConn) expireLocked(now time.Time) {
+	for f.head != nil && !now.Before(f.head.expires) {
+		f.removeLocked(f.head)
+		f.expired.Add(1)
+	}
+}
+
+func (f *filterConn) removeLocked(e *filterEntry) {
+	ic := f.perIP[e.ip]
+	if e.pending {
+		f.unlinkLocked(e)
+		ic.pending--
+	}
+	ic.sessions--
+	if ic.sessions <= 0 {
+		delete(f.perIP, e.ip)
+		if len(f.freeIP) < f.cfg.maxPending {
+			*ic = ipCount{}
+			f.freeIP = append(f.freeIP, ic)
+		}
+	}
+	delete(f.table, e.key)
+	if len(f.free) < f.cfg.maxPending {
+		*e = filterEntry{}
+		f.free = append(f.free, e)
+	}
+}
+
+func (f *filterConn) pushLocked(e *filterEntry) {
+	e.prev = f.tail
+	if f.tail != nil {
+		f.tail.next = e
+	} else {
+		f.head = e
+	}
+	f.tail = e
+	f.nPending++
+}
+
+func (f *filterConn) unlinkLocked(e *filterEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		f.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		f.tail = e.prev
+	}
+	e.prev, e.next, e.pending = nil, nil, false
+	f.nPending--
+}
+
+func (f *filterConn) newEntryLocked() *filterEntry {
+	if n := len(f.free); n > 0 {
+		e := f.free[n-1]
+		f.free = f.free[:n-1]
+		return e
+	}
+	return new(filterEntry)
+}
+
+func (f *filterConn) newIPCountLocked() *ipCount {
+	if n := len(f.freeIP); n > 0 {
+		ic := f.freeIP[n-1]
+		f.freeIP = f.freeIP[:n-1]
+		return ic
+	}
+	return new(ipCount)
+}
+
+// stats returns the counters and the table's current size.
+func (f *filterConn) stats() FilterStats {
+	s := FilterStats{
+		Passed:       f.passed.Load(),
+		PassedBytes:  f.passedBytes.Load(),
+		Dropped:      f.dropped.Load(),
+		DroppedBytes: f.droppedBytes.Load(),
+		Drops:        make(map[string]uint64, numDropReasons),
+		Admitted:     f.admitted.Load(),
+		Established:  f.establishN.Load(),
+		Forgotten:    f.forgotten.Load(),
+		Expired:      f.expired.Load(),
+		Sent:         f.sent.Load(),
+		SentBytes:    f.sentBytes.Load(),
+	}
+	for r := range numDropReasons {
+		s.Drops[r.String()] = f.drops[r].Load()
+	}
+	f.mu.Lock()
+	s.Pending, s.Sessions, s.SourceIPs = f.nPending, len(f.table), len(f.perIP)
+	f.mu.Unlock()
+	return s
+}
+
+// WriteTo sends p; every datagram kcp-go sends goes through here.
+func (f *filterConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	n, err := f.pc.WriteTo(p, addr)
+	if n > 0 {
+		f.sent.Add(1)
+		f.sentBytes.Add(uint64(n))
+	}
+	return n, err
+}
+
+func (f *filterConn) Close() error                       { return f.pc.Close() }
+func (f *filterConn) LocalAddr() net.Addr                { return f.pc.LocalAddr() }
+func (f *filterConn) SetDeadline(t time.Time) error      { return f.pc.SetDeadline(t) }
+func (f *filterConn) SetReadDeadline(t time.Time) error  { return f.pc.SetReadDeadline(t) }
+func (f *filterConn) SetWriteDeadline(t time.Time) error { return f.pc.SetWriteDeadline(t) }
+
+// SetReadBuffer and SetWriteBuffer reach the socket when it supports them
+// (kcp-go's Listener.SetReadBuffer asks its conn for these).
+func (f *filterConn) SetReadBuffer(bytes int) error {
+	if c, ok := f.pc.(interface{ SetReadBuffer(int) error }); ok {
+		return c.SetReadBuffer(bytes)
+	}
+	return nil
+}
+
+func (f *filterConn) SetWriteBuffer(bytes int) error {
+	if c, ok := f.pc.(interface{ SetWriteBuffer(int) error }); ok {
+		return c.SetWriteBuffer(bytes)
+	}
+	return nil
+}
