@@ -102,6 +102,12 @@ func (w *scriptErrorWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (w *scriptErrorWriter) hasFailed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
 func (w *scriptErrorWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -112,37 +118,85 @@ func (w *scriptErrorWriter) String() string {
 // code 0 and a summary line with no failures.
 func runScript(t *testing.T, timeout time.Duration, script string, args ...string) result {
 	t.Helper()
+	return startScript(t, timeout, script, args...).wait()
+}
+
+// engineRun is a GDScript test running in the engine while the Go test
+// goes on (the end-to-end tests drive Go clients alongside it).
+type engineRun struct {
+	t       *testing.T
+	script  string
+	args    []string
+	timeout time.Duration
+	ctx     context.Context
+	cancel  context.CancelFunc
+	w       *scriptErrorWriter
+	start   time.Time
+	done    chan struct{} // closed when the engine has exited
+	err     error         // the engine's exit; set before done is closed
+}
+
+// startScript starts res://tests/<script> with args after "--"; wait()
+// collects it. The engine is killed after timeout, and when the test ends.
+func startScript(t *testing.T, timeout time.Duration, script string, args ...string) *engineRun {
+	t.Helper()
 	bin := godotBin(t)
 	dir := project(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	argv := append([]string{"--no-window", "--path", dir, "-s", "res://tests/" + script, "--"}, args...)
 	cmd := exec.CommandContext(ctx, bin, argv...)
 	cmd.Dir = dir
 	// Keep the engine's user:// and editor data out of the real home.
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, ".data"), "XDG_CONFIG_HOME="+filepath.Join(dir, ".config"), "XDG_CACHE_HOME="+filepath.Join(dir, ".cache"))
-	w := &scriptErrorWriter{cancel: cancel}
-	cmd.Stdout = w
-	cmd.Stderr = w
+	r := &engineRun{t: t, script: script, args: args, timeout: timeout, ctx: ctx, cancel: cancel, w: &scriptErrorWriter{cancel: cancel}, done: make(chan struct{})}
+	cmd.Stdout = r.w
+	cmd.Stderr = r.w
 	cmd.WaitDelay = 2 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	res := result{out: w.String(), duration: time.Since(start)}
-	t.Logf("%s %s: %v\n%s", script, strings.Join(args, " "), res.duration.Round(time.Millisecond), filterNoise(res.out))
-	if w.failed {
-		t.Fatalf("%s: GDScript error (see output above)", script)
+	r.start = time.Now()
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("%s: start %s: %v", script, bin, err)
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		t.Fatalf("%s: timed out after %v", script, timeout)
+	go func() {
+		r.err = cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	return r
+}
+
+// Done is closed when the engine has exited.
+func (r *engineRun) Done() <-chan struct{} { return r.done }
+
+// output is what the engine printed so far.
+func (r *engineRun) output() string { return r.w.String() }
+
+// wait waits for the engine to exit and requires exit code 0 and a summary
+// line with no failures.
+func (r *engineRun) wait() result {
+	t := r.t
+	t.Helper()
+	<-r.done
+	defer r.cancel()
+	res := result{out: r.w.String(), duration: time.Since(r.start)}
+	t.Logf("%s %s: %v\n%s", r.script, strings.Join(r.args, " "), res.duration.Round(time.Millisecond), filterNoise(res.out))
+	if r.w.hasFailed() {
+		t.Fatalf("%s: GDScript error (see output above)", r.script)
+	}
+	if errors.Is(r.ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("%s: timed out after %v", r.script, r.timeout)
 	}
 	m := summaryRE.FindStringSubmatch(res.out)
 	if m == nil {
-		t.Fatalf("%s: no summary line (exit: %v)", script, err)
+		t.Fatalf("%s: no summary line (exit: %v)", r.script, r.err)
 	}
 	res.passed, _ = strconv.Atoi(m[1])
 	res.failed, _ = strconv.Atoi(m[2])
-	if err != nil || res.failed != 0 || res.passed == 0 {
-		t.Fatalf("%s: exit %v, %d passed, %d failed", script, err, res.passed, res.failed)
+	if r.err != nil || res.failed != 0 || res.passed == 0 {
+		t.Fatalf("%s: exit %v, %d passed, %d failed", r.script, r.err, res.passed, res.failed)
 	}
 	return res
 }

@@ -1,0 +1,837 @@
+# A tickrelay client: one connection to a relay server, with no Node. Drive
+# it by calling poll() every frame (relay_node.gd does that from _process);
+# everything it hears arrives as signals during poll(). In the GDScript subset
+# that both Godot 3.2+ and Godot 4.x accept (see godot/README.md).
+#
+#     var client = preload("res://addons/tickrelay/client.gd").new()
+#     client.connect_to_server("127.0.0.1", 7777, {"name": "ana"})
+#     # connect signals, then every frame:
+#     client.poll()
+#
+# Requests (create_room, join_room, ...) return a request id; the answer
+# comes as a signal carrying it (room_joined, room_list, request_ok) or as
+# error(request_id, code, message). Fire-and-forget messages (set_state,
+# send_event, chat) return true when queued; a value that cannot be sent
+# (not connected, over the server's size limit, not encodable) gives false
+# and an error signal with request id 0 on the next poll(). Both may be used
+# as soon as connect_to_server() returned OK: they follow the hello.
+#
+# The room view (players, master_id, locked, room_props) is kept up to date
+# from the server's frames before the signals of each frame are emitted.
+
+const Protocol = preload("protocol.gd")
+const Kcp = preload("kcp.gd")
+
+# The connection is up: player_id is this player's id on the server.
+signal connected(player_id)
+# The connection ended. code: a server close code (PROTOCOL.md section 6),
+# CODE_CLIENT_CLOSED after disconnect_from_server(), or a local reason below.
+signal disconnected(code, reason)
+# A request failed (request_id 0: an event, chat or a local refusal).
+signal error(request_id, code, message)
+# A request that has no other answer (set_room_props, set_player_props,
+# set_locked, kick) succeeded.
+signal request_ok(request_id)
+# This player is now in room room_id, joinable by the 6-letter code. The
+# players arrive with the next frame (player_joined for each, this player too).
+signal room_joined(room_id, code)
+# This player is no longer in a room: code 0 after leave_room(), 19 when kicked.
+signal room_left(code)
+# The answer to list_rooms: rooms is an Array of Dictionaries
+# {room_id, mode, players, max_players, locked, props}.
+signal room_list(request_id, rooms)
+signal player_joined(id, player_name, props)
+signal player_left(id)
+signal master_changed(id)
+signal locked_changed(locked)
+signal room_props_changed(props)
+signal player_props_changed(id, props)
+# A member's connection was lost (connected false; it keeps its place while it
+# may resume) or came back.
+signal player_presence_changed(id, connected)
+# A member's latest state, this player's own included; tick is the server
+# tick of the frame that carried it.
+signal state_received(id, value, tick)
+# A reliable event, exactly once and in the server's order.
+signal event_received(from, code, payload, tick)
+# Room chat (to = 0) or a direct message (to = a player id; echoed to its
+# sender). time_ms is the server's Unix time in ms.
+signal chat_received(from, to, text, time_ms)
+# A ping's round trip in ms, without the time it waited in the server.
+signal pong(rtt_ms)
+
+const STATUS_DISCONNECTED = 0
+const STATUS_CONNECTING = 1
+const STATUS_CONNECTED = 2
+
+# Local disconnect reasons (server close codes are positive).
+const DISCONNECT_TIMEOUT = -1  # no welcome within timeout_ms
+const DISCONNECT_LINK_LOST = -2  # KCP gave up on a segment, or silence for link_timeout_ms
+const DISCONNECT_PROTOCOL = -3  # the server sent something this client cannot decode
+# Local error code (error signal): the message was not sent (not connected,
+# not encodable, or over a server limit; the message says which).
+const ERROR_NOT_SENT = -10
+
+const CODE_CLIENT_CLOSED = 22
+
+const DEFAULT_OPTIONS = {
+	"name": "",
+	"props": null,
+	"auth_token": "",
+	"timeout_ms": 5000,
+	"link_timeout_ms": 10000,
+	"ping_interval_ms": 1000,
+	"mtu": 1200,
+	"window": 128,
+	"recv_buffer_bytes": 1 << 20,
+	"max_frame_bytes": 4 << 20,
+	"max_state_bytes": 1024,
+	"max_payload_bytes": 1024,
+	"max_chat_bytes": 256,
+	"linger_ms": 500,
+	"conv": 0,
+}
+
+var status = STATUS_DISCONNECTED
+var player_id = 0
+var resume_token = ""
+# Frames per second of the server, from the welcome.
+var tick_rate = 0
+# Tick of the last frame received.
+var server_tick = 0
+# The last measured round trip, and a smoothed one (ms).
+var rtt_ms = 0.0
+var srtt_ms = 0.0
+
+# The room view. room_id is 0 in no room.
+var room_id = 0
+var room_code = ""
+var room_mode = ""
+var room_max_players = 0
+var master_id = 0
+var locked = false
+var room_props = {}
+# player id -> {"id", "name", "props", "state", "state_tick", "connected"};
+# "state" is null until the player sets one.
+var players = {}
+
+# Optional: an object with push(id, value, tick), forget(id) and clear()
+# (interpolation.gd) that receives every state.
+var interpolator = null
+# Optional: every signal is also emitted on this object (relay_node.gd sets
+# itself, so that games connect to the autoload).
+var signal_target = null
+
+# Counters: frames, messages, datagrams and bytes each way.
+var stats = {}
+
+var _proto
+var _kcp
+var _udp = null
+var _time = null  # Godot 4's Time singleton; null on Godot 3.2
+var _rng
+var _opts = {}
+var _gen = 0  # bumped whenever a connection ends, so callers of signals can tell
+var _lingering = false  # closed, but still delivering the bye
+var _linger_until = 0
+var _started_ms = 0
+var _last_recv_ms = 0
+var _next_ping_ms = 0
+var _rid = 0
+var _local_errors = []  # [request_id, code, message] for the next poll
+var _state_dirty = false
+var _pending_state = null
+var _offset_ms = 0.0  # estimated server Unix ms minus local ms
+var _offset_set = false
+var _tick_base = 0  # a tick and its server time, for estimated_server_tick()
+var _tick_base_ms = 0
+var _tmp
+
+
+func _init():
+	if Engine.has_singleton("Time"):
+		_time = Engine.get_singleton("Time")
+	_rng = RandomNumberGenerator.new()
+	_rng.randomize()
+	_proto = Protocol.new()
+	_tmp = StreamPeerBuffer.new()
+	_reset_stats()
+
+
+# ---------------------------------------------------------------- connection
+
+# Starts connecting to a relay. Options (all optional): name, props (player
+# properties), auth_token, timeout_ms (for the welcome, default 5000),
+# link_timeout_ms (silence that ends the link, 10000), ping_interval_ms (1000),
+# mtu (1200), window (KCP windows, 128), recv_buffer_bytes (1 MiB),
+# max_frame_bytes (4 MiB), max_state_bytes / max_payload_bytes (1024) and
+# max_chat_bytes (256): the server's limits, checked before sending.
+# Returns OK, or an error without signals: ERR_ALREADY_IN_USE (not
+# disconnected), ERR_INVALID_PARAMETER (props msgpack cannot encode),
+# ERR_CANT_RESOLVE, ERR_CANT_CREATE (the socket). After OK, connected or
+# disconnected follows.
+func connect_to_server(host, port, options = {}):
+	if status != STATUS_DISCONNECTED:
+		return ERR_ALREADY_IN_USE
+	_close_socket()
+	_opts = {}
+	for k in DEFAULT_OPTIONS:
+		_opts[k] = options.get(k, DEFAULT_OPTIONS[k])
+	var auth = _opts["auth_token"]
+	if auth == null:
+		auth = ""
+	var hello = _proto.encode_hello(str(_opts["name"]), _opts["props"], str(auth))
+	if hello.size() == 0:
+		push_warning("tickrelay: cannot encode the hello: " + _proto.error)
+		return ERR_INVALID_PARAMETER
+	var ip = host
+	if not host.is_valid_ip_address():
+		ip = IP.resolve_hostname(host)
+		if ip == "":
+			return ERR_CANT_RESOLVE
+	var udp = PacketPeerUDP.new()
+	# The engine drops datagrams past its receive queue (64 KiB by default):
+	# a window of frames overflows it between two polls. Bind first with a
+	# larger queue: bind() in Godot 4, listen() in Godot 3.
+	var bind_method = "bind" if udp.has_method("bind") else "listen"
+	var any = "0.0.0.0" if ip.find(":") < 0 else "*"
+	var err = udp.call(bind_method, 0, any, _opts["recv_buffer_bytes"])
+	if err != OK:
+		return ERR_CANT_CREATE
+	err = udp.connect_to_host(ip, port)
+	if err != OK:
+		udp.close()
+		return ERR_CANT_CREATE
+	_udp = udp
+	var conv = _opts["conv"]
+	while conv == 0:
+		conv = _rng.randi() & 0xFFFFFFFF
+	_kcp = Kcp.new()
+	_kcp.init(conv)
+	_kcp.set_mtu(_opts["mtu"])
+	_kcp.set_wndsize(_opts["window"], _opts["window"])
+	_kcp.set_nodelay(1, 10, 2, 1)
+	_proto.reset()
+	_proto.max_frame_bytes = _opts["max_frame_bytes"]
+	_reset_stats()
+	stats["conv"] = conv
+	_clear_room()
+	player_id = 0
+	resume_token = ""
+	tick_rate = 0
+	server_tick = 0
+	rtt_ms = 0.0
+	srtt_ms = 0.0
+	_offset_set = false
+	_state_dirty = false
+	_pending_state = null
+	var now = _now_ms()
+	_started_ms = now
+	_last_recv_ms = now
+	status = STATUS_CONNECTING
+	_kcp.send(hello)
+	_kcp.update(now)
+	_flush_output()
+	return OK
+
+
+# Says bye to the server and closes. Emits disconnected(CODE_CLIENT_CLOSED)
+# at once; the bye is still retransmitted by poll() for up to linger_ms
+# (keep calling poll(), as the autoload does).
+func disconnect_from_server():
+	if status == STATUS_DISCONNECTED:
+		return
+	var now = _now_ms()
+	_kcp.send(_proto.encode_bye())
+	_kcp.update(now)
+	_kcp.flush()
+	_flush_output()
+	# Linger first: a disconnected handler may connect again, which closes
+	# this socket for good.
+	_lingering = true
+	_linger_until = now + _opts["linger_ms"]
+	_end(CODE_CLIENT_CLOSED, "disconnected by the client")
+
+
+func is_connected_to_server():
+	return status == STATUS_CONNECTED
+
+
+func is_in_room():
+	return room_id != 0
+
+
+# KCP segments (messages, or parts of large ones) queued or in flight that the
+# server has not acknowledged yet: 0 when everything sent has arrived.
+func unacked_messages():
+	return 0 if _kcp == null else _kcp.wait_snd()
+
+
+# True while the UDP socket is open: connecting, connected, or delivering the
+# bye after disconnect_from_server().
+func is_socket_open():
+	return _udp != null
+
+
+# Reads the network, updates the room view and emits signals, sends the
+# pending state and pings, and detects a dead link. Call it every frame.
+func poll():
+	if _udp == null:
+		_emit_local_errors(_gen)
+		return
+	var now_us = _now_usec()
+	var now = now_us / 1000
+	# KCP measures round trips against its current time: give it the arrival
+	# time of what follows, not the time of the last update.
+	_kcp.current = now & 0xFFFFFFFF
+	var got = false
+	while _udp.get_available_packet_count() > 0:
+		var pkt = _udp.get_packet()
+		stats["datagrams_in"] += 1
+		stats["bytes_in"] += pkt.size()
+		if _kcp.input(pkt) == 0:
+			got = true
+	if got:
+		_last_recv_ms = now
+	if _lingering:
+		_linger(now)
+		return
+	while true:
+		var data = _kcp.recv()
+		if data.size() == 0:
+			break
+		_proto.feed(data)
+	var gen = _gen
+	while true:
+		var m = _proto.read_message()
+		if m == null:
+			break
+		stats["messages_in"] += 1
+		_handle(m, now_us)
+		if _gen != gen:
+			return  # a signal handler ended (or replaced) the connection
+	if not _emit_local_errors(gen):
+		return
+	if status == STATUS_CONNECTING:
+		if now - _started_ms >= _opts["timeout_ms"]:
+			_fail(DISCONNECT_TIMEOUT, "no welcome from the server within %d ms" % _opts["timeout_ms"])
+			return
+	elif status == STATUS_CONNECTED:
+		if _state_dirty and room_id != 0:
+			_send_state()
+		if now >= _next_ping_ms:
+			_next_ping_ms = now + _opts["ping_interval_ms"]
+			_send(_proto.encode_ping(now_us))
+		if now - _last_recv_ms >= _opts["link_timeout_ms"]:
+			_fail(DISCONNECT_LINK_LOST, "nothing received for %d ms" % (now - _last_recv_ms))
+			return
+	if _kcp.state == -1:
+		_fail(DISCONNECT_LINK_LOST, "the link is dead: a message was sent %d times without an ack" % _kcp.dead_link)
+		return
+	_kcp.update(now)
+	_flush_output()
+
+
+# ---------------------------------------------------------------- requests
+
+# options: mode (""), max_players (0: the server's default), public (true:
+# listed and matched; false: joined by code only), props (null).
+func create_room(options = {}):
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_create_room(rid, options.get("mode", ""), options.get("max_players", 0),
+		options.get("public", true), options.get("props", null)))
+
+
+# Joins a public room by its id.
+func join_room(id):
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_join_room(rid, id))
+
+
+# Joins any room by its 6-character code (case-insensitive).
+func join_by_code(code):
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_join_code(rid, code))
+
+
+# Lists public rooms with players: mode "" for all, filter a props Dictionary
+# (rooms whose properties contain it) or null, limit 0 for the server's max.
+func list_rooms(mode = "", filter = null, limit = 0):
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_list_rooms(rid, mode, filter, limit))
+
+
+# Quick match: joins the fullest open public room of this mode whose
+# properties contain props, or creates one (and becomes its master).
+func join_or_create(mode, props = null, max_players = 0):
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_join_or_create(rid, mode, props, max_players))
+
+
+func leave_room():
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_leave_room(rid))
+
+
+# Merges props into the room's properties (master only); a null value deletes.
+func set_room_props(props):
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_set_room_props(rid, props))
+
+
+# Merges props into this player's properties; a null value deletes.
+func set_player_props(props):
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_set_player_props(rid, props))
+
+
+func set_locked(value):
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_set_locked(rid, value))
+
+
+func kick(id):
+	var rid = _next_rid()
+	return _request(rid, _proto.encode_kick(rid, id))
+
+
+# ---------------------------------------------------------------- messages
+
+# Sets this player's state (any msgpack-encodable value: numbers, strings,
+# Vector2/3, Color, Arrays, Dictionaries, byte arrays). It is sent on the next
+# poll() while in a room, at most once per poll: the latest value wins.
+func set_state(value):
+	_pending_state = value
+	_state_dirty = true
+
+
+# A reliable event: target Protocol.TARGET_ALL (0, sender included),
+# TARGET_OTHERS (1), TARGET_LIST (2, the players in ids) or TARGET_MASTER (3).
+func send_event(target, code, payload = null, ids = null):
+	if not _can_send("event"):
+		return false
+	if payload != null:
+		var n = _proto.mp.encode(payload).size()
+		if _proto.mp.error != "":
+			return _refuse("event payload: " + _proto.mp.error)
+		if n > _opts["max_payload_bytes"]:
+			return _refuse("event payload of %d bytes is over the %d-byte limit" % [n, _opts["max_payload_bytes"]])
+	if target == Protocol.TARGET_LIST and ids == null:
+		ids = []
+	if target != Protocol.TARGET_LIST:
+		ids = null
+	return _send_checked(_proto.encode_event(target, code, payload, ids), "event")
+
+
+# A chat line to the room.
+func chat(text):
+	return direct_message(0, text)
+
+
+# A chat line to one player anywhere on the server (to = 0: the room).
+func direct_message(to, text):
+	if not _can_send("chat"):
+		return false
+	var n = _utf8_len(text)
+	if n > _opts["max_chat_bytes"]:
+		return _refuse("chat text of %d bytes is over the %d-byte limit" % [n, _opts["max_chat_bytes"]])
+	return _send_checked(_proto.encode_chat(to, text), "chat")
+
+
+# ---------------------------------------------------------------- clock
+
+# The server's Unix time in ms, estimated from pongs (float).
+func estimated_server_time_ms():
+	return _now_usec() / 1000.0 + _offset_ms
+
+
+# The server tick now, as a float: tick n starts at n / tick_rate seconds.
+# Interpolation renders a little behind it.
+func estimated_server_tick():
+	if tick_rate <= 0:
+		return server_tick * 1.0
+	return _tick_base + (estimated_server_time_ms() - _tick_base_ms) * tick_rate / 1000.0
+
+
+# Local monotonic clock in ms (the clock every *_ms time here uses).
+func now_ms():
+	return _now_ms()
+
+
+static func code_name(code):
+	if code == DISCONNECT_TIMEOUT:
+		return "timeout"
+	if code == DISCONNECT_LINK_LOST:
+		return "link_lost"
+	if code == DISCONNECT_PROTOCOL:
+		return "protocol_error"
+	if code == ERROR_NOT_SENT:
+		return "not_sent"
+	return Protocol.code_name(code)
+
+
+# ---------------------------------------------------------------- internals
+
+func _now_usec():
+	if _time != null:
+		return _time.get_ticks_usec()
+	return OS.call("get_ticks_usec")
+
+
+func _now_ms():
+	return _now_usec() / 1000
+
+
+func _reset_stats():
+	stats = {"frames": 0, "messages_in": 0, "messages_out": 0, "datagrams_in": 0, "datagrams_out": 0,
+		"bytes_in": 0, "bytes_out": 0, "states_sent": 0, "conv": 0}
+
+
+func _next_rid():
+	_rid = (_rid % 0xFFFFFFFF) + 1
+	return _rid
+
+
+# Requests and messages may be sent while connecting: they follow the hello.
+func _request(rid, frame):
+	if status == STATUS_DISCONNECTED:
+		_local_errors.append([rid, ERROR_NOT_SENT, "not connected"])
+	elif frame.size() == 0:
+		_local_errors.append([rid, ERROR_NOT_SENT, _proto.error])
+	else:
+		_send(frame)
+	return rid
+
+
+func _can_send(what):
+	if status == STATUS_DISCONNECTED:
+		_local_errors.append([0, ERROR_NOT_SENT, what + ": not connected"])
+		return false
+	return true
+
+
+func _refuse(why):
+	_local_errors.append([0, ERROR_NOT_SENT, why])
+	return false
+
+
+func _send_checked(frame, what):
+	if frame.size() == 0:
+		return _refuse(what + ": " + _proto.error)
+	_send(frame)
+	return true
+
+
+func _send(frame):
+	if frame.size() == 0:
+		return
+	_kcp.send(frame)
+	stats["messages_out"] += 1
+
+
+# Emits the errors of requests that were not sent; false if a handler ended
+# the connection.
+func _emit_local_errors(gen):
+	if _local_errors.size() == 0:
+		return true
+	var errs = _local_errors
+	_local_errors = []
+	for e in errs:
+		_emit3("error", e[0], e[1], e[2])
+		if _gen != gen:
+			return false
+	return true
+
+
+func _send_state():
+	_state_dirty = false
+	var frame = _proto.encode_state(_pending_state)
+	if frame.size() == 0:
+		_refuse("state: " + _proto.error)
+		return
+	# The frame is 4 length bytes, the array and type bytes, then the value.
+	var n = frame.size() - 6
+	if n > _opts["max_state_bytes"]:
+		_refuse("state of %d bytes is over the %d-byte limit" % [n, _opts["max_state_bytes"]])
+		return
+	_send(frame)
+	stats["states_sent"] += 1
+
+
+func _utf8_len(s):
+	_tmp.clear()
+	_tmp.put_utf8_string(s)
+	var n = _tmp.get_size() - 4
+	_tmp.clear()
+	return n
+
+
+func _flush_output():
+	for d in _kcp.take_output():
+		_udp.put_packet(d)
+		stats["datagrams_out"] += 1
+		stats["bytes_out"] += d.size()
+
+
+# After a bye: keep retransmitting until it is acked or linger_ms passes.
+func _linger(now):
+	while true:
+		var data = _kcp.recv()
+		if data.size() == 0:
+			break
+	_kcp.update(now)
+	_flush_output()
+	if _kcp.wait_snd() == 0 or now >= _linger_until:
+		_close_socket()
+
+
+func _close_socket():
+	if _udp != null:
+		_udp.close()
+	_udp = null
+	_lingering = false
+
+
+# Ends the connection and emits disconnected.
+func _end(code, reason):
+	status = STATUS_DISCONNECTED
+	_gen += 1
+	_clear_room()
+	_emit2("disconnected", code, reason)
+
+
+# Ends the connection at once (after acking what arrived) and emits disconnected.
+func _fail(code, reason):
+	if _kcp != null and _udp != null:
+		_kcp.flush()
+		_flush_output()
+	_close_socket()
+	_end(code, reason)
+
+
+func _clear_room():
+	room_id = 0
+	room_code = ""
+	room_mode = ""
+	room_max_players = 0
+	master_id = 0
+	locked = false
+	room_props = {}
+	players = {}
+	if interpolator != null:
+		interpolator.clear()
+
+
+func _handle(m, now_us):
+	if not m.ok:
+		_fail(DISCONNECT_PROTOCOL, "bad message from the server: " + m.error)
+		return
+	var t = m.type
+	if t == Protocol.MSG_FRAME:
+		stats["frames"] += 1
+		_apply_frame(m)
+	elif t == Protocol.MSG_PONG:
+		_on_pong(m, now_us)
+	elif t == Protocol.MSG_OK:
+		_emit1("request_ok", m.rid)
+	elif t == Protocol.MSG_ERROR:
+		_emit3("error", m.rid, m.code, m.message)
+	elif t == Protocol.MSG_ROOM_JOINED:
+		var gen = _gen
+		_clear_room()
+		room_id = m.room_id
+		room_code = m.code
+		room_mode = m.mode
+		room_max_players = m.max_players
+		_emit2("room_joined", m.room_id, m.code)
+		if _gen == gen and _state_dirty == false and _pending_state != null:
+			_state_dirty = true  # the new room gets this player's state
+	elif t == Protocol.MSG_ROOM_LEFT:
+		_clear_room()
+		_emit1("room_left", m.code)
+	elif t == Protocol.MSG_ROOM_LIST:
+		_emit2("room_list", m.rid, m.rooms)
+	elif t == Protocol.MSG_WELCOME:
+		if status != STATUS_CONNECTING:
+			return
+		status = STATUS_CONNECTED
+		player_id = m.player_id
+		resume_token = m.resume_token
+		tick_rate = m.tick_rate
+		server_tick = m.tick
+		_tick_base = m.tick
+		_tick_base_ms = m.server_time_ms
+		_offset_ms = m.server_time_ms - now_us / 1000.0
+		_next_ping_ms = 0  # ping at once: the first round trip sets the clock
+		_emit1("connected", m.player_id)
+	elif t == Protocol.MSG_CLOSE:
+		_fail(m.code, m.reason)
+
+
+func _on_pong(m, now_us):
+	var rtt = (now_us - m.client_time) / 1000.0 - m.hold_us / 1000.0
+	if rtt < 0.0:
+		rtt = 0.0
+	rtt_ms = rtt
+	srtt_ms = rtt if srtt_ms == 0.0 else srtt_ms + (rtt - srtt_ms) * 0.125
+	# The server's clock when the pong left it, seen half a round trip later.
+	var sample = m.server_time_ms + rtt / 2.0 - now_us / 1000.0
+	if not _offset_set:
+		_offset_ms = sample
+		_offset_set = true
+	else:
+		_offset_ms += (sample - _offset_ms) * 0.2
+	_emit1("pong", rtt)
+
+
+func _new_player(id, pname, props):
+	return {"id": id, "name": pname, "props": props if props != null else {}, "state": null, "state_tick": 0, "connected": true}
+
+
+func _apply_frame(f):
+	var tick = f.tick
+	server_tick = tick
+	_tick_base = tick
+	_tick_base_ms = f.server_time_ms
+	var gen = _gen
+	var r = f.room
+	if r != null:
+		if r.full or r.room_id != room_id:
+			_apply_full(r, tick)
+		else:
+			_apply_delta(r, tick)
+		if _gen != gen:
+			return
+	for e in f.events:
+		_emit4("event_received", e[1], e[2], e[3], e[0])
+		if _gen != gen:
+			return
+	for c in f.chat:
+		_emit4("chat_received", c[0], c[1], c[3], c[2])
+		if _gen != gen:
+			return
+
+
+func _apply_delta(r, tick):
+	var gen = _gen
+	for id in r.leaves:
+		if players.has(id):
+			players.erase(id)
+			if interpolator != null:
+				interpolator.forget(id)
+			_emit1("player_left", id)
+			if _gen != gen:
+				return
+	for j in r.joins:
+		var p = _new_player(j[0], j[1], j[2])
+		players[j[0]] = p
+		_emit3("player_joined", j[0], j[1], p.props)
+		if _gen != gen:
+			return
+	_apply_common(r, tick, false)
+
+
+func _apply_full(r, tick):
+	var gen = _gen
+	if r.room_id != room_id:
+		# Not announced by room_joined (should not happen): adopt it.
+		room_id = r.room_id
+	var old = players
+	players = {}
+	for j in r.joins:
+		var p = _new_player(j[0], j[1], j[2])
+		if old.has(j[0]):
+			p.state = old[j[0]].state
+			p.state_tick = old[j[0]].state_tick
+			p.connected = old[j[0]].connected
+		players[j[0]] = p
+	for id in old:
+		if not players.has(id):
+			if interpolator != null:
+				interpolator.forget(id)
+			_emit1("player_left", id)
+			if _gen != gen:
+				return
+	for j in r.joins:
+		var p = players.get(j[0])
+		if p == null:
+			continue
+		if old.has(j[0]):
+			_emit2("player_props_changed", j[0], p.props)
+		else:
+			_emit3("player_joined", j[0], j[1], p.props)
+		if _gen != gen:
+			return
+	if r.props == null:
+		r.props = {}
+	_apply_common(r, tick, true)
+
+
+func _apply_common(r, tick, full):
+	var gen = _gen
+	for pp in r.player_props:
+		if players.has(pp[0]):
+			var props = pp[1] if pp[1] != null else {}
+			players[pp[0]].props = props
+			_emit2("player_props_changed", pp[0], props)
+			if _gen != gen:
+				return
+	if r["master"] != master_id:
+		master_id = r["master"]
+		_emit1("master_changed", master_id)
+		if _gen != gen:
+			return
+	if r.locked != locked:
+		locked = r.locked
+		_emit1("locked_changed", locked)
+		if _gen != gen:
+			return
+	if r.props != null:
+		room_props = r.props
+		_emit1("room_props_changed", room_props)
+		if _gen != gen:
+			return
+	if r.presence != null:
+		for pr in r.presence:
+			var p = players.get(pr[0])
+			if p != null and p.connected != pr[1]:
+				p.connected = pr[1]
+				_emit2("player_presence_changed", pr[0], pr[1])
+				if _gen != gen:
+					return
+	for s in r.states:
+		var p = players.get(s[0])
+		if p == null:
+			continue
+		p.state = s[1]
+		p.state_tick = tick
+		if interpolator != null:
+			interpolator.push(s[0], s[1], tick)
+		_emit3("state_received", s[0], s[1], tick)
+		if _gen != gen:
+			return
+
+
+# Signals go to this object's listeners and, when set, signal_target's.
+func _emit1(sig, a):
+	emit_signal(sig, a)
+	if signal_target != null:
+		signal_target.emit_signal(sig, a)
+
+
+func _emit2(sig, a, b):
+	emit_signal(sig, a, b)
+	if signal_target != null:
+		signal_target.emit_signal(sig, a, b)
+
+
+func _emit3(sig, a, b, c):
+	emit_signal(sig, a, b, c)
+	if signal_target != null:
+		signal_target.emit_signal(sig, a, b, c)
+
+
+func _emit4(sig, a, b, c, d):
+	emit_signal(sig, a, b, c, d)
+	if signal_target != null:
+		signal_target.emit_signal(sig, a, b, c, d)

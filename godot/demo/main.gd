@@ -1,0 +1,203 @@
+# tickrelay arena (Godot 4): every running instance is a player. It connects
+# to the relay in Project Settings (tickrelay/host, tickrelay/port), quick-
+# matches into an "arena" room of up to 8, sends its position and colour as
+# its state every frame, and draws the others interpolated 100 ms in the past
+# (tickrelay/tick_interpolation_delay_ms). WASD or arrows move, Space waves
+# (a reliable event), Enter chats.
+extends Node2D
+
+const SPEED := 260.0
+const RADIUS := 16.0
+const ARENA := Rect2(20, 70, 920, 470)
+const EVENT_WAVE := 1
+const MAX_CHAT_LINES := 6
+
+var my_pos := Vector2.ZERO
+var my_color := Color.WHITE
+var my_name := ""
+var waves := {}  # player id -> time left of its wave ring, s
+var chat_lines: Array[String] = []
+
+var status_label: Label
+var players_label: Label
+var chat_label: Label
+var chat_line: LineEdit
+
+
+func _ready() -> void:
+	my_pos = ARENA.get_center() + Vector2(randf_range(-250, 250), randf_range(-150, 150))
+	my_color = Color.from_hsv(randf(), 0.65, 0.95)
+	my_name = "player%03d" % (randi() % 1000)
+	_build_ui()
+	Relay.connected.connect(_on_connected)
+	Relay.disconnected.connect(_on_disconnected)
+	Relay.error.connect(_on_error)
+	Relay.room_joined.connect(_on_room_joined)
+	Relay.player_joined.connect(_on_player_joined)
+	Relay.player_left.connect(_on_player_left)
+	Relay.master_changed.connect(_on_master_changed)
+	Relay.event_received.connect(_on_event_received)
+	Relay.chat_received.connect(_on_chat_received)
+	var err: int = Relay.connect_to_server("", 0, {"name": my_name, "props": {"color": my_color}})
+	if err != OK:
+		status_label.text = "cannot connect: %s" % error_string(err)
+	else:
+		status_label.text = "connecting to %s:%d ..." % [Relay.setting("tickrelay/host", "127.0.0.1"), Relay.setting("tickrelay/port", 7777)]
+
+
+func _process(delta: float) -> void:
+	var dir := Vector2.ZERO
+	if not chat_line.has_focus():
+		if Input.is_key_pressed(KEY_A) or Input.is_key_pressed(KEY_LEFT):
+			dir.x -= 1
+		if Input.is_key_pressed(KEY_D) or Input.is_key_pressed(KEY_RIGHT):
+			dir.x += 1
+		if Input.is_key_pressed(KEY_W) or Input.is_key_pressed(KEY_UP):
+			dir.y -= 1
+		if Input.is_key_pressed(KEY_S) or Input.is_key_pressed(KEY_DOWN):
+			dir.y += 1
+	var lo := ARENA.position + Vector2(RADIUS, RADIUS)
+	var hi := ARENA.end - Vector2(RADIUS, RADIUS)
+	my_pos = (my_pos + dir.normalized() * SPEED * delta).clamp(lo, hi)
+	if Relay.is_in_room():
+		# Sent once per frame at most; the latest value wins.
+		Relay.set_state({"pos": my_pos, "color": my_color})
+	for id in waves.keys():
+		waves[id] -= delta
+		if waves[id] <= 0.0:
+			waves.erase(id)
+	_update_players_label()
+	queue_redraw()
+
+
+func _unhandled_input(event: InputEvent) -> void:
+	var key := event as InputEventKey
+	if key == null or not key.pressed or key.echo:
+		return
+	if key.keycode == KEY_SPACE and Relay.is_in_room():
+		Relay.send_event(0, EVENT_WAVE, null)  # target 0: everyone, me too
+	elif key.keycode == KEY_ENTER or key.keycode == KEY_KP_ENTER:
+		chat_line.grab_focus()
+
+
+func _draw() -> void:
+	draw_rect(ARENA, Color(0.10, 0.11, 0.14))
+	draw_rect(ARENA, Color(0.35, 0.38, 0.45), false, 2.0)
+	var font := ThemeDB.fallback_font
+	var me: int = Relay.get_player_id()
+	var players: Dictionary = Relay.get_players()
+	for id in players:
+		if id == me:
+			continue
+		# The other players' states, rendered a little in the past and
+		# blended between the two states around that time.
+		var s = Relay.sample(id)
+		if not (s is Dictionary and s.has("pos")):
+			continue
+		var color: Color = s.get("color", Color.GRAY)
+		_draw_player(font, s["pos"], color, players[id]["name"], id)
+	_draw_player(font, my_pos, my_color, my_name + " (you)", me)
+
+
+func _draw_player(font: Font, pos: Vector2, color: Color, label: String, id: int) -> void:
+	draw_circle(pos, RADIUS, color)
+	if waves.has(id):
+		draw_arc(pos, RADIUS + 4.0 + (1.0 - waves[id]) * 30.0, 0.0, TAU, 32, color, 2.0)
+	draw_string(font, pos + Vector2(-RADIUS * 2.0, -RADIUS - 6.0), label, HORIZONTAL_ALIGNMENT_LEFT, -1, 13)
+
+
+func _build_ui() -> void:
+	var layer := CanvasLayer.new()
+	add_child(layer)
+	status_label = Label.new()
+	status_label.position = Vector2(20, 10)
+	layer.add_child(status_label)
+	players_label = Label.new()
+	players_label.position = Vector2(20, 36)
+	layer.add_child(players_label)
+	chat_label = Label.new()
+	chat_label.position = Vector2(660, 400)
+	chat_label.size = Vector2(280, 130)
+	chat_label.vertical_alignment = VERTICAL_ALIGNMENT_BOTTOM
+	chat_label.autowrap_mode = TextServer.AUTOWRAP_WORD_SMART
+	layer.add_child(chat_label)
+	chat_line = LineEdit.new()
+	chat_line.position = Vector2(20, 552)
+	chat_line.size = Vector2(920, 32)
+	chat_line.placeholder_text = "Enter: chat to the room"
+	chat_line.max_length = 200
+	chat_line.text_submitted.connect(_on_chat_submitted)
+	layer.add_child(chat_line)
+
+
+func _update_players_label() -> void:
+	if not Relay.is_in_room():
+		players_label.text = ""
+		return
+	var names: Array[String] = []
+	var players: Dictionary = Relay.get_players()
+	for id in players:
+		var n: String = players[id]["name"]
+		if id == Relay.client.master_id:
+			n += " (master)"
+		names.append(n)
+	players_label.text = "players (%d): %s    rtt %.0f ms" % [players.size(), ", ".join(PackedStringArray(names)), Relay.client.srtt_ms]
+
+
+func _add_chat(line: String) -> void:
+	chat_lines.append(line)
+	while chat_lines.size() > MAX_CHAT_LINES:
+		chat_lines.pop_front()
+	chat_label.text = "\n".join(PackedStringArray(chat_lines))
+
+
+func _player_name(id: int) -> String:
+	var p = Relay.get_players().get(id)
+	return p["name"] if p != null else "#%d" % id
+
+
+func _on_connected(player_id: int) -> void:
+	status_label.text = "connected as %s (#%d), finding a room ..." % [my_name, player_id]
+	Relay.join_or_create("arena", {}, 8)
+
+
+func _on_disconnected(code: int, reason: String) -> void:
+	status_label.text = "disconnected (%s): %s" % [Relay.client.code_name(code), reason]
+
+
+func _on_error(request_id: int, code: int, message: String) -> void:
+	_add_chat("[error %s] %s" % [Relay.client.code_name(code), message])
+
+
+func _on_room_joined(room_id: int, code: String) -> void:
+	status_label.text = "room %d, code %s: share the code, or start another instance" % [room_id, code]
+
+
+func _on_player_joined(id: int, player_name: String, _props: Dictionary) -> void:
+	if id != Relay.get_player_id():
+		_add_chat("* %s joined" % player_name)
+
+
+func _on_player_left(id: int) -> void:
+	_add_chat("* #%d left" % id)
+
+
+func _on_master_changed(id: int) -> void:
+	_add_chat("* %s is the master" % _player_name(id))
+
+
+func _on_event_received(from: int, code: int, _payload, _tick: int) -> void:
+	if code == EVENT_WAVE:
+		waves[from] = 1.0
+
+
+func _on_chat_received(from: int, to: int, text: String, _time_ms: int) -> void:
+	var prefix := "" if to == 0 else "(to %s) " % _player_name(to)
+	_add_chat("%s%s: %s" % [prefix, _player_name(from), text])
+
+
+func _on_chat_submitted(text: String) -> void:
+	if text.strip_edges() != "" and Relay.is_in_room():
+		Relay.chat(text.strip_edges())
+	chat_line.clear()
+	chat_line.release_focus()

@@ -1,0 +1,16 @@
+package enginetest
+
+import (
+	"testing"
+	"time"
+)
+
+func TestClientUnit(t *testing.T) {
+	t.Parallel()
+	runScript(t, 30*time.Second, "client_unit_test.gd")
+}
+
+func TestInterpolation(t *testing.T) {
+	t.Parallel()
+	runScript(t, 30*time.Second, "interpolation_test.gd")
+}

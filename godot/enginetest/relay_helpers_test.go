@@ -1,0 +1,135 @@
+package enginetest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay"
+	"github.com/tickrelay/tickrelay/relay/client"
+)
+
+// startRelay serves a relay on 127.0.0.1 with a kernel-chosen port and shuts
+// it down when the test ends.
+func startRelay(t *testing.T, s *relay.Server) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(pc) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("relay shutdown: %v", err)
+		}
+		if err := <-done; err != relay.ErrServerClosed {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return pc.LocalAddr().String()
+}
+
+// untilEngineExits returns a context that ends at the deadline or when the
+// engine exits, whichever comes first: a Go wait on something the GDScript
+// side should do then fails at once instead of at the deadline.
+func untilEngineExits(t *testing.T, r *engineRun, timeout time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	go func() {
+		select {
+		case <-r.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx
+}
+
+// recorder drains a Go client's messages (a client that does not is
+// throttled by the server) and keeps the events and chat lines it saw.
+type recorder struct {
+	c *client.Client
+
+	mu      sync.Mutex
+	events  []codec.Event
+	chat    []codec.ChatMsg
+	changed chan struct{} // closed and replaced whenever something arrives
+	ended   bool
+}
+
+func dialRecorded(t *testing.T, ctx context.Context, addr, name string) *recorder {
+	t.Helper()
+	c, err := client.Dial(ctx, addr, client.Options{Name: name})
+	if err != nil {
+		t.Fatalf("dial %s: %v", name, err)
+	}
+	r := &recorder{c: c, changed: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := range c.Messages() {
+			if m.Type != codec.TFrame {
+				continue
+			}
+			r.mu.Lock()
+			r.events = append(r.events, m.Frame.Events...)
+			r.chat = append(r.chat, m.Frame.Chat...)
+			close(r.changed)
+			r.changed = make(chan struct{})
+			r.mu.Unlock()
+		}
+		r.mu.Lock()
+		r.ended = true
+		close(r.changed)
+		r.mu.Unlock()
+	}()
+	t.Cleanup(func() {
+		c.Close()
+		<-done
+	})
+	return r
+}
+
+// waitFor blocks until cond holds on what r recorded, or ctx ends.
+func (r *recorder) waitFor(ctx context.Context, what string, cond func(events []codec.Event, chat []codec.ChatMsg) bool) error {
+	for {
+		r.mu.Lock()
+		ok := cond(r.events, r.chat)
+		ch, ended := r.changed, r.ended
+		r.mu.Unlock()
+		if ok {
+			return nil
+		}
+		if ended {
+			return fmt.Errorf("%s: the client's messages ended (%v)", what, r.c.Err())
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		}
+	}
+}
+
+func (r *recorder) snapshot() ([]codec.Event, []codec.ChatMsg) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]codec.Event(nil), r.events...), append([]codec.ChatMsg(nil), r.chat...)
+}
+
+// hasEvent reports whether events hold one from `from` with code.
+func hasEvent(events []codec.Event, from, code uint32) bool {
+	for _, e := range events {
+		if e.From == from && e.Code == code {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,159 @@
+# The client's own cost in a busy room: client.gd polled at 60 frames per
+# second in a room of 16 players at 30 Hz whose 15 others (Go bots, see
+# godot/enginetest/cost_test.go) set a ~64-byte state every tick. Measures the
+# script time of each poll() (plus set_state of this player's own state, as a
+# game does every frame) with the engine's microsecond clock, and separately
+# the interpolation of the 15 remote states per frame.
+#
+#   godot3-server --no-window --path PROJECT -s res://tests/client_cost_test.gd -- \
+#       --host=127.0.0.1 --port=N --code=ABCDEF [--players=16] [--seconds=5] [--fps=60]
+extends SceneTree
+
+const Client = preload("res://addons/tickrelay/client.gd")
+const Interpolation = preload("res://addons/tickrelay/interpolation.gd")
+
+var h
+var states_in = 0
+
+
+func _init():
+	h = preload("res://tests/harness.gd").new()
+	var a = h.args()
+	var port = int(a.get("port", "0"))
+	var code = a.get("code", "")
+	var nplayers = int(a.get("players", "16"))
+	var seconds = int(a.get("seconds", "5"))
+	var fps = int(a.get("fps", "60"))
+	if not h.check(port > 0 and code != "", "--port and --code are required"):
+		quit(h.summary())
+		return
+	var c = Client.new()
+	var interp = Interpolation.new()
+	c.interpolator = interp
+	c.connect("state_received", self, "_on_state")
+	h.check(c.connect_to_server(a.get("host", "127.0.0.1"), port, {"name": "godot"}) == OK, "connect")
+
+	# Join and wait until every bot's state is flowing.
+	var deadline = h.now_msec() + 15000
+	var joined = false
+	while true:
+		c.poll()
+		if not joined and c.is_connected_to_server():
+			c.join_by_code(code)
+			joined = true
+		if c.players.size() == nplayers and interp.player_ids().size() >= nplayers - 1:
+			break
+		if h.now_msec() > deadline or c.status == Client.STATUS_DISCONNECTED:
+			h.check(false, "never saw %d players with states: %d players, %d with states" % [nplayers, c.players.size(), interp.player_ids().size()])
+			quit(h.summary())
+			return
+		OS.delay_msec(2)
+	interp.tick_rate = c.tick_rate
+
+	var frame_us = 1000000 / fps
+	var frames = seconds * fps
+	var poll_us = []
+	var interp_us = []
+	var frames0 = c.stats["frames"]
+	var bytes0 = c.stats["bytes_in"]
+	states_in = 0
+	var cpu0 = thread_cpu_ns()
+	var next = h.now_usec()
+	var start = next
+	var pos = Vector2(0, 0)
+	for f in range(frames):
+		pos += Vector2(1.5, 0.5)
+		var t0 = h.now_usec()
+		c.set_state({"pos": pos, "vel": Vector2(1.5, 0.5), "anim": 2, "hp": 100})
+		c.poll()
+		var t1 = h.now_usec()
+		var tick = c.estimated_server_tick()
+		for id in c.players:
+			if id != c.player_id:
+				interp.sample(id, tick)
+		var t2 = h.now_usec()
+		poll_us.append(t1 - t0)
+		interp_us.append(t2 - t1)
+		next += frame_us
+		var wait = next - h.now_usec()
+		if wait > 0:
+			OS.delay_usec(wait)
+	var elapsed_ms = (h.now_usec() - start) / 1000
+	var cpu1 = thread_cpu_ns()
+	var nframes = c.stats["frames"] - frames0
+	var kbytes = (c.stats["bytes_in"] - bytes0) / 1024.0
+	h.check(c.is_connected_to_server(), "still connected")
+	h.check(nframes >= seconds * c.tick_rate * 8 / 10, "%d server frames in %d s" % [nframes, seconds])
+	# Bots and ticks are not in phase: a bot's state can miss a tick and
+	# land twice in the next one. Half the nominal load is the floor.
+	h.check(states_in >= nframes * (nplayers - 1) / 2, "%d states in %d frames" % [states_in, nframes])
+	var p = stats_of(poll_us)
+	var q = stats_of(interp_us)
+	# The wall clock above also counts time the engine's thread waited for a
+	# CPU (other processes, the Go side of this test). The thread's own CPU
+	# time over the whole loop (Linux schedstat, accurate to a few ms over the
+	# run) bounds the script's real cost per frame: poll, set_state, the 15
+	# interpolations and the loop itself.
+	var ref = reference_us()
+	var cpu_per_frame = -1.0
+	if cpu0 >= 0 and cpu1 >= 0:
+		cpu_per_frame = (cpu1 - cpu0) / 1000.0 / poll_us.size()
+	print("cost: polls=%d mean_us=%.1f p50_us=%d p99_us=%d max_us=%d interp_mean_us=%.1f interp_p99_us=%d cpu_per_frame_us=%.1f ref_decode_us=%d frames=%d states=%d kib_in=%.0f elapsed_ms=%d players=%d tick_rate=%d" % [
+		poll_us.size(), p[0], p[1], p[2], p[3], q[0], q[2], cpu_per_frame, ref, nframes, states_in, kbytes, elapsed_ms, c.players.size(), c.tick_rate])
+	c.disconnect_from_server()
+	var end = h.now_msec() + 1000
+	while c.is_socket_open() and h.now_msec() < end:
+		c.poll()
+		OS.delay_msec(2)
+	quit(h.summary())
+
+
+# How fast this machine runs GDScript right now: the median time to decode a
+# fixed 1 KB frame of 15 bot states (the bulk of a poll that gets a frame).
+# Lets a reader compare runs made on machines of different speed or load.
+func reference_us():
+	var mp = preload("res://addons/tickrelay/msgpack.gd").new()
+	var p = preload("res://addons/tickrelay/protocol.gd").new()
+	var states = []
+	for i in range(15):
+		states.append([i + 1, {"pos": [i * 100.5, 200.25], "vel": [15.0, -3.5], "anim": 3, "hp": 100, "seq": 40000 + i}])
+	var body = mp.encode([40, 123456, 1700000000000, [7, false, 1, false, null, [], [], [], states], [], []])
+	var runs = []
+	for i in range(21):
+		var t0 = h.now_usec()
+		p.decode_server(body)
+		runs.append(h.now_usec() - t0)
+	runs.sort()
+	return runs[10]
+
+
+# [mean, p50, p99, max]
+func stats_of(samples):
+	var s = samples.duplicate()
+	s.sort()
+	var total = 0
+	for x in s:
+		total += x
+	var n = s.size()
+	return [total * 1.0 / n, s[n / 2], s[int(min(n - 1, n * 99 / 100))], s[n - 1]]
+
+
+func _on_state(_id, _value, _tick):
+	states_in += 1
+
+
+# Time the engine's main thread has spent on a CPU, in ns (Linux schedstat;
+# updated at scheduler ticks, so accurate to a few ms over a run), or -1.
+# Unlike the wall clock it does not count time spent waiting for a CPU.
+func thread_cpu_ns():
+	if not ClassDB.class_exists("_File"):  # Godot 3's File; this test runs on 3
+		return -1
+	var f = ClassDB.call("instance", "_File")
+	if f.open("/proc/thread-self/schedstat", 1) != OK:  # File.READ
+		return -1
+	# /proc files read as length 0: get_as_text() would return nothing.
+	var l = f.get_line()
+	f.close()
+	if l == "":
+		return -1
+	return h.parse_int(l.split(" ")[0])

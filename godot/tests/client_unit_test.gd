@@ -1,0 +1,232 @@
+# client.gd's room view and signals, fed with server messages directly (no
+# network): full and delta frames, leave-and-rejoin in one frame, master and
+# lock changes, presence, a resync full frame, room_left, requests while not
+# connected, handlers that disconnect in the middle of a frame, and the
+# signal forwarding that relay_node.gd uses.
+#
+#   godot3-server --no-window --path PROJECT -s res://tests/client_unit_test.gd
+extends SceneTree
+
+const Client = preload("res://addons/tickrelay/client.gd")
+const Protocol = preload("res://addons/tickrelay/protocol.gd")
+const Interpolation = preload("res://addons/tickrelay/interpolation.gd")
+
+const SIGNALS1 = ["connected", "request_ok", "room_left", "player_left", "master_changed", "locked_changed", "room_props_changed", "pong"]
+const SIGNALS2 = ["disconnected", "room_joined", "room_list", "player_props_changed", "player_presence_changed"]
+const SIGNALS3 = ["error", "player_joined", "state_received"]
+const SIGNALS4 = ["event_received", "chat_received"]
+
+var h
+var mp
+var log_ = []
+var disconnect_on = ""
+
+
+func _init():
+	h = preload("res://tests/harness.gd").new()
+	mp = preload("res://addons/tickrelay/msgpack.gd").new()
+	test_room_view()
+	test_not_connected()
+	test_reentrant_disconnect()
+	test_forwarding()
+	quit(h.summary())
+
+
+func watch(c):
+	for s in SIGNALS1:
+		c.connect(s, self, "_r1", [s])
+	for s in SIGNALS2:
+		c.connect(s, self, "_r2", [s])
+	for s in SIGNALS3:
+		c.connect(s, self, "_r3", [s])
+	for s in SIGNALS4:
+		c.connect(s, self, "_r4", [s])
+
+
+func record(s, args, c):
+	log_.append("%s%s" % [s, str(args)])
+	if s == disconnect_on:
+		c.disconnect_from_server()
+
+
+func _r1(a, s):
+	record(s, [a], current)
+
+
+func _r2(a, b, s):
+	record(s, [a, b], current)
+
+
+func _r3(a, b, c, s):
+	record(s, [a, b, c], current)
+
+
+func _r4(a, b, c, d, s):
+	record(s, [a, b, c, d], current)
+
+
+var current
+
+
+# Feeds one server message, given as its decoded array, to client c.
+func feed(c, v):
+	var p = Protocol.new()
+	var m = p.decode_server(mp.encode(v))
+	h.check(m.ok, "test message is malformed: %s %s" % [str(v), m.error])
+	log_ = []
+	c._handle(m, 1000000)
+	return log_
+
+
+func full_room(room_id, master_id, players, states):
+	return [room_id, true, master_id, false, {"map": "dust"}, [], players, [], states]
+
+
+func test_room_view():
+	var c = Client.new()
+	current = c
+	var interp = Interpolation.new()
+	c.interpolator = interp
+	watch(c)
+	c.status = Client.STATUS_CONNECTING
+	var got = feed(c, [2, 1, 2, "tok", 30, 1700000000000, 100])
+	h.check(got == ["connected[2]"], "welcome: %s" % str(got))
+	h.check(c.status == Client.STATUS_CONNECTED and c.player_id == 2 and c.tick_rate == 30 and c.server_tick == 100, "welcome fields")
+	got = feed(c, [31, 1, 7, "ABCDEF", "dm", 8])
+	h.check(got == ["room_joined[7, ABCDEF]"], "room_joined: %s" % str(got))
+	h.check(c.room_id == 7 and c.room_code == "ABCDEF" and c.room_mode == "dm" and c.room_max_players == 8 and c.players.size() == 0, "room_joined view")
+	got = feed(c, [40, 101, 1700000000033, full_room(7, 1, [[1, "ana", {"team": "red"}], [2, "me", null]], [[1, [1, 2]]]),
+		[[101, 1, 5, "hi"]], [[1, 0, 1700000000033, "gg"]]])
+	h.check(got == ["player_joined[1, ana, {team:red}]", "player_joined[2, me, {}]", "master_changed[1]",
+		"room_props_changed[{map:dust}]", "state_received[1, [1, 2], 101]", "event_received[1, 5, hi, 101]",
+		"chat_received[1, 0, gg, 1700000000033]"], "full frame: %s" % str(got))
+	h.check(c.players.size() == 2 and c.players[1].name == "ana" and c.players[1].state == [1, 2] and c.players[1].state_tick == 101, "players after the full frame")
+	h.check(c.players[2].state == null and c.players[2].connected == true, "own entry")
+	h.check(interp.latest(1) == [1, 2], "interpolator got the state")
+	# Delta: ana leaves and joins again in one frame (leaves apply first),
+	# props, lock, presence, state.
+	got = feed(c, [40, 102, 1700000000066, [7, false, 2, true, null, [1, 9], [[1, "ana2", {}], [3, "bob", {}]],
+		[[2, {"ready": true}]], [[3, 7]], [[3, false]]], [], []])
+	h.check(got == ["player_left[1]", "player_joined[1, ana2, {}]", "player_joined[3, bob, {}]",
+		"player_props_changed[2, {ready:True}]", "master_changed[2]", "locked_changed[True]",
+		"player_presence_changed[3, False]", "state_received[3, 7, 102]"], "delta frame: %s" % str(got))
+	h.check(c.players[1].name == "ana2" and c.players[1].state == null, "rejoined player starts fresh")
+	h.check(interp.latest(1) == null, "interpolator forgot the leaver")
+	h.check(c.master_id == 2 and c.locked and c.room_props.get("map") == "dust", "master, lock, props kept")
+	h.check(c.players[3].connected == false, "presence")
+	# An idle frame changes nothing and says nothing.
+	got = feed(c, [40, 103, 1700000000100, [7, false, 2, true, null, [], [], [], []], [], []])
+	h.check(got == [], "idle frame: %s" % str(got))
+	h.check(c.server_tick == 103, "server tick")
+	# Room props replaced (not merged).
+	got = feed(c, [40, 104, 1700000000133, [7, false, 2, true, {"round": 2}, [], [], [], []], [], []])
+	h.check(got == ["room_props_changed[{round:2}]"] and not c.room_props.has("map"), "props replaced: %s" % str(got))
+	# A resync full frame: bob is gone, dora is new, ana2 stays.
+	got = feed(c, [40, 110, 1700000000333, [7, true, 2, true, {"round": 3}, [], [[1, "ana2", {}], [2, "me", {"ready": true}], [4, "dora", {}]], [], [[4, 1]]], [], []])
+	h.check(got == ["player_left[3]", "player_props_changed[1, {}]", "player_props_changed[2, {ready:True}]",
+		"player_joined[4, dora, {}]", "room_props_changed[{round:3}]", "state_received[4, 1, 110]"], "resync: %s" % str(got))
+	h.check(c.players.size() == 3 and not c.players.has(3), "players after the resync")
+	# Replies.
+	got = feed(c, [5, 12])
+	h.check(got == ["request_ok[12]"], "ok: %s" % str(got))
+	got = feed(c, [3, 13, 7, "only the master"])
+	h.check(got == ["error[13, 7, only the master]"], "error: %s" % str(got))
+	got = feed(c, [32, 14, [[7, "dm", 3, 8, true, {"map": 2}], [8, "ctf", 1, 4, false, null]]])
+	h.check(got.size() == 1 and got[0].begins_with("room_list[14, [{"), "room_list: %s" % str(got))
+	# Kicked.
+	got = feed(c, [33, 0, 19])
+	h.check(got == ["room_left[19]"], "room_left: %s" % str(got))
+	h.check(c.room_id == 0 and c.players.size() == 0 and c.master_id == 0 and interp.player_ids().size() == 0, "view cleared")
+	# Chat outside a room.
+	got = feed(c, [40, 120, 1700000000999, null, [], [[4, 2, 1700000000999, "psst"]]])
+	h.check(got == ["chat_received[4, 2, psst, 1700000000999]"], "direct message in no room: %s" % str(got))
+	# The server closes.
+	got = feed(c, [4, 11, "the server is shutting down"])
+	h.check(got == ["disconnected[11, the server is shutting down]"], "close: %s" % str(got))
+	h.check(c.status == Client.STATUS_DISCONNECTED, "disconnected")
+	# A malformed message ends the connection with a protocol error.
+	c.status = Client.STATUS_CONNECTED
+	var p = Protocol.new()
+	log_ = []
+	c._handle(p.decode_server(mp.encode([40, 1, 2, [7, false], [], []])), 0)
+	h.check(log_.size() == 1 and log_[0].begins_with("disconnected[-3, bad message"), "malformed: %s" % str(log_))
+
+
+func test_not_connected():
+	var c = Client.new()
+	current = c
+	watch(c)
+	log_ = []
+	var rid = c.create_room({"mode": "dm"})
+	h.check(rid == 1, "first request id is 1")
+	h.check(c.join_by_code("ABCDEF") == 2, "request ids count up")
+	h.check(c.send_event(0, 1, "x") == false and c.chat("hi") == false, "fire-and-forget refused")
+	h.check(log_.size() == 0, "no signal inside the call: %s" % str(log_))
+	c.poll()
+	h.check(log_ == ["error[1, -10, not connected]", "error[2, -10, not connected]", "error[0, -10, event: not connected]",
+		"error[0, -10, chat: not connected]"], "errors on the next poll: %s" % str(log_))
+	log_ = []
+	c.poll()
+	h.check(log_.size() == 0, "errors emitted once")
+	h.check(Client.code_name(-10) == "not_sent" and Client.code_name(-2) == "link_lost" and Client.code_name(4) == "room_full", "code names")
+	h.check(c.connect_to_server("127.0.0.1", 9, {"props": {"node": Node}}) == ERR_INVALID_PARAMETER, "props that cannot be encoded")
+	h.check(c.status == Client.STATUS_DISCONNECTED and not c.is_socket_open(), "no connection after a refused hello")
+	# Connecting to a port where nothing listens times out.
+	h.check(c.connect_to_server("127.0.0.1", 9, {"timeout_ms": 300}) == OK, "connect")
+	h.check(c.connect_to_server("127.0.0.1", 9) == ERR_ALREADY_IN_USE, "second connect refused")
+	# Requests made while connecting follow the hello.
+	c.join_or_create("dm")
+	h.check(c.chat("early") == true, "chat while connecting is queued")
+	h.check(c.stats["messages_out"] == 2, "requests while connecting are sent: %s" % str(c.stats))
+	var deadline = h.now_msec() + 3000
+	while c.status != Client.STATUS_DISCONNECTED and h.now_msec() < deadline:
+		c.poll()
+		OS.delay_msec(5)
+	h.check(log_.size() == 1 and log_[0].begins_with("disconnected[-1, no welcome"), "timeout: %s" % str(log_))
+	h.check(not c.is_socket_open(), "socket closed")
+
+
+# A handler that disconnects in the middle of a frame stops the rest of it.
+func test_reentrant_disconnect():
+	var c = Client.new()
+	current = c
+	watch(c)
+	c.status = Client.STATUS_CONNECTING
+	feed(c, [2, 1, 2, "tok", 30, 1700000000000, 100])
+	h.check(c.connect_to_server("127.0.0.1", 9) == ERR_ALREADY_IN_USE, "connected")
+	c._kcp = preload("res://addons/tickrelay/kcp.gd").new()
+	c._udp = PacketPeerUDP.new()
+	c._opts = Client.DEFAULT_OPTIONS
+	feed(c, [31, 1, 7, "ABCDEF", "dm", 8])
+	disconnect_on = "player_joined"
+	var got = feed(c, [40, 101, 1700000000033, full_room(7, 1, [[1, "ana", {}], [2, "me", {}]], []), [[101, 1, 5, "hi"]], []])
+	disconnect_on = ""
+	h.check(got == ["player_joined[1, ana, {}]", "disconnected[22, disconnected by the client]"], "stopped after the disconnect: %s" % str(got))
+	h.check(c.status == Client.STATUS_DISCONNECTED and c.players.size() == 0, "view cleared")
+
+
+var forwarded = []
+
+
+func _fwd(a, b, c, s):
+	forwarded.append([s, a, b, c])
+
+
+# relay_node.gd re-emits every client signal on itself.
+func test_forwarding():
+	var node = preload("res://addons/tickrelay/relay_node.gd").new()
+	var c = node.client
+	current = c
+	h.check(c.signal_target == node and c.interpolator == node.interpolation, "the node owns the client")
+	node.connect("state_received", self, "_fwd", ["state_received"])
+	c.status = Client.STATUS_CONNECTING
+	var p = Protocol.new()
+	c._handle(p.decode_server(mp.encode([2, 1, 2, "tok", 30, 1700000000000, 100])), 0)
+	c._handle(p.decode_server(mp.encode([31, 1, 7, "ABCDEF", "dm", 8])), 0)
+	c._handle(p.decode_server(mp.encode([40, 101, 1700000000033, full_room(7, 1, [[1, "ana", {}]], [[1, {"pos": Vector2(1, 2)}]]), [], []])), 0)
+	h.check(forwarded == [["state_received", 1, {"pos": Vector2(1, 2)}, 101]] or str(forwarded) == str([["state_received", 1, {"pos": Vector2(1, 2)}, 101]]),
+		"forwarded: %s" % str(forwarded))
+	h.check(node.get_player_id() == 2 and node.get_room_code() == "ABCDEF" and not node.is_master(), "node accessors")
+	h.check(node.sample(1) != null and node.sample(1).pos == Vector2(1, 2), "node.sample: %s" % str(node.sample(1)))
+	h.check(node.setting("tickrelay/no_such_setting", 42) == 42, "setting fallback")
+	node.free()

@@ -1,0 +1,214 @@
+# protocol.gd checks that need no Go vectors: framing edge cases, malformed
+# and hostile messages, forward compatibility (extra elements, unknown
+# types), encode errors and limits.
+#
+#   godot3-server --no-window --path PROJECT -s res://tests/protocol_unit_test.gd
+extends SceneTree
+
+const Protocol = preload("res://addons/tickrelay/protocol.gd")
+
+var h
+var mp
+
+
+func _init():
+	h = preload("res://tests/harness.gd").new()
+	mp = preload("res://addons/tickrelay/msgpack.gd").new()
+	test_framing()
+	test_big_frames()
+	test_bad_lengths()
+	test_forward_compat()
+	test_malformed()
+	test_encode()
+	quit(h.summary())
+
+
+func frame_of(value):
+	var p = Protocol.new()
+	return p.frame(mp.encode(value))
+
+
+func concat(list):
+	var b = StreamPeerBuffer.new()
+	for x in list:
+		b.put_data(x)
+	return b.data_array
+
+
+func test_framing():
+	var p = Protocol.new()
+	h.check(p.read_message() == null, "empty buffer gives null")
+	var f1 = frame_of([5, 1])
+	var f2 = frame_of([5, 2])
+	var both = concat([f1, f2])
+	# Byte by byte: a message only once its last byte is in.
+	var got = []
+	for i in range(both.size()):
+		p.feed(h.slice(both, i, i + 1))
+		var m = p.read_message()
+		if m != null:
+			got.append([i, m.rid])
+	h.check(got == [[f1.size() - 1, 1], [both.size() - 1, 2]], "byte by byte: %s" % str(got))
+	h.check(p.buffered() == 0, "buffer empty after")
+	# Many frames in one feed.
+	var list = []
+	for i in range(100):
+		list.append(frame_of([5, i + 1]))
+	p.feed(concat(list))
+	var n = 0
+	while true:
+		var m = p.read_message()
+		if m == null:
+			break
+		n += 1
+		h.check(m.ok and m.rid == n, "frame %d in order" % n)
+	h.check(n == 100, "100 frames from one feed: %d" % n)
+	p.feed(StreamPeerBuffer.new().data_array)
+	h.check(p.read_message() == null, "feeding nothing is harmless")
+
+
+func test_big_frames():
+	# A frame larger than one KCP message (1176 bytes) and larger than the
+	# compaction threshold, split in KCP-sized pieces, plus a small one after.
+	var p = Protocol.new()
+	var states = []
+	for i in range(3000):
+		states.append([i + 1, {"pos": Vector2(i, -i), "name": "player%d" % i}])
+	var big = frame_of([40, 7, 1000, [1, true, 1, false, {}, [], [], [], states], [], []])
+	h.check(big.size() > 65536, "big frame is %d bytes" % big.size())
+	var stream = concat([big, frame_of([5, 9]), big])
+	var pos = 0
+	var got = []
+	while pos < stream.size():
+		var end = int(min(pos + 1176, stream.size()))
+		p.feed(h.slice(stream, pos, end))
+		pos = end
+		while true:
+			var m = p.read_message()
+			if m == null:
+				break
+			got.append(m)
+	h.check(got.size() == 3, "3 messages: %d" % got.size())
+	if got.size() == 3:
+		h.check(got[0].ok and got[0].room.states.size() == 3000, "big frame decoded")
+		h.check(got[0].room.states[2999][1].pos == Vector2(2999, -2999), "last state intact")
+		h.check(got[1].ok and got[1].rid == 9, "small frame between")
+		h.check(got[2].ok and got[2].room.states.size() == 3000, "second big frame decoded")
+	h.check(p.buffered() == 0, "nothing left")
+
+
+func test_bad_lengths():
+	var p = Protocol.new()
+	p.feed(h.hex_to_bytes("00000000"))
+	var m = p.read_message()
+	h.check(m != null and not m.ok and m.fatal, "zero-length frame is fatal: %s" % str(m))
+	h.check(p.buffered() == 0, "buffer dropped after a fatal error")
+	p = Protocol.new()
+	p.max_frame_bytes = 1000
+	p.feed(h.hex_to_bytes("000003e9"))
+	m = p.read_message()
+	h.check(m != null and not m.ok and m.fatal, "frame over max_frame_bytes is fatal before its body: %s" % str(m))
+	p = Protocol.new()
+	p.feed(h.hex_to_bytes("ffffffff01"))
+	m = p.read_message()
+	h.check(m != null and not m.ok and m.fatal, "4 GiB frame is fatal")
+	# A body that is not msgpack is an error, not fatal: the framing holds.
+	p = Protocol.new()
+	p.feed(concat([h.hex_to_bytes("00000001c1"), frame_of([5, 3])]))
+	m = p.read_message()
+	h.check(m != null and not m.ok and not m.fatal, "bad body: %s" % str(m))
+	m = p.read_message()
+	h.check(m != null and m.ok and m.rid == 3, "the next frame still decodes")
+
+
+func decode(v):
+	var p = Protocol.new()
+	return p.decode_server(mp.encode(v))
+
+
+func test_forward_compat():
+	var m = decode([5, 8, "new field", [1, 2]])
+	h.check(m.ok and m.rid == 8, "ok with extra fields: %s" % str(m))
+	m = decode([2, 1, 3, "tok", 60, 1700000000000, 5])
+	h.check(m.ok and m.player_id == 3 and m.tick_rate == 60 and m.resumed == false and m.room_id == 0, "welcome of 7 fields: %s" % str(m))
+	m = decode([2, 1, 3, "tok", 60, 1700000000000, 5, true, 9, "later", {}])
+	h.check(m.ok and m.resumed == true and m.room_id == 9, "welcome with extra fields: %s" % str(m))
+	m = decode([99, 1, 2])
+	h.check(m.ok and m.get("unknown", false) and m.type == 99, "unknown type is skipped: %s" % str(m))
+	var room = [7, false, 1, true, null, [3], [[4, "dora", {}, "extra"]], [[4, {"a": 1}, 0]], [[2, [10, -5], 1]], [[5, false, 0]], "more"]
+	m = decode([40, 1234, 1700000000000, room, [[1233, 2, 5, "hit", "extra"]], [[1, 0, 1700000000000, "gg", 1]], "extra"])
+	h.check(m.ok, "frame with extra elements everywhere: %s" % str(m.error))
+	if m.ok:
+		h.check(m.room.presence == [[5, false, 0]] and m.room.locked == true and m.room.joins[0][1] == "dora", "frame fields")
+		h.check(m.events[0][3] == "hit" and m.chat[0][3] == "gg", "events and chat")
+	m = decode([40, 1, 2, [7, true, 1, false, {}, [], [], [], []], [], []])
+	h.check(m.ok and m.room.presence == null, "frame without presence")
+	m = decode([40, 1, 2, null, [], []])
+	h.check(m.ok and m.room == null, "frame in no room")
+
+
+func test_malformed():
+	var cases = [
+		[], [null], ["x"], {"a": 1}, 5,
+		[2, 1, "3", "tok", 60, 0, 5], [2, 1, 3, "tok", 60, 0], [2, 1, 3, "tok", 60, 0, 5, "no", 1],
+		[3, 1, 2], [3, 1, 2, 3], [4, 1], [4, "x", "y"], [5], [5, "1"],
+		[31, 1, 2, 3, "dm", 4], [31, 1, 2, "c", "dm"],
+		[32, 1, [[1, "dm", 2, 3, false]]], [32, 1, [[1, "dm", 2, 3, 0, {}]]], [32, 1, "rooms"],
+		[33, 1], [34, 1, 2, 3], [34, 1, 2, 3, 1.5],
+		[40, 1, 2, null, [], []], # valid: a control case, removed below
+		[40, 1, 2, null, [[1, 2, 3]], []], [40, 1, 2, null, [], [[1, 0, 3, 4]]],
+		[40, 1, 2, null, [1], []], [40, 1, 2, [7, false, 1, false, {}, [], [], []], [], []],
+		[40, 1, 2, [7, false, 1, false, {}, ["x"], [], [], []], [], []],
+		[40, 1, 2, [7, false, 1, false, {}, [], [[4, 5, {}]], [], []], [], []],
+		[40, 1, 2, [7, false, 1, false, {}, [], [[4, "d", 5]], [], []], [], []],
+		[40, 1, 2, [7, false, 1, false, {}, [], [], [[4, 5]], []], [], []],
+		[40, 1, 2, [7, false, 1, false, {}, [], [], [], [[4]]], [], []],
+		[40, 1, 2, [7, false, 1, false, {}, [], [], [], [["4", 1]]], [], []],
+		[40, 1, 2, [7, false, 1, false, {}, [], [], [], [], [[4, 1]]], [], []],
+		[40, 1, 2, [7, 0, 1, false, {}, [], [], [], []], [], []],
+		[40, 1, 2, [7, false, 1, false, [], [], [], [], []], [], []],
+		[40, "1", 2, null, [], []], [40, 1, 2, null, [], []],
+	]
+	var valid = 0
+	for v in cases:
+		var m = decode(v)
+		if m.ok:
+			valid += 1
+		else:
+			h.check(m.error != "", "error without a message: %s" % str(v))
+	# The two control cases above are valid frames.
+	h.check(valid == 2, "%d of the malformed cases decoded (2 are controls)" % valid)
+	# Garbage of every length must never be a script error.
+	var rng = RandomNumberGenerator.new()
+	rng.seed = 3
+	var p = Protocol.new()
+	for i in range(2000):
+		var b = StreamPeerBuffer.new()
+		var n = rng.randi_range(0, 40)
+		b.put_u8(0x96)
+		b.put_u8(0x28)
+		for j in range(n):
+			b.put_u8(rng.randi_range(0, 255))
+		p.decode_server(b.data_array)
+	h.check(true, "random garbage decoded without a script error")
+
+
+func test_encode():
+	var p = Protocol.new()
+	var f = p.encode_state(Node)
+	h.check(f.size() == 0 and p.error != "", "an Object cannot be a state: %s" % p.error)
+	f = p.encode_state({"pos": Vector2(1, 2)})
+	h.check(f.size() > 0 and p.error == "", "encode after an error works")
+	var big = []
+	for i in range(10000):
+		big.append(i)
+	f = p.encode_state(big)
+	h.check(f.size() == 0 and p.error.find("limit") >= 0, "over the 16 KiB frame limit: %s" % p.error)
+	f = p.encode_hello("ana", null)
+	var body = h.slice(f, 4, f.size())
+	h.check(mp.decode(body).value == [1, 1, "ana", null], "hello without extras")
+	f = p.encode_hello("ana", null, "tok")
+	h.check(mp.decode(h.slice(f, 4, f.size())).value == [1, 1, "ana", null, "tok", "", 0], "hello with an auth token")
+	f = p.encode_ping(5)
+	h.check(mp.decode(h.slice(f, 4, f.size())).value == [23, 5], "ping without acked tick")
+	h.check(Protocol.code_name(25) == "rate_limited" and Protocol.code_name(27) == "replaced" and Protocol.code_name(99) == "code_99", "code names")
