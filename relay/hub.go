@@ -27,6 +27,7 @@ type hubConfig struct {
 	authSecret        []byte // nil: anonymous play
 	handshakeTimeout  time.Duration
 	resumeGrace       time.Duration // 0: no resume
+	idleTimeout       time.Duration
 	rateLimits        RateLimits
 	log               zerolog.Logger
 }

@@ -32,7 +32,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 		h.shutdown()
 	}
 
-	idle := int64(orDur(s.IdleTimeout, 10*time.Second))
+	idle := int64(h.cfg.idleTimeout)
 	for _, sess := range s.live {
 		s.drain(sess)
 		switch {

@@ -72,9 +72,16 @@ func (h *hub) recordHistory(p *player) {
 	e.chat = append(e.chat, p.chat...)
 	p.hist = append(p.hist, e)
 	p.histBytes += len(e.events) + len(e.chat)
-	// Bounded: past the limit the oldest entries go, and a resume that
+	// Bounded in bytes and in age: a client that never acknowledges
+	// frames (acked_tick is optional) would otherwise keep the most. A
+	// frame older than the idle timeout plus the grace cannot be needed by
+	// a resume. Past either bound the oldest entries go, and a resume that
 	// would need them fails instead of delivering a gap.
-	for p.histBytes > h.cfg.maxPending && len(p.hist) > 0 {
+	oldest := uint64(0)
+	if keep := uint64((h.cfg.idleTimeout + h.cfg.resumeGrace).Seconds() * float64(h.cfg.tickRate)); h.tick > keep {
+		oldest = h.tick - keep
+	}
+	for len(p.hist) > 0 && (p.histBytes > h.cfg.maxPending || p.hist[0].tick < oldest) {
 		p.histFloor = p.hist[0].tick
 		p.histBytes -= len(p.hist[0].events) + len(p.hist[0].chat)
 		p.hist[0] = histEntry{}

@@ -178,6 +178,7 @@ func (s *Server) hubConfig(rate int) hubConfig {
 		authSecret:        s.authSecret(),
 		handshakeTimeout:  orDur(s.HandshakeTimeout, 5*time.Second),
 		resumeGrace:       s.resumeGrace(),
+		idleTimeout:       orDur(s.IdleTimeout, 10*time.Second),
 		rateLimits:        s.RateLimits.withDefaults(),
 		log:               s.Logger,
 	}
