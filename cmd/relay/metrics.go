@@ -165,6 +165,9 @@ func (m *metricsServer) Addr() string { return m.ln.Addr().String() }
 // waits for the serving goroutine to return.
 func (m *metricsServer) Shutdown(ctx context.Context) error {
 	err := m.http.Shutdown(ctx)
+	if err != nil {
+		m.http.Close() // a scrape or profile outlived ctx: cut it
+	}
 	if serr := <-m.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

@@ -1,0 +1,960 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	kcp "github.com/xtaci/kcp-go/v5"
+
+	"github.com/tickrelay/tickrelay/codec"
+)
+
+// The bots are built for cost, not convenience: thousands of them must load
+// a server without the generator becoming the bottleneck (kcp-go's own
+// client sessions cost about as much CPU as the server they load). So:
+//
+//   - each bot is a bare KCP state machine (kcp.NewKCP) over its own
+//     non-blocking UDP socket, because the server keys sessions by source
+//     address;
+//   - a few workers, each locked to one OS thread, own disjoint sets of
+//     bots and run them from one epoll instance and one timing wheel: no
+//     goroutine, timer or lock per bot, and a bot's state is only ever
+//     touched by its worker;
+//   - all bots of a room live on one worker, so the creator can hand its
+//     room id to the joiners without cross-thread signalling;
+//   - frames are walked in place with codec.Reader, never decoded into
+//     allocated structures.
+
+type phase int32
+
+const (
+	phaseJoin    phase = iota // connecting and joining rooms
+	phaseWarmup               // full load, not measured
+	phaseMeasure              // full load, measured
+	phaseBye                  // bots say bye and wait for the server's close
+	phaseStop                 // workers close their sockets and return
+)
+
+// control is what the controller and the workers share.
+type control struct {
+	phase    atomic.Int32
+	settled  atomic.Int64 // bots that joined (or, in lobby mode, were welcomed) or failed
+	total    int64
+	settledC chan struct{}
+	once     sync.Once
+}
+
+func (c *control) settle() {
+	if c.settled.Add(1) == c.total {
+		c.once.Do(func() { close(c.settledC) })
+	}
+}
+
+// counters are monotonic totals; the report uses their change over the
+// measured window.
+type counters struct {
+	DgramsIn, DgramsOut     uint64 // UDP datagrams read and written at the bots' sockets
+	UDPBytesIn, UDPBytesOut uint64 // their payload bytes (KCP segments)
+	MsgsIn, MsgsOut         uint64 // KCP messages received (Recv) and sent (Send)
+	PayloadIn, PayloadOut   uint64 // protocol bytes, frame length prefixes included
+	Frames                  uint64 // per-tick frames received
+	StatesSent, StatesRecv  uint64 // state messages sent; state entries in received frames
+	TickGaps                uint64 // tick numbers missing between a bot's consecutive frames
+	Pings                   uint64
+	SendAgain               uint64 // writes refused with EAGAIN: dropped at our own socket
+	SendErrs, ReadErrs      uint64 // other socket errors (e.g. ECONNREFUSED: no server)
+	SendBlocked             uint64 // messages not sent because the bot's KCP queue was full
+	KCPInputErrs            uint64
+	ParseErrs               uint64
+}
+
+type workerStats struct {
+	c         counters
+	lat       hist // state set -> remote receipt, measured window
+	latAll    hist // same, since the first state
+	latRecent hist // same, since the last progress line
+	jitter    hist // |frame interval - tick period|, measured window
+	rtt       hist // ping round trip minus the server's hold, measured window
+	join      hist // hello sent -> room_joined (lobby mode: -> welcome)
+	inRoom    int  // bots in a room now (lobby mode: welcomed)
+	tickRate  int  // from the welcome
+	failed    int
+	closes    map[string]int // close reasons the server sent, by name
+	errors    map[string]int // error replies, by code name
+}
+
+type botState uint8
+
+const (
+	botIdle     botState = iota // not connected yet
+	botHello                    // hello sent
+	botWelcomed                 // welcome received, room request not answered
+	botInRoom
+	botClosed // the server closed it, or it failed
+)
+
+type room struct {
+	creator *bot
+	id      uint32
+	code    string
+	created bool
+	waiting []*bot // welcomed members waiting for the creator's room
+}
+
+type bot struct {
+	w         *worker
+	local     int // index in w.bots
+	fd        int
+	port      int
+	k         *kcp.KCP
+	room      *room
+	name      []byte
+	id        uint32
+	state     botState
+	settled   bool
+	byeSent   bool
+	connectAt int64 // mono ns
+	helloAt   int64
+	nextState int64
+	nextPing  int64
+	lastFrame int64
+	lastTick  uint64
+	in        []byte // received stream bytes not yet cut into frames
+}
+
+type worker struct {
+	cfg    *config
+	ctl    *control
+	epfd   int
+	epf    *os.File        // epfd, registered with Go's netpoller
+	eprc   syscall.RawConn // to park on it
+	bots   []*bot
+	period int64 // tick period in ns, from the welcome
+
+	wheel   [wheelSize][]*bot
+	batch   []*bot
+	lastMs  uint32
+	clk     *kcp.KCP // never updated, so its Check() reads kcp-go's clock
+	events  []syscall.EpollEvent
+	rbuf    []byte
+	sbuf    []byte
+	stateFr []byte // a state message, re-stamped for every send
+	stampAt int    // offset of the send time in stateFr
+	rid     uint32
+
+	nextConnect int
+	byeSent     bool
+	byePending  int
+	byeDone     chan struct{}
+	byeOnce     sync.Once
+	tid         int
+	ready       chan struct{}
+	done        chan struct{}
+	err         error
+
+	mu sync.Mutex // held while the worker runs a batch; guards st
+	st workerStats
+}
+
+// wheelSize bounds how far ahead a bot can be scheduled, in kcp-go
+// milliseconds; KCP's Check never asks for more than one interval (10 ms).
+const wheelSize = 32
+
+const kcpInterval = 10
+
+// epoch anchors the bots' clock: mono() is monotonic, and wallEpoch+mono()
+// is the Unix time stamped into states, so a receiving bot on the same
+// machine subtracts two readings of the same monotonic clock.
+var (
+	epoch     = time.Now()
+	wallEpoch = epoch.UnixNano()
+)
+
+func mono() int64 { return int64(time.Since(epoch)) }
+
+// botSet is every bot, split among workers.
+type botSet struct {
+	workers []*worker
+	ctl     *control
+	ports   map[int]bool
+}
+
+func newBotSet(cfg *config, server netip.AddrPort) (*botSet, error) {
+	nw := max(1, min(cfg.workers, cfg.players))
+	set := &botSet{ctl: &control{total: int64(cfg.players), settledC: make(chan struct{})}, ports: map[int]bool{}}
+	if cfg.players == 0 {
+		close(set.ctl.settledC)
+	}
+	for i := 0; i < nw; i++ {
+		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			set.close()
+			return nil, fmt.Errorf("epoll: %w", err)
+		}
+		// An embedded relay's tick must not wait for a P that a worker
+		// holds while asleep in epoll_wait (sysmon takes it back only
+		// after up to 10 ms). An epoll fd is pollable, so with -embedded
+		// the worker parks in Go's netpoller instead (see wait).
+		if err := syscall.SetNonblock(epfd, true); err != nil {
+			syscall.Close(epfd)
+			set.close()
+			return nil, fmt.Errorf("epoll: %w", err)
+		}
+		epf := os.NewFile(uintptr(epfd), "epoll")
+		rc, err := epf.SyscallConn()
+		if err != nil {
+			epf.Close()
+			set.close()
+			return nil, fmt.Errorf("epoll: %w", err)
+		}
+		w := &worker{
+			cfg: cfg, ctl: set.ctl, epfd: epfd, epf: epf, eprc: rc,
+			clk:     kcp.NewKCP(0, nil),
+			events:  make([]syscall.EpollEvent, 256),
+			rbuf:    make([]byte, 64<<10),
+			byeDone: make(chan struct{}),
+			ready:   make(chan struct{}),
+			done:    make(chan struct{}),
+			period:  int64(time.Second / 30),
+			st:      workerStats{closes: map[string]int{}, errors: map[string]int{}},
+		}
+		w.buildStateTemplate()
+		set.workers = append(set.workers, w)
+	}
+
+	roomSize := cfg.roomSize
+	if roomSize <= 0 {
+		roomSize = 1 // lobby mode: a "room" is just a bot, for worker assignment
+	}
+	rooms := (cfg.players + roomSize - 1) / roomSize
+	// Connections are paced in bot order, and room r's members are bots
+	// r*size..; a room's creator therefore connects first.
+	spacing := int64(0)
+	if cfg.ramp > 0 {
+		spacing = int64(time.Second) / int64(cfg.ramp)
+	}
+	for r := 0; r < rooms; r++ {
+		w := set.workers[r%nw]
+		rm := &room{}
+		for i := r * roomSize; i < min((r+1)*roomSize, cfg.players); i++ {
+			b, err := w.newBot(server, i, spacing)
+			if err != nil {
+				set.close()
+				return nil, err
+			}
+			set.ports[b.port] = true
+			if cfg.roomSize > 0 {
+				b.room = rm
+				if rm.creator == nil {
+					rm.creator = b
+				}
+			}
+		}
+	}
+	return set, nil
+}
+
+func (w *worker) newBot(server netip.AddrPort, index int, spacing int64) (*bot, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("bot socket %d: %w (raise the open file limit?)", index, err)
+	}
+	fail := func(what string, err error) (*bot, error) {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("bot %d: %s: %w", index, what, err)
+	}
+	// Loopback source, connected to the server: the kernel then filters
+	// other senders, and plain read/write carry one datagram each.
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return fail("bind", err)
+	}
+	if err := syscall.Connect(fd, &syscall.SockaddrInet4{Addr: server.Addr().As4(), Port: int(server.Port())}); err != nil {
+		return fail("connect", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return fail("getsockname", err)
+	}
+	b := &bot{
+		w: w, local: len(w.bots), fd: fd, port: sa.(*syscall.SockaddrInet4).Port,
+		name:      fmt.Appendf(nil, "bot%d", index),
+		connectAt: int64(index) * spacing,
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(b.local)}
+	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fail("epoll_ctl", err)
+	}
+	conv := rand.Uint32() | 1 // any non-zero conversation id
+	b.k = kcp.NewKCP(conv, func(buf []byte, size int) { w.output(b, buf[:size]) })
+	b.k.NoDelay(1, kcpInterval, 2, 1)
+	b.k.WndSize(128, 128)
+	b.k.SetMtu(1200)
+	w.bots = append(w.bots, b)
+	return b, nil
+}
+
+// buildStateTemplate encodes one state message of exactly cfg.stateBytes
+// encoded value bytes: a msgpack bin whose first 8 bytes are the send time.
+func (w *worker) buildStateTemplate() {
+	s := w.cfg.stateBytes
+	b, start := codec.BeginFrame(nil)
+	b = append(b, 0x92, byte(codec.TState))
+	if s-2 <= math.MaxUint8 {
+		b = append(b, 0xc4, byte(s-2))
+	} else {
+		b = append(b, 0xc5, byte((s-3)>>8), byte(s-3))
+	}
+	w.stampAt = len(b)
+	for len(b)-start-codec.FrameHeaderSize-2 < s {
+		b = append(b, byte(len(b)))
+	}
+	codec.EndFrame(b, start)
+	w.stateFr = b
+}
+
+// start runs every worker; connection times count from now.
+func (s *botSet) start() {
+	base := mono()
+	for _, w := range s.workers {
+		for _, b := range w.bots {
+			b.connectAt += base
+		}
+		go w.run()
+	}
+	for _, w := range s.workers {
+		<-w.ready
+	}
+}
+
+func (s *botSet) setPhase(p phase) { s.ctl.phase.Store(int32(p)) }
+
+// close releases the sockets of a set whose workers never started.
+func (s *botSet) close() {
+	for _, w := range s.workers {
+		w.closeFDs()
+	}
+}
+
+// stop tells every worker to return and waits for them.
+func (s *botSet) stop() error {
+	s.setPhase(phaseStop)
+	var err error
+	for _, w := range s.workers {
+		<-w.done
+		err = errors.Join(err, w.err)
+	}
+	return err
+}
+
+// snapshot merges every worker's statistics.
+func (s *botSet) snapshot() workerStats {
+	out := workerStats{closes: map[string]int{}, errors: map[string]int{}}
+	for _, w := range s.workers {
+		w.mu.Lock()
+		out.add(&w.st)
+		w.mu.Unlock()
+	}
+	return out
+}
+
+// takeRecent merges and clears the since-last-progress-line histograms.
+func (s *botSet) takeRecent() hist {
+	var h hist
+	for _, w := range s.workers {
+		w.mu.Lock()
+		h.merge(&w.st.latRecent)
+		w.st.latRecent.reset()
+		w.mu.Unlock()
+	}
+	return h
+}
+
+// workerCPU is the CPU time of the workers' threads so far.
+func (s *botSet) workerCPU() time.Duration {
+	var t time.Duration
+	for _, w := range s.workers {
+		t += threadCPU(w.tid)
+	}
+	return t
+}
+
+func (ws *workerStats) add(o *workerStats) {
+	c, d := &ws.c, &o.c
+	c.DgramsIn += d.DgramsIn
+	c.DgramsOut += d.DgramsOut
+	c.UDPBytesIn += d.UDPBytesIn
+	c.UDPBytesOut += d.UDPBytesOut
+	c.MsgsIn += d.MsgsIn
+	c.MsgsOut += d.MsgsOut
+	c.PayloadIn += d.PayloadIn
+	c.PayloadOut += d.PayloadOut
+	c.Frames += d.Frames
+	c.StatesSent += d.StatesSent
+	c.StatesRecv += d.StatesRecv
+	c.TickGaps += d.TickGaps
+	c.Pings += d.Pings
+	c.SendAgain += d.SendAgain
+	c.SendErrs += d.SendErrs
+	c.ReadErrs += d.ReadErrs
+	c.SendBlocked += d.SendBlocked
+	c.KCPInputErrs += d.KCPInputErrs
+	c.ParseErrs += d.ParseErrs
+	ws.lat.merge(&o.lat)
+	ws.latAll.merge(&o.latAll)
+	ws.latRecent.merge(&o.latRecent)
+	ws.jitter.merge(&o.jitter)
+	ws.rtt.merge(&o.rtt)
+	ws.join.merge(&o.join)
+	ws.inRoom += o.inRoom
+	ws.tickRate = max(ws.tickRate, o.tickRate)
+	ws.failed += o.failed
+	for k, v := range o.closes {
+		ws.closes[k] += v
+	}
+	for k, v := range o.errors {
+		ws.errors[k] += v
+	}
+}
+
+func (w *worker) run() {
+	defer close(w.done)
+	// The thread is the worker's: its CPU time is the generator's cost
+	// even when the server shares the process (-embedded).
+	runtime.LockOSThread()
+	w.tid = syscall.Gettid()
+	w.lastMs = w.clk.Check()
+	close(w.ready)
+	defer w.closeFDs()
+	for {
+		ph := phase(w.ctl.phase.Load())
+		if ph == phaseStop {
+			return
+		}
+		n, err := w.wait(w.timeout(ph))
+		if err != nil {
+			w.err = fmt.Errorf("epoll_wait: %w", err)
+			return
+		}
+		w.mu.Lock()
+		ph = phase(w.ctl.phase.Load())
+		measuring := ph == phaseMeasure
+		if ph >= phaseBye && !w.byeSent {
+			w.sayBye()
+		}
+		for i := 0; i < n; i++ {
+			w.readable(w.bots[w.events[i].Fd], measuring)
+		}
+		now := mono()
+		if ph < phaseBye {
+			w.connectDue(now)
+		}
+		w.runWheel(now, ph)
+		w.mu.Unlock()
+	}
+}
+
+// wait returns the ready events, sleeping up to timeoutMs when there are
+// none. With an external relay the worker sleeps in epoll_wait itself:
+// that keeps the worker on one thread with no handoff per wake-up, and
+// the P it holds meanwhile only delays the bench's own controller. With
+// -embedded it parks in the netpoller instead, which frees the P for the
+// relay but costs a thread handoff per wake-up (the worker is locked to
+// its thread), so embedded CPU figures overstate the generator's cost.
+func (w *worker) wait(timeoutMs int) (int, error) {
+	poll := func(ms int) (int, error) {
+		n, err := syscall.EpollWait(w.epfd, w.events, ms)
+		if errors.Is(err, syscall.EINTR) {
+			return 0, nil
+		}
+		return n, err
+	}
+	if !w.cfg.embedded {
+		return poll(timeoutMs)
+	}
+	n, err := poll(0)
+	if n > 0 || err != nil || timeoutMs <= 0 {
+		return n, err
+	}
+	if err := w.epf.SetReadDeadline(time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)); err != nil {
+		return 0, err
+	}
+	rerr := w.eprc.Read(func(uintptr) bool {
+		n, err = poll(0)
+		return n > 0 || err != nil // false: park until the epoll fd is readable
+	})
+	if rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
+		return 0, rerr
+	}
+	return n, err
+}
+
+// timeout is how long epoll may sleep: until the next scheduled KCP update
+// or connection, at most one KCP interval so phase changes are seen soon.
+func (w *worker) timeout(ph phase) int {
+	nowMs := w.clk.Check()
+	wait := kcpInterval
+	for d := 0; d <= kcpInterval; d++ {
+		if len(w.wheel[(nowMs+uint32(d))%wheelSize]) > 0 {
+			wait = d
+			break
+		}
+	}
+	if int32(nowMs-w.lastMs) > 0 {
+		wait = 0 // the wheel is behind
+	}
+	if ph < phaseBye && w.nextConnect < len(w.bots) {
+		until := (w.bots[w.nextConnect].connectAt - mono() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+		wait = int(max(0, min(int64(wait), until)))
+	}
+	return wait
+}
+
+func (w *worker) output(b *bot, p []byte) {
+	n, err := syscall.Write(b.fd, p)
+	switch {
+	case err == nil:
+		w.st.c.DgramsOut++
+		w.st.c.UDPBytesOut += uint64(n)
+	case errors.Is(err, syscall.EAGAIN):
+		w.st.c.SendAgain++
+	default:
+		w.st.c.SendErrs++
+	}
+}
+
+// maxQueued bounds a bot's unacknowledged KCP messages: about 2 s of
+// states. Each holds an MTU-sized buffer, so without a bound an overloaded
+// server that stops acking would grow thousands of bots' queues by
+// hundreds of MiB in the generator.
+const maxQueued = 64
+
+// send queues one protocol message on b's KCP. A bot whose queue is full
+// (the server stopped acking) drops the message, as a game client with a
+// bounded queue would.
+func (w *worker) send(b *bot, p []byte) {
+	if b.k.WaitSnd() >= maxQueued {
+		w.st.c.SendBlocked++
+		return
+	}
+	b.k.Send(p)
+	w.st.c.MsgsOut++
+	w.st.c.PayloadOut += uint64(len(p))
+}
+
+func (w *worker) schedule(b *bot, nowMs uint32) {
+	// Check may answer "now" for a due retransmission while Update's flush
+	// timer is not due, and Update would then do nothing: never spin.
+	d := b.k.Check()
+	if int32(d-nowMs) < 1 {
+		d = nowMs + 1
+	} else if int32(d-nowMs) > kcpInterval {
+		d = nowMs + kcpInterval
+	}
+	w.wheel[d%wheelSize] = append(w.wheel[d%wheelSize], b)
+}
+
+func (w *worker) runWheel(now int64, ph phase) {
+	nowMs := w.clk.Check()
+	behind := int32(nowMs - w.lastMs)
+	if behind <= 0 {
+		return
+	}
+	if behind >= kcpInterval {
+		// Stalled for a whole interval: every scheduled bot is due, and the
+		// slots would alias, so take them all at once.
+		batch := w.batch[:0]
+		for i := range w.wheel {
+			batch = append(batch, w.wheel[i]...)
+			w.wheel[i] = w.wheel[i][:0]
+		}
+		w.lastMs = nowMs
+		for _, b := range batch {
+			w.turn(b, now, nowMs, ph)
+		}
+		clear(batch)
+		w.batch = batch[:0]
+		return
+	}
+	for w.lastMs != nowMs {
+		w.lastMs++
+		slot := w.lastMs % wheelSize
+		// Rescheduled bots land 1..10 ms after nowMs, never in this slot
+		// or one still to be run in this loop.
+		list := w.wheel[slot]
+		for _, b := range list {
+			w.turn(b, now, nowMs, ph)
+		}
+		clear(list)
+		w.wheel[slot] = list[:0]
+	}
+}
+
+// turn is a bot's scheduled KCP update, with whatever it has to send first
+// so that the update's flush carries it at once.
+func (w *worker) turn(b *bot, now int64, nowMs uint32, ph phase) {
+	if b.state == botClosed {
+		return // not rescheduled: the bot is done
+	}
+	if ph < phaseBye {
+		if b.state == botInRoom && b.room != nil && w.cfg.rate > 0 && now >= b.nextState {
+			w.sendState(b)
+			period := int64(time.Second) / int64(w.cfg.rate)
+			b.nextState += period
+			if b.nextState <= now { // more than a period late: drop, don't burst
+				b.nextState = now + period
+			}
+		}
+		if b.state >= botWelcomed && now >= b.nextPing {
+			w.sbuf = codec.AppendClient(w.sbuf[:0], &codec.ClientMsg{Type: codec.TPing, ClientTime: mono()})
+			w.send(b, w.sbuf)
+			w.st.c.Pings++
+			b.nextPing = now + int64(time.Second)
+		}
+	}
+	b.k.Update()
+	w.schedule(b, nowMs)
+}
+
+func (w *worker) sendState(b *bot) {
+	binary.BigEndian.PutUint64(w.stateFr[w.stampAt:], uint64(wallEpoch+mono()))
+	w.send(b, w.stateFr)
+	w.st.c.StatesSent++
+}
+
+func (w *worker) connectDue(now int64) {
+	nowMs := w.clk.Check()
+	for w.nextConnect < len(w.bots) && w.bots[w.nextConnect].connectAt <= now {
+		b := w.bots[w.nextConnect]
+		w.nextConnect++
+		b.helloAt = mono()
+		b.state = botHello
+		b.nextPing = now + int64(time.Second)
+		w.sbuf = codec.AppendClient(w.sbuf[:0], &codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion, Name: b.name})
+		w.send(b, w.sbuf)
+		b.k.Update() // the first update flushes at once
+		w.schedule(b, nowMs)
+	}
+}
+
+func (w *worker) sayBye() {
+	w.byeSent = true
+	bye := codec.AppendClient(nil, &codec.ClientMsg{Type: codec.TBye})
+	for _, b := range w.bots {
+		if b.state == botIdle || b.state == botClosed {
+			continue
+		}
+		w.send(b, bye)
+		b.byeSent = true
+		w.byePending++
+	}
+	if w.byePending == 0 {
+		w.byeOnce.Do(func() { close(w.byeDone) })
+	}
+}
+
+func (w *worker) readable(b *bot, measuring bool) {
+	n, err := syscall.Read(b.fd, w.rbuf)
+	if err != nil {
+		if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR) {
+			w.st.c.ReadErrs++
+		}
+		return
+	}
+	w.st.c.DgramsIn++
+	w.st.c.UDPBytesIn += uint64(n)
+	if b.state == botClosed {
+		return
+	}
+	if b.k.Input(w.rbuf[:n], kcp.IKCP_PACKET_REGULAR, false) != 0 {
+		w.st.c.KCPInputErrs++
+	}
+	w.drain(b, mono(), measuring)
+}
+
+// maxServerFrame bounds a server message; a room's full snapshot can be
+// large, but a few MiB is already far beyond anything the bench provokes.
+const maxServerFrame = 4 << 20
+
+// drain moves what KCP has assembled into b.in and handles every complete
+// frame. KCP data is a byte stream here: a frame may span KCP messages.
+func (w *worker) drain(b *bot, now int64, measuring bool) {
+	for {
+		sz := b.k.PeekSize()
+		if sz < 0 {
+			break
+		}
+		if cap(b.in)-len(b.in) < sz {
+			grown := make([]byte, len(b.in), 2*cap(b.in)+sz)
+			copy(grown, b.in)
+			b.in = grown
+		}
+		n := b.k.Recv(b.in[len(b.in) : len(b.in)+sz])
+		if n < 0 {
+			break
+		}
+		b.in = b.in[:len(b.in)+n]
+		w.st.c.MsgsIn++
+		w.st.c.PayloadIn += uint64(n)
+	}
+	off := 0
+	for len(b.in)-off >= codec.FrameHeaderSize {
+		l := int(binary.BigEndian.Uint32(b.in[off:]))
+		if l == 0 || l > maxServerFrame {
+			w.st.c.ParseErrs++
+			w.fail(b)
+			b.in = b.in[:0]
+			return
+		}
+		if len(b.in)-off-codec.FrameHeaderSize < l {
+			break
+		}
+		w.handle(b, b.in[off+codec.FrameHeaderSize:off+codec.FrameHeaderSize+l], now, measuring)
+		off += codec.FrameHeaderSize + l
+	}
+	b.in = b.in[:copy(b.in, b.in[off:])]
+}
+
+func (w *worker) handle(b *bot, body []byte, now int64, measuring bool) {
+	if len(body) >= 2 && body[0]&0xf0 == 0x90 && body[1] == byte(codec.TFrame) {
+		w.frame(b, body, now, measuring)
+		return
+	}
+	// Everything else is rare (a few messages per bot per second at most):
+	// the allocating decoder is fine.
+	m, err := codec.DecodeServer(body)
+	if err != nil {
+		w.st.c.ParseErrs++
+		return
+	}
+	switch m.Type {
+	case codec.TWelcome:
+		b.id = m.PlayerID
+		if m.TickRate > 0 {
+			w.period = int64(time.Second) / int64(m.TickRate)
+			w.st.tickRate = m.TickRate
+		}
+		b.state = botWelcomed
+		switch rm := b.room; {
+		case rm == nil: // lobby mode: connected is all there is
+			b.state = botInRoom
+			w.joined(b, now)
+		case rm.creator == b:
+			w.rid++
+			w.sbuf = codec.AppendClient(w.sbuf[:0], &codec.ClientMsg{Type: codec.TCreateRoom, RID: w.rid,
+				Mode: []byte("bench"), MaxPlayers: w.cfg.roomSize, Public: true})
+			w.send(b, w.sbuf)
+		case rm.created:
+			w.join(b)
+		default:
+			rm.waiting = append(rm.waiting, b)
+		}
+	case codec.TRoomJoined:
+		if rm := b.room; rm != nil && rm.creator == b {
+			rm.id, rm.code, rm.created = m.RoomID, m.JoinCode, true
+			for _, o := range rm.waiting {
+				if o.state == botWelcomed {
+					w.join(o)
+				}
+			}
+			rm.waiting = nil
+		}
+		b.state = botInRoom
+		// Spread the bots' state sends over the period, as real clients
+		// are, instead of having every bot of a room send at once.
+		if w.cfg.rate > 0 {
+			b.nextState = now + rand.Int64N(int64(time.Second)/int64(w.cfg.rate))
+		}
+		w.joined(b, now)
+	case codec.TError:
+		w.st.errors[m.Code.String()]++
+		if b.state == botWelcomed { // the room request failed
+			w.fail(b)
+		}
+	case codec.TClose:
+		w.st.closes[m.Code.String()]++
+		w.fail(b)
+	case codec.TPong:
+		if measuring {
+			w.st.rtt.record(time.Duration(mono() - m.ClientTime - m.HoldUs*1000))
+		}
+	case codec.TRoomLeft:
+		w.st.errors["room_left:"+m.Code.String()]++
+		if b.state == botInRoom {
+			w.st.inRoom--
+			b.state = botWelcomed
+		}
+	}
+}
+
+func (w *worker) join(b *bot) {
+	w.rid++
+	m := codec.ClientMsg{Type: codec.TJoinRoom, RID: w.rid, RoomID: b.room.id}
+	if w.cfg.joinByCode {
+		m = codec.ClientMsg{Type: codec.TJoinCode, RID: w.rid, Code: []byte(b.room.code)}
+	}
+	w.sbuf = codec.AppendClient(w.sbuf[:0], &m)
+	w.send(b, w.sbuf)
+}
+
+func (w *worker) joined(b *bot, now int64) {
+	w.st.inRoom++
+	if !b.settled {
+		b.settled = true
+		w.st.join.record(time.Duration(now - b.helloAt))
+		w.ctl.settle()
+	}
+}
+
+// fail marks b closed: the server closed it, or it could not join.
+func (w *worker) fail(b *bot) {
+	if b.state == botClosed {
+		return
+	}
+	if b.state == botInRoom {
+		w.st.inRoom--
+	}
+	b.state = botClosed
+	if !b.settled {
+		b.settled = true
+		w.st.failed++
+		w.ctl.settle()
+	}
+	if b.byeSent {
+		w.byePending--
+		if w.byePending == 0 {
+			w.byeOnce.Do(func() { close(w.byeDone) })
+		}
+	}
+}
+
+// frame walks a per-tick frame in place:
+// [40, tick, server_time_ms, room, events, chat], room =
+// [room_id, full, master, locked, props, leaves, joins, player_props, states].
+func (w *worker) frame(b *bot, body []byte, now int64, measuring bool) {
+	w.st.c.Frames++
+	r := codec.NewReader(body)
+	_, err := r.ArrayLen(64)
+	if err == nil {
+		_, err = r.Uint(math.MaxUint8)
+	}
+	var tk uint64
+	if err == nil {
+		tk, err = r.Uint(math.MaxInt64)
+	}
+	if err == nil {
+		_, err = r.Int()
+	}
+	if err != nil {
+		w.st.c.ParseErrs++
+		return
+	}
+	if b.lastFrame != 0 {
+		if measuring {
+			d := now - b.lastFrame - w.period
+			w.st.jitter.record(time.Duration(max(d, -d)))
+		}
+		if tk > b.lastTick+1 {
+			w.st.c.TickGaps += tk - b.lastTick - 1
+		}
+	}
+	b.lastFrame, b.lastTick = now, tk
+	if r.IsNil() {
+		return
+	}
+	n, err := r.ArrayLen(64)
+	if err != nil || n < 9 {
+		w.st.c.ParseErrs++
+		return
+	}
+	_, err = r.Uint(math.MaxUint32) // room id
+	if err == nil {
+		_, err = r.Bool() // full
+	}
+	if err == nil {
+		_, err = r.Uint(math.MaxUint32) // master
+	}
+	if err == nil {
+		_, err = r.Bool() // locked
+	}
+	for i := 0; i < 4 && err == nil; i++ { // props, leaves, joins, player_props
+		err = r.Skip()
+	}
+	var states int
+	if err == nil {
+		states, err = r.ArrayLen(math.MaxUint16)
+	}
+	if err != nil {
+		w.st.c.ParseErrs++
+		return
+	}
+	recvUnix := wallEpoch + now
+	for i := 0; i < states; i++ {
+		en, err := r.ArrayLen(16)
+		if err != nil || en < 2 {
+			w.st.c.ParseErrs++
+			return
+		}
+		id, err := r.Uint(math.MaxUint32)
+		if err != nil {
+			w.st.c.ParseErrs++
+			return
+		}
+		v, err := r.Raw(maxServerFrame)
+		if err != nil {
+			w.st.c.ParseErrs++
+			return
+		}
+		for j := 2; j < en; j++ {
+			if r.Skip() != nil {
+				w.st.c.ParseErrs++
+				return
+			}
+		}
+		w.st.c.StatesRecv++
+		if uint32(id) == b.id {
+			continue // our own state echoed back: a round trip, not what we measure
+		}
+		if sent, ok := stampOf(v); ok {
+			d := time.Duration(recvUnix - sent)
+			w.st.latAll.record(d)
+			w.st.latRecent.record(d)
+			if measuring {
+				w.st.lat.record(d)
+			}
+		}
+	}
+}
+
+// stampOf reads the send time from a bench state value (bin8 or bin16).
+func stampOf(v []byte) (int64, bool) {
+	switch {
+	case len(v) >= 10 && v[0] == 0xc4:
+		return int64(binary.BigEndian.Uint64(v[2:])), true
+	case len(v) >= 11 && v[0] == 0xc5:
+		return int64(binary.BigEndian.Uint64(v[3:])), true
+	}
+	return 0, false
+}
+
+func (w *worker) closeFDs() {
+	for _, b := range w.bots {
+		if b.fd >= 0 {
+			syscall.Close(b.fd)
+			b.fd = -1
+		}
+	}
+	if w.epf != nil {
+		w.epf.Close()
+		w.epf = nil
+	}
+}

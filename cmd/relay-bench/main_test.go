@@ -1,0 +1,154 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A short embedded run: every bot joins, states cross between bots, and
+// every figure the report is for is present and plausible. No timing
+// targets: the machine running the tests may be slow or busy.
+func TestEmbeddedRunReportsSaneNumbers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args := []string{"-embedded", "-players", "16", "-room-size", "8", "-duration", "1500ms", "-warmup", "300ms",
+		"-progress", "500ms", "-json"}
+	if err := run(ctx, args, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	var r report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("json: %v\n%s", err, out.String())
+	}
+	if r.CCU != 16 || r.Joined != 16 || r.Failed != 0 {
+		t.Errorf("ccu %d joined %d failed %d, want 16/16/0", r.CCU, r.Joined, r.Failed)
+	}
+	if r.Join.Samples != 16 || r.Join.P50 <= 0 {
+		t.Errorf("join time %+v", r.Join)
+	}
+	if r.Latency.Samples == 0 || r.Latency.P50 <= 0 || r.Latency.P99 < r.Latency.P50 || r.Latency.Max < r.Latency.P99 {
+		t.Errorf("state latency %+v", r.Latency)
+	}
+	if r.Jitter.Samples == 0 || r.RTT.Samples == 0 || r.RTT.P50 <= 0 {
+		t.Errorf("jitter %+v rtt %+v", r.Jitter, r.RTT)
+	}
+	for name, d := range map[string]direction{"down": r.Down, "up": r.Up} {
+		if d.WireBytes <= d.PayloadBytes || d.PayloadBytes <= 0 || d.Datagrams <= 0 || d.Messages <= 0 || d.Overhead < 1 {
+			t.Errorf("%s traffic %+v", name, d)
+		}
+	}
+	if r.StatesSentPerSec <= 0 || r.FramesPerSec <= 0 || r.StatesRecvPerSec <= 0 {
+		t.Errorf("rates: states sent %.0f frames %.0f entries %.0f", r.StatesSentPerSec, r.FramesPerSec, r.StatesRecvPerSec)
+	}
+	s := r.Server
+	if !s.Shared || s.Ticks == 0 || s.FramesSent == 0 || s.MessagesIn == 0 || s.Work.P50 <= 0 || s.TickRate != 30 {
+		t.Errorf("server %+v", s)
+	}
+	if s.CPUPerSec <= 0 || s.RSS <= 0 || r.GeneratorCPU <= 0 || r.GeneratorWorkerCPU <= 0 {
+		t.Errorf("cpu: server %.3f rss %d generator %.3f workers %.3f", s.CPUPerSec, s.RSS, r.GeneratorCPU, r.GeneratorWorkerCPU)
+	}
+	if r.ParseErrors != 0 || r.KCPInputErrors != 0 {
+		t.Errorf("parse errors %d, kcp input errors %d", r.ParseErrors, r.KCPInputErrors)
+	}
+	if r.ClosesSeen["client_closed"] != 16 {
+		t.Errorf("closes after bye: %v", r.ClosesSeen)
+	}
+	if !strings.Contains(errOut.String(), "ccu=16") {
+		t.Errorf("no progress line with ccu=16:\n%s", errOut.String())
+	}
+}
+
+func TestHumanSummaryAndLobbyMode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	args := []string{"-embedded", "-players", "4", "-room-size", "0", "-rate", "0", "-duration", "300ms", "-warmup", "0", "-progress", "0"}
+	if err := run(ctx, args, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"4 bots in the lobby", "ccu             4 ", "server cpu", "tick ", "socket drops", "generator"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRefusesNonLoopbackTargets(t *testing.T) {
+	for _, args := range [][]string{
+		{"-addr", "10.0.0.1:7777"},
+		{"-addr", "192.168.1.1:7777"},
+		{"-addr", "127.0.0.1:7777", "-stats-url", "http://10.1.2.3:9100/stats"},
+	} {
+		err := run(context.Background(), append(args, "-players", "1"), &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("%v: %v, want a loopback refusal", args, err)
+		}
+	}
+	if _, err := loopbackAddr("127.3.4.5:1"); err != nil {
+		t.Errorf("127.3.4.5 refused: %v", err)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-players", "0"}, {"-state-bytes", "9"}, {"-rate", "-1"}, {"-room-size", "65"},
+		{"-duration", "0s"}, {"-embedded", "-pid", "1"}, {"extra"},
+	} {
+		if _, err := parse(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+func TestHistQuantilesWithinBucketError(t *testing.T) {
+	var h hist
+	for i := 1; i <= 100000; i++ {
+		h.record(time.Duration(i) * time.Microsecond)
+	}
+	for _, q := range []float64{0.5, 0.9, 0.99} {
+		want := q * 100000 * float64(time.Microsecond)
+		if got := float64(h.quantile(q)); got < want*0.97 || got > want*1.03 {
+			t.Errorf("p%v = %v, want %v within 3%%", q*100, time.Duration(got), time.Duration(want))
+		}
+	}
+	if h.quantile(1) != 100*time.Millisecond || h.quantile(0) != time.Microsecond {
+		t.Errorf("min %v max %v", h.quantile(0), h.quantile(1))
+	}
+	var m hist
+	m.merge(&h)
+	m.merge(&h)
+	if m.n != 2*h.n || m.quantile(0.5) != h.quantile(0.5) {
+		t.Errorf("merge: n %d p50 %v", m.n, m.quantile(0.5))
+	}
+	for v := int64(0); v < 1<<20; v += 997 {
+		if mid := bucketMid(bucketOf(v)); bucketOf(mid) != bucketOf(v) {
+			t.Fatalf("bucketMid(%d) = %d is in another bucket", v, mid)
+		}
+	}
+}
+
+func TestStampRoundTrip(t *testing.T) {
+	for _, size := range []int{10, 64, 257, 258, 1024} {
+		w := &worker{cfg: &config{stateBytes: size}}
+		w.buildStateTemplate()
+		body := w.stateFr[4:]
+		if got := int(uint32(w.stateFr[0])<<24 | uint32(w.stateFr[1])<<16 | uint32(w.stateFr[2])<<8 | uint32(w.stateFr[3])); got != len(body) {
+			t.Fatalf("size %d: frame length %d, body %d", size, got, len(body))
+		}
+		value := body[2:] // after [20,
+		if len(value) != size {
+			t.Fatalf("size %d: value is %d bytes", size, len(value))
+		}
+		w.stateFr[w.stampAt] = 0x01
+		if ts, ok := stampOf(value); !ok || ts>>56 != 1 {
+			t.Fatalf("size %d: stamp %x %v", size, ts, ok)
+		}
+	}
+}

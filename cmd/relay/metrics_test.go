@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickrelay/tickrelay/relay"
+	"github.com/tickrelay/tickrelay/relay/client"
+	"github.com/tickrelay/tickrelay/tick"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// A fixed snapshot pins every exported series to its source field, so a
+// renamed or swapped field shows up here rather than on a dashboard.
+func TestMetricsExposeEveryStat(t *testing.T) {
+	snap := relay.Stats{
+		Tick: tick.Stats{
+			Ticks: 900, Overruns: 2, Skipped: 3,
+			Work: tick.Summary{P50: time.Millisecond, P90: 2 * time.Millisecond, P99: 4 * time.Millisecond, Max: 5 * time.Millisecond, AllTimeMax: 9 * time.Millisecond},
+			Late: tick.Summary{P50: 100 * time.Microsecond, P99: 800 * time.Microsecond, Max: time.Millisecond, AllTimeMax: 7 * time.Millisecond},
+		},
+		Players: 12, Rooms: 3, FramesSent: 1000, FramesBehind: 4, BytesOut: 65536, MessagesIn: 777,
+		EventsRelayed: 5, ChatRelayed: 6, Closes: map[string]uint64{"idle_timeout": 2, "client_closed": 1},
+	}
+	ts := httptest.NewServer(metricsHandler(func() relay.Stats { return snap }, false))
+	defer ts.Close()
+
+	code, body := get(t, ts.URL+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{
+		"relay_ticks_total 900", "relay_tick_overruns_total 2", "relay_ticks_skipped_total 3",
+		`relay_tick_work_seconds{quantile="0.5"} 0.001`, `relay_tick_work_seconds{quantile="0.99"} 0.004`,
+		`relay_tick_work_seconds{quantile="1"} 0.005`, "relay_tick_work_max_seconds 0.009",
+		`relay_tick_lateness_seconds{quantile="0.99"} 0.0008`, "relay_tick_lateness_max_seconds 0.007",
+		"relay_players 12", "relay_rooms 3", "relay_frames_sent_total 1000", "relay_frames_held_back_total 4",
+		"relay_bytes_out_total 65536", "relay_messages_in_total 777", "relay_events_relayed_total 5",
+		"relay_chat_relayed_total 6", `relay_sessions_closed_total{reason="idle_timeout"} 2`,
+		`relay_sessions_closed_total{reason="client_closed"} 1`, "go_goroutines", "process_resident_memory_bytes",
+	} {
+		if !strings.Contains(body, want+"\n") && !strings.Contains(body, want+" ") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	code, body = get(t, ts.URL+"/stats")
+	var got relay.Stats
+	if err := json.Unmarshal([]byte(body), &got); code != http.StatusOK || err != nil {
+		t.Fatalf("/stats: %d %v", code, err)
+	}
+	if got.Tick.Work.P99 != snap.Tick.Work.P99 || got.Players != 12 || got.Closes["idle_timeout"] != 2 {
+		t.Fatalf("/stats round trip: %+v", got)
+	}
+	if code, _ := get(t, ts.URL+"/debug/pprof/"); code != http.StatusNotFound {
+		t.Fatalf("pprof served without -pprof: %d", code)
+	}
+}
+
+// The listener reads a live server, serves pprof when asked, and stops.
+func TestMetricsListenerScrapesLiveServer(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &relay.Server{}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(pc) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		<-done
+	}()
+
+	m, err := startMetrics("127.0.0.1:0", srv.Stats, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, pc.LocalAddr().String(), client.Options{Name: "scraper"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	base := "http://" + m.Addr()
+	// The welcome is sent from a tick after the session was counted, so
+	// both are visible once Dial returns.
+	_, body := get(t, base+"/metrics")
+	if !strings.Contains(body, "relay_players 1\n") {
+		t.Errorf("players not 1:\n%s", grep(body, "relay_players"))
+	}
+	var st relay.Stats
+	_, js := get(t, base+"/stats")
+	if err := json.Unmarshal([]byte(js), &st); err != nil || st.Tick.Ticks == 0 || st.Players != 1 {
+		t.Fatalf("/stats: %v %+v", err, st)
+	}
+	if code, body := get(t, base+"/debug/pprof/cmdline"); code != http.StatusOK || body == "" {
+		t.Fatalf("pprof cmdline: %d", code)
+	}
+
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := m.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(base + "/metrics"); err == nil {
+		t.Fatal("metrics still served after Shutdown")
+	}
+}
+
+func TestMetricsFlagFromEnvironmentAndBadAddress(t *testing.T) {
+	c, err := parse(nil, env(map[string]string{"RELAY_METRICS_ADDR": "127.0.0.1:9100", "RELAY_PPROF": "true"}), &bytes.Buffer{})
+	if err != nil || c.metricsAddr != "127.0.0.1:9100" || !c.pprof {
+		t.Fatalf("env: %v %q %v", err, c.metricsAddr, c.pprof)
+	}
+	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:-1"}, env(nil), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "metrics") {
+		t.Fatalf("bad metrics address: %v", err)
+	}
+}
+
+// grep keeps the lines of s that contain substr, for short failure output.
+func grep(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
