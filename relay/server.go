@@ -67,7 +67,7 @@ type Server struct {
 	MaxPendingBytes int
 	// InboxSize bounds the messages a session may queue between ticks; a
 	// reader with a full inbox waits, which slows that client only.
-	// Default 256.
+	// Default 64 (the default rate limit allows 4 messages per tick).
 	InboxSize int
 	// ResumeGrace is how long a player whose connection was lost keeps its
 	// place (room, state, missed events) for a resume. Default 15 s;
@@ -160,7 +160,7 @@ func (s *Server) authSecret() []byte {
 	return s.AuthSecret
 }
 
-func (s *Server) inboxSize() int    { return orInt(s.InboxSize, 256) }
+func (s *Server) inboxSize() int    { return orInt(s.InboxSize, 64) }
 func (s *Server) maxFrameSize() int { return orInt(s.MaxFrameSize, 16<<10) }
 
 func (s *Server) hubConfig(rate int) hubConfig {
