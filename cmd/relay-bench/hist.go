@@ -96,10 +96,3 @@ func (h *hist) quantile(q float64) time.Duration {
 	}
 	return time.Duration(h.max)
 }
-
-func (h *hist) mean() time.Duration {
-	if h.n == 0 {
-		return 0
-	}
-	return time.Duration(h.sum / int64(h.n))
-}
