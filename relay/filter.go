@@ -220,6 +220,7 @@ func newAdmission(cfg filterConfig) *admission {
 const (
 	kcpHeaderSize = 24
 	kcpCmdPush    = 81
+	kcpCmdAck     = 82
 	kcpCmdMax     = 84
 	kcpOffCmd     = 4
 	kcpOffSN      = 12

@@ -33,13 +33,14 @@ type outBatch struct {
 	off    int // used bytes of chunks[ci]
 }
 
-// add copies one datagram for addr into the batch.
-func (o *outBatch) add(addr *net.UDPAddr, b []byte) {
+// add copies one datagram for addr, a then b, into the batch.
+func (o *outBatch) add(addr *net.UDPAddr, a, b []byte) {
 	o.mu.Lock()
+	size := len(a) + len(b)
 	if len(o.msgs) >= outMaxBatch {
 		o.writeLocked()
 	}
-	if len(o.chunks) == 0 || o.off+len(b) > outChunk {
+	if len(o.chunks) == 0 || o.off+size > outChunk {
 		if len(o.chunks) > 0 {
 			o.ci++
 		}
@@ -48,9 +49,9 @@ func (o *outBatch) add(addr *net.UDPAddr, b []byte) {
 		}
 		o.off = 0
 	}
-	buf := o.chunks[o.ci][o.off : o.off+len(b) : o.off+len(b)]
-	copy(buf, b)
-	o.off += len(b)
+	buf := o.chunks[o.ci][o.off : o.off+size : o.off+size]
+	copy(buf[copy(buf, a):], b)
+	o.off += size
 	n := len(o.msgs)
 	if n < cap(o.msgs) {
 		o.msgs = o.msgs[:n+1]

@@ -49,6 +49,11 @@ type session struct {
 	inbox  []inItem // cut frames for the tick, at most srv.inboxSize()
 	failed bool     // a failure was queued: nothing more is read
 	dead   bool     // closed: KCP is no longer driven
+	// While Input runs, datagrams of acks only are held in stash (kcp-go
+	// flushes them from Input whenever una advances) and go out with the
+	// session's next flush, usually in the datagram of its next frame.
+	inInput bool
+	stash   []byte
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last bytes received
 	done     chan struct{}
@@ -70,7 +75,7 @@ func newSession(t *transport, key, raw netip.AddrPort, conv uint32) *session {
 		done: make(chan struct{}),
 		hidx: -1,
 	}
-	s.kcp = kcp.NewKCP(conv, func(buf []byte, size int) { t.out.add(s.conn.raddr, buf[:size]) })
+	s.kcp = kcp.NewKCP(conv, s.output)
 	t.configure(s.kcp)
 	s.lastRecv.Store(time.Now().UnixNano())
 	return s
@@ -84,11 +89,14 @@ func (s *session) input(b []byte) {
 		s.mu.Unlock()
 		return
 	}
+	s.inInput = true
 	s.kcp.Input(b, kcp.IKCP_PACKET_REGULAR, false)
+	s.inInput = false
 	s.pumpLocked()
-	delay := s.t.checkDelay(s.kcp)
 	s.mu.Unlock()
-	s.t.schedule(s, delay) // acks are due at the next flush
+	// The acks go with the next frame (the tick flushes), or alone just
+	// after the next tick. Resends already have their own, earlier, time.
+	s.t.schedule(s, s.t.ackDelay())
 }
 
 // pumpLocked moves complete KCP messages into the stream buffer and cuts
@@ -217,10 +225,60 @@ func (s *session) Send(b []byte) {
 		s.kcp.Send(b[:n])
 		b = b[n:]
 	}
-	flushNow(s.kcp)
+	s.flushLocked()
 	delay := s.t.checkDelay(s.kcp)
 	s.mu.Unlock()
 	s.t.schedule(s, delay)
+}
+
+// flushLocked flushes KCP now, and whatever acks were held.
+func (s *session) flushLocked() {
+	flushNow(s.kcp)
+	if len(s.stash) > 0 {
+		s.t.out.add(s.conn.raddr, s.stash, nil)
+		s.stash = s.stash[:0]
+	}
+}
+
+// output is KCP's output callback, called under s.mu.
+func (s *session) output(buf []byte, size int) {
+	b := buf[:size]
+	if s.inInput && acksOnly(b) {
+		if len(s.stash)+len(b) > s.t.mtu {
+			s.t.out.add(s.conn.raddr, s.stash, nil)
+			s.stash = s.stash[:0]
+		}
+		if s.stash == nil {
+			s.stash = make([]byte, 0, s.t.mtu)
+		}
+		s.stash = append(s.stash, b...)
+		return
+	}
+	if len(s.stash) > 0 {
+		if len(s.stash)+len(b) <= s.t.mtu {
+			s.t.out.add(s.conn.raddr, s.stash, b) // one datagram: held acks, then these segments
+			s.stash = s.stash[:0]
+			return
+		}
+		s.t.out.add(s.conn.raddr, s.stash, nil)
+		s.stash = s.stash[:0]
+	}
+	s.t.out.add(s.conn.raddr, b, nil)
+}
+
+// acksOnly reports whether datagram b holds only ack segments.
+func acksOnly(b []byte) bool {
+	for len(b) >= kcpHeaderSize {
+		if b[kcpOffCmd] != kcpCmdAck {
+			return false
+		}
+		n := int(binary.LittleEndian.Uint32(b[kcpOffLen:]))
+		if n > len(b)-kcpHeaderSize {
+			return false
+		}
+		b = b[kcpHeaderSize+n:]
+	}
+	return len(b) == 0
 }
 
 // Close implements link.

@@ -41,7 +41,22 @@ type transport struct {
 	done  chan struct{}
 
 	readErr error // set by the reader before it returns
+
+	// nextTick is when (nowMs) the tick after the current one is due, plus
+	// a margin: acks for what a client sends wait for it, so that they
+	// ride in the datagram carrying the client's next frame instead of
+	// travelling alone.
+	nextTick atomic.Int64
 }
+
+// ackDelay is how long input's acks may wait: until just after the next
+// tick, at least one KCP interval and at most maxAckHold ms.
+func (t *transport) ackDelay() int {
+	d := int(t.nextTick.Load() - nowMs())
+	return max(t.interval, min(d, maxAckHold))
+}
+
+const maxAckHold = 50
 
 var clockRef = time.Now()
 
@@ -323,7 +338,7 @@ func (t *transport) update(s *session) {
 		s.mu.Unlock()
 		return
 	}
-	flushNow(s.kcp) // it is due: acks, resends or a probe
+	s.flushLocked() // it is due: acks, resends or a probe
 	delay := -1
 	if s.kcp.WaitSnd() > 0 {
 		delay = t.checkDelay(s.kcp)
