@@ -52,8 +52,9 @@ type session struct {
 	// While Input runs, datagrams of acks only are held in stash (kcp-go
 	// flushes them from Input whenever una advances) and go out with the
 	// session's next flush, usually in the datagram of its next frame.
-	inInput bool
-	stash   []byte
+	inInput  bool
+	stash    []byte
+	stashDue int64 // nowMs when held acks must go, even without a frame
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last bytes received
 	done     chan struct{}
@@ -93,10 +94,14 @@ func (s *session) input(b []byte) {
 	s.kcp.Input(b, kcp.IKCP_PACKET_REGULAR, false)
 	s.inInput = false
 	s.pumpLocked()
+	delay := s.t.ackDelay()
+	if len(s.stash) > 0 && s.stashDue == 0 {
+		s.stashDue = nowMs() + int64(delay)
+	}
 	s.mu.Unlock()
 	// The acks go with the next frame (the tick flushes), or alone just
 	// after the next tick. Resends already have their own, earlier, time.
-	s.t.schedule(s, s.t.ackDelay())
+	s.t.schedule(s, delay)
 }
 
 // pumpLocked moves complete KCP messages into the stream buffer and cuts
@@ -225,18 +230,22 @@ func (s *session) Send(b []byte) {
 		s.kcp.Send(b[:n])
 		b = b[n:]
 	}
-	s.flushLocked()
+	s.flushLocked(true)
 	delay := s.t.checkDelay(s.kcp)
 	s.mu.Unlock()
 	s.t.schedule(s, delay)
 }
 
-// flushLocked flushes KCP now, and whatever acks were held.
-func (s *session) flushLocked() {
+// flushLocked flushes KCP now, and the acks that were held if any output
+// took them along or their time is up (force).
+func (s *session) flushLocked(force bool) {
 	flushNow(s.kcp)
-	if len(s.stash) > 0 {
+	if len(s.stash) > 0 && (force || nowMs() >= s.stashDue) {
 		s.t.out.add(s.conn.raddr, s.stash, nil)
 		s.stash = s.stash[:0]
+	}
+	if len(s.stash) == 0 {
+		s.stashDue = 0
 	}
 }
 

@@ -338,10 +338,16 @@ func (t *transport) update(s *session) {
 		s.mu.Unlock()
 		return
 	}
-	s.flushLocked() // it is due: acks, resends or a probe
+	s.flushLocked(false) // it is due: acks, resends or a probe
 	delay := -1
 	if s.kcp.WaitSnd() > 0 {
 		delay = t.checkDelay(s.kcp)
+	}
+	if len(s.stash) > 0 {
+		d := int(max(0, s.stashDue-nowMs()))
+		if delay < 0 || d < delay {
+			delay = d
+		}
 	}
 	s.mu.Unlock()
 	t.schedule(s, delay)
