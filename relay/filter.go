@@ -1,6 +1,7 @@
 package relay
 
-// filterConn: admission control in front of kcp-go.
+// admission: admission control in front of KCP (the server's transport,
+// or kcp-go's listener through filterConn).
 //
 // kcp-go's listener creates a session (about 270 KiB of heap in v5.6.72,
 // plus a goroutine pair and an accept-queue slot once the server adopts it)
@@ -75,12 +76,10 @@ package relay
 //   - Volumetric floods that fill the link or the socket's receive buffer:
 //     the filter runs after the kernel has queued the datagram.
 //
-// filterConn deliberately does not implement SyscallConn or ReadMsgUDP:
-// kcp-go (platform_linux.go newBatchConn) uses recvmmsg/sendmmsg only when
-// its conn implements both, so with this wrapper its listener falls back to
-// a plain ReadFrom loop (readloop.go defaultMonitor) and every datagram
-// passes through ReadFrom below. The cost is that sessions' sends use one
-// WriteTo per datagram instead of sendmmsg batches within one session.
+// The server's transport (transport.go) uses the admission table directly:
+// its reader calls admit for every datagram before any session exists or is
+// looked up. filterConn, the same table as a PacketConn wrapper, is kept for
+// tests and for serving kcp-go's own listener.
 
 import (
 	"encoding/binary"

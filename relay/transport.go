@@ -192,11 +192,8 @@ func (t *transport) readFailed(err error) bool {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return false
 	}
-	if errors.Is(err, net.ErrClosed) {
-		t.readErr = err
-		return true
-	}
-	return false // e.g. ICMP-induced errors on Linux: keep reading
+	t.readErr = err // closed, or broken: stop (Serve reports it)
+	return true
 }
 
 // datagram admits, demultiplexes and inputs one datagram from raw.
