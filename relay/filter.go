@@ -1,6 +1,7 @@
 package relay
 
-// filterConn: admission control in front of kcp-go.
+// admission: admission control in front of KCP (the server's transport,
+// or kcp-go's listener through filterConn).
 //
 // kcp-go's listener creates a session (about 270 KiB of heap in v5.6.72,
 // plus a goroutine pair and an accept-queue slot once the server adopts it)
@@ -75,12 +76,10 @@ package relay
 //   - Volumetric floods that fill the link or the socket's receive buffer:
 //     the filter runs after the kernel has queued the datagram.
 //
-// filterConn deliberately does not implement SyscallConn or ReadMsgUDP:
-// kcp-go (platform_linux.go newBatchConn) uses recvmmsg/sendmmsg only when
-// its conn implements both, so with this wrapper its listener falls back to
-// a plain ReadFrom loop (readloop.go defaultMonitor) and every datagram
-// passes through ReadFrom below. The cost is that sessions' sends use one
-// WriteTo per datagram instead of sendmmsg batches within one session.
+// The server's transport (transport.go) uses the admission table directly:
+// its reader calls admit for every datagram before any session exists or is
+// looked up. filterConn, the same table as a PacketConn wrapper, is kept for
+// tests and for serving kcp-go's own listener.
 
 import (
 	"encoding/binary"
@@ -174,7 +173,14 @@ type ipCount struct{ pending, sessions int32 }
 // this file. ReadFrom is meant for one reader (kcp-go's listener);
 // established and forget may be called from any goroutine.
 type filterConn struct {
-	pc      net.PacketConn
+	*admission
+	pc net.PacketConn
+}
+
+// admission is the filter's table and counters, usable without a
+// PacketConn: the server's transport calls admit for every datagram it
+// reads, and established and forget as sessions say hello and close.
+type admission struct {
 	cfg     filterConfig
 	limiter *rate.Limiter
 
@@ -196,9 +202,12 @@ type filterConn struct {
 }
 
 func newFilterConn(pc net.PacketConn, cfg filterConfig) *filterConn {
+	return &filterConn{admission: newAdmission(cfg), pc: pc}
+}
+
+func newAdmission(cfg filterConfig) *admission {
 	cfg = cfg.withDefaults()
-	return &filterConn{
-		pc:      pc,
+	return &admission{
 		cfg:     cfg,
 		limiter: rate.NewLimiter(rate.Limit(cfg.newPerSec), cfg.newBurst),
 		table:   make(map[netip.AddrPort]*filterEntry),
@@ -210,6 +219,7 @@ func newFilterConn(pc net.PacketConn, cfg filterConfig) *filterConn {
 const (
 	kcpHeaderSize = 24
 	kcpCmdPush    = 81
+	kcpCmdAck     = 82
 	kcpCmdMax     = 84
 	kcpOffCmd     = 4
 	kcpOffSN      = 12
@@ -274,10 +284,15 @@ func addrKey(a net.Addr) (netip.AddrPort, bool) {
 			return ap, false
 		}
 	}
+	return normKey(ap), ap.IsValid()
+}
+
+// normKey unmaps an IPv4-mapped IPv6 address, without allocating.
+func normKey(ap netip.AddrPort) netip.AddrPort {
 	if !ap.Addr().Is4In6() {
-		return ap, ap.IsValid()
+		return ap
 	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // ipKey is the per-source accounting key: the IPv4 address, or the /64 of
@@ -300,24 +315,44 @@ func (f *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, addr, err
 		}
-		if r, ok := f.check(p[:n], addr); !ok {
-			f.dropped.Add(1)
-			f.droppedBytes.Add(uint64(n))
-			f.drops[r].Add(1)
+		key, ok := addrKey(addr)
+		if !ok {
+			f.count(dropJunk, false, n)
 			continue
 		}
-		f.passed.Add(1)
-		f.passedBytes.Add(uint64(n))
-		return n, addr, nil
+		if f.admit(p[:n], key) {
+			return n, addr, nil
+		}
 	}
 }
 
-// check decides one datagram's fate.
-func (f *filterConn) check(b []byte, addr net.Addr) (dropReason, bool) {
-	key, ok := addrKey(addr)
-	if !ok {
-		return dropJunk, false
+// admit decides one datagram's fate and counts it; key is its source,
+// normalised by addrKey or normKey.
+func (f *admission) admit(b []byte, key netip.AddrPort) bool {
+	r, ok := f.check(b, key)
+	f.count(r, ok, len(b))
+	return ok
+}
+
+func (f *admission) count(r dropReason, ok bool, n int) {
+	if ok {
+		f.passed.Add(1)
+		f.passedBytes.Add(uint64(n))
+		return
 	}
+	f.dropped.Add(1)
+	f.droppedBytes.Add(uint64(n))
+	f.drops[r].Add(1)
+}
+
+// countSent counts a datagram the server sent.
+func (f *admission) countSent(n int) {
+	f.sent.Add(1)
+	f.sentBytes.Add(uint64(n))
+}
+
+// check decides one datagram's fate.
+func (f *admission) check(b []byte, key netip.AddrPort) (dropReason, bool) {
 	now := f.cfg.now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -365,10 +400,12 @@ func (f *filterConn) check(b []byte, addr net.Addr) (dropReason, bool) {
 // stops being pending and no longer expires. The server calls it when it
 // accepts a hello, and forget when the session closes.
 func (f *filterConn) established(addr net.Addr, conv uint32) {
-	key, ok := addrKey(addr)
-	if !ok {
-		return
+	if key, ok := addrKey(addr); ok {
+		f.establishedKey(key, conv)
 	}
+}
+
+func (f *admission) establishedKey(key netip.AddrPort, conv uint32) {
 	f.establishN.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -396,10 +433,12 @@ func (f *filterConn) established(addr net.Addr, conv uint32) {
 // forget drops addr from the table: its session is closed. A later
 // datagram from addr must earn admission again.
 func (f *filterConn) forget(addr net.Addr) {
-	key, ok := addrKey(addr)
-	if !ok {
-		return
+	if key, ok := addrKey(addr); ok {
+		f.forgetKey(key)
 	}
+}
+
+func (f *admission) forgetKey(key netip.AddrPort) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if e := f.table[key]; e != nil {
@@ -410,14 +449,14 @@ func (f *filterConn) forget(addr net.Addr) {
 
 // expireLocked drops pending entries whose time is up. The list is in
 // admission order and the timeout is fixed, so only its head is checked.
-func (f *filterConn) expireLocked(now time.Time) {
+func (f *admission) expireLocked(now time.Time) {
 	for f.head != nil && !now.Before(f.head.expires) {
 		f.removeLocked(f.head)
 		f.expired.Add(1)
 	}
 }
 
-func (f *filterConn) removeLocked(e *filterEntry) {
+func (f *admission) removeLocked(e *filterEntry) {
 	ic := f.perIP[e.ip]
 	if e.pending {
 		f.unlinkLocked(e)
@@ -438,7 +477,7 @@ func (f *filterConn) removeLocked(e *filterEntry) {
 	}
 }
 
-func (f *filterConn) pushLocked(e *filterEntry) {
+func (f *admission) pushLocked(e *filterEntry) {
 	e.prev = f.tail
 	if f.tail != nil {
 		f.tail.next = e
@@ -449,7 +488,7 @@ func (f *filterConn) pushLocked(e *filterEntry) {
 	f.nPending++
 }
 
-func (f *filterConn) unlinkLocked(e *filterEntry) {
+func (f *admission) unlinkLocked(e *filterEntry) {
 	if e.prev != nil {
 		e.prev.next = e.next
 	} else {
@@ -464,7 +503,7 @@ func (f *filterConn) unlinkLocked(e *filterEntry) {
 	f.nPending--
 }
 
-func (f *filterConn) newEntryLocked() *filterEntry {
+func (f *admission) newEntryLocked() *filterEntry {
 	if n := len(f.free); n > 0 {
 		e := f.free[n-1]
 		f.free = f.free[:n-1]
@@ -473,7 +512,7 @@ func (f *filterConn) newEntryLocked() *filterEntry {
 	return new(filterEntry)
 }
 
-func (f *filterConn) newIPCountLocked() *ipCount {
+func (f *admission) newIPCountLocked() *ipCount {
 	if n := len(f.freeIP); n > 0 {
 		ic := f.freeIP[n-1]
 		f.freeIP = f.freeIP[:n-1]
@@ -483,7 +522,7 @@ func (f *filterConn) newIPCountLocked() *ipCount {
 }
 
 // stats returns the counters and the table's current size.
-func (f *filterConn) stats() FilterStats {
+func (f *admission) stats() FilterStats {
 	s := FilterStats{
 		Passed:       f.passed.Load(),
 		PassedBytes:  f.passedBytes.Load(),
@@ -510,8 +549,7 @@ func (f *filterConn) stats() FilterStats {
 func (f *filterConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	n, err := f.pc.WriteTo(p, addr)
 	if n > 0 {
-		f.sent.Add(1)
-		f.sentBytes.Add(uint64(n))
+		f.countSent(n)
 	}
 	return n, err
 }
@@ -536,4 +574,13 @@ func (f *filterConn) SetWriteBuffer(bytes int) error {
 		return c.SetWriteBuffer(bytes)
 	}
 	return nil
+}
+
+// check decides the fate of a datagram from addr, without counting it.
+func (f *filterConn) check(b []byte, addr net.Addr) (dropReason, bool) {
+	key, ok := addrKey(addr)
+	if !ok {
+		return dropJunk, false
+	}
+	return f.admission.check(b, key)
 }

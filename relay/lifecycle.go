@@ -12,6 +12,10 @@ import (
 func (s *Server) onTick(n uint64, now time.Time) {
 	h := s.hub
 	h.begin(n, now)
+	start := nowMs()
+	period := int64(time.Second / time.Duration(h.cfg.tickRate) / time.Millisecond)
+	s.tr.nextTick.Store(start + period + s.lastWork + 2)
+	defer func() { s.lastWork = nowMs() - start }()
 
 	s.mu.Lock()
 	newcomers := s.pending
@@ -21,7 +25,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 
 	maxSessions := orInt(s.MaxSessions, 10000)
 	for _, sess := range newcomers {
-		p := h.connect(sess, sess.conn.RemoteAddr().String())
+		p := h.connect(sess, sess.conn.raddr.String())
 		s.live = append(s.live, sess)
 		if len(s.live) > maxSessions {
 			h.closePlayer(p, codec.CodeServerFull, "the server is full")
@@ -44,6 +48,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	}
 
 	h.end()
+	s.tr.out.flush() // the frames of this tick, across sessions
 
 	// A session stays listed while it is open: attached to a player, or
 	// delivering its last bytes.
@@ -65,8 +70,10 @@ func (s *Server) onTick(n uint64, now time.Time) {
 // drain applies what sess queued since the last tick. It takes only what
 // is queued now, so a client that keeps sending cannot hold the tick.
 func (s *Server) drain(sess *session) {
-	for n := len(sess.inbox); n > 0; n-- {
-		item := <-sess.inbox
+	items := sess.takeInbox(s.spareItems)
+	for i := range items {
+		item := items[i]
+		items[i] = inItem{}
 		if item.body == nil {
 			s.hub.lostLink(sess, item.code, item.reason)
 			continue
@@ -78,10 +85,11 @@ func (s *Server) drain(sess *session) {
 		if !sess.filterKnown && s.filter != nil {
 			if p := s.hub.links[sess]; p != nil && p.helloed {
 				sess.filterKnown = true
-				s.filter.established(sess.conn.RemoteAddr(), sess.conn.GetConv())
+				s.filter.establishedKey(sess.key, sess.conn.conv)
 			}
 		}
 	}
+	s.spareItems = items[:0]
 }
 
 // Shutdown stops accepting sessions, tells every client the server is
@@ -120,8 +128,7 @@ func (s *Server) Close() error {
 	}
 	s.closeOnce.Do(func() {
 		s.stopTick()
-		s.listener.Close()
-		s.pc.Close() // unblocks the listener's reader and AcceptKCP
+		s.tr.stop() // closes the socket: the reader and the updater return
 		s.mu.Lock()
 		open := make([]*session, 0, len(s.sessions))
 		for sess := range s.sessions {

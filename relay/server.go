@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/tick"
@@ -90,8 +89,8 @@ type Server struct {
 
 	mu        sync.Mutex // guards the fields below
 	pc        net.PacketConn
-	filter    *filterConn // in front of kcp-go; set by Serve, read-only after
-	listener  *kcp.Listener
+	filter    *admission // admission of datagrams; set by Serve, read-only after
+	tr        *transport
 	sessions  map[*session]struct{}
 	pending   []*session // accepted, not yet adopted by the tick
 	started   bool
@@ -106,10 +105,12 @@ type Server struct {
 	stats counters
 
 	// Owned by the tick goroutine.
-	hub       *hub
-	live      []*session
-	shutSeen  bool
-	drainDone bool
+	hub        *hub
+	spareItems []inItem // the last drained inbox, reused
+	lastWork   int64    // ms the last tick took
+	live       []*session
+	shutSeen   bool
+	drainDone  bool
 }
 
 // KCPConfig holds transport settings. Zero fields take the defaults, tuned
@@ -207,24 +208,19 @@ func (s *Server) Serve(pc net.PacketConn) error {
 		_ = uc.SetWriteBuffer(buf)
 	}
 	// Datagrams from unknown addresses must prove they are a hello before
-	// kcp-go spends a session (~270 KiB) on them.
-	fc := newFilterConn(pc, filterConfig{
+	// the transport spends a session on them.
+	adm := newAdmission(filterConfig{
 		newPerSec:        s.NewSessionRate,
 		maxSessionsPerIP: s.MaxSessionsPerIP,
 		maxSessions:      orInt(s.MaxSessions, 10000),
 		pendingTimeout:   orDur(s.HandshakeTimeout, 5*time.Second),
 		maxFrameSize:     s.maxFrameSize(),
 	})
-	l, err := kcp.ServeConn(nil, 0, 0, fc)
-	if err != nil {
-		pc.Close()
-		return err
-	}
+	tr := newTransport(s, pc, adm)
 
 	s.mu.Lock()
 	if s.closing || s.started {
 		s.mu.Unlock()
-		l.Close()
 		pc.Close()
 		if s.started {
 			return errors.New("relay: Serve called twice")
@@ -232,7 +228,7 @@ func (s *Server) Serve(pc net.PacketConn) error {
 		return ErrServerClosed
 	}
 	s.started = true
-	s.pc, s.listener, s.filter = pc, l, fc
+	s.pc, s.tr, s.filter = pc, tr, adm
 	s.sessions = make(map[*session]struct{})
 	s.shutdown = make(chan struct{})
 	s.drained = make(chan struct{})
@@ -246,52 +242,31 @@ func (s *Server) Serve(pc net.PacketConn) error {
 		defer s.wg.Done()
 		_ = loop.Run(ctx) // returns when stopTick is called
 	}()
+	readerDone := make(chan struct{})
+	tr.start(&s.wg, readerDone)
 	s.mu.Unlock()
 
 	s.Logger.Info().Str("addr", pc.LocalAddr().String()).Int("tick_rate", rate).Msg("relay listening")
-	for {
-		conn, err := l.AcceptKCP()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			return err
-		}
-		s.configure(conn)
-		s.accept(conn)
+	<-readerDone
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing || tr.readErr == nil {
+		return ErrServerClosed
 	}
+	return tr.readErr
 }
 
-func (s *Server) configure(conn *kcp.UDPSession) {
-	c := s.KCP
-	nc := 1
-	if c.Congestion {
-		nc = 0
-	}
-	resend := orInt(c.Resend, 2)
-	if c.Resend < 0 {
-		resend = 0
-	}
-	conn.SetNoDelay(1, orInt(c.Interval, 10), resend, nc)
-	conn.SetWindowSize(orInt(c.SendWindow, 128), orInt(c.RecvWindow, 128))
-	conn.SetMtu(orInt(c.MTU, 1200))
-	conn.SetWriteDelay(false)
-}
-
-func (s *Server) accept(conn *kcp.UDPSession) {
-	sess := newSession(s, conn)
+// accept hands a new session to the tick; false when the server is closing.
+func (s *Server) accept(sess *session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		conn.Close()
-		return
+		return false
 	}
 	s.sessions[sess] = struct{}{}
 	s.pending = append(s.pending, sess)
-	sess.start(&s.wg)
+	return true
 }
 
 // forget drops a closed session from the server's set.

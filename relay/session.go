@@ -1,8 +1,10 @@
 package relay
 
 import (
-	"errors"
-	"io"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,8 +14,8 @@ import (
 	"github.com/tickrelay/tickrelay/codec"
 )
 
-// inItem is what a session's reader hands the tick: one message body, or
-// the reason reading stopped.
+// inItem is what the transport hands the tick for one session: one message
+// body, or the reason reading stopped.
 type inItem struct {
 	body    *[]byte // from bodyPool; nil for a failure
 	arrived time.Time
@@ -23,111 +25,269 @@ type inItem struct {
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
-// session is one KCP connection. It owns two goroutines: the reader, which
-// splits the stream into message bodies for the bounded inbox, and the
-// writer, which hands frames to KCP so that a full send window blocks the
-// writer and never the tick.
+// kcpConn names a session's peer, as kcp-go's UDPSession did.
+type kcpConn struct {
+	raddr *net.UDPAddr
+	conv  uint32
+}
+
+func (c kcpConn) RemoteAddr() net.Addr { return c.raddr }
+func (c kcpConn) GetConv() uint32      { return c.conv }
+
+// session is one KCP conversation. It has no goroutine: the transport's
+// reader feeds its KCP and cuts frames into the inbox, the updater drives
+// its timers, and the tick sends frames straight into its KCP.
 type session struct {
-	srv      *Server
-	conn     *kcp.UDPSession
-	inbox    chan inItem
-	out      chan []byte
-	busy     atomic.Bool
-	lastRecv atomic.Int64 // unix nanoseconds of the last bytes read
+	srv  *Server
+	t    *transport
+	key  netip.AddrPort // normalised source address: the transport's map key
+	conn kcpConn
+
+	mu     sync.Mutex // guards the fields below
+	kcp    *kcp.KCP
+	rbuf   []byte   // received stream bytes not yet cut into frames
+	inbox  []inItem // cut frames for the tick, at most srv.inboxSize()
+	failed bool     // a failure was queued: nothing more is read
+	dead   bool     // closed: KCP is no longer driven
+	// While Input runs, datagrams of acks only are held in stash (kcp-go
+	// flushes them from Input whenever una advances) and go out with the
+	// session's next flush, usually in the datagram of its next frame.
+	inInput  bool
+	stash    []byte
+	stashDue int64 // nowMs when held acks must go, even without a frame
+
+	lastRecv atomic.Int64 // unix nanoseconds of the last bytes received
 	done     chan struct{}
 	once     sync.Once
+
+	// Owned by the updater's heap (under transport.hmu).
+	due  int64 // ms on the transport's clock
+	hidx int   // index in the heap, -1 when not scheduled
 
 	filterKnown bool // owned by the tick: the filter was told of the hello
 }
 
-func newSession(srv *Server, conn *kcp.UDPSession) *session {
+func newSession(t *transport, key, raw netip.AddrPort, conv uint32) *session {
 	s := &session{
-		srv:   srv,
-		conn:  conn,
-		inbox: make(chan inItem, srv.inboxSize()),
-		out:   make(chan []byte, 1),
-		done:  make(chan struct{}),
+		srv:  t.srv,
+		t:    t,
+		key:  key,
+		conn: kcpConn{raddr: net.UDPAddrFromAddrPort(raw), conv: conv},
+		done: make(chan struct{}),
+		hidx: -1,
 	}
+	s.kcp = kcp.NewKCP(conv, s.output)
+	t.configure(s.kcp)
 	s.lastRecv.Store(time.Now().UnixNano())
 	return s
 }
 
-// start launches the session's goroutines; the server's WaitGroup owns them.
-func (s *session) start(wg *sync.WaitGroup) {
-	wg.Add(2)
-	go func() { defer wg.Done(); s.readLoop() }()
-	go func() { defer wg.Done(); s.writeLoop() }()
+// input feeds one datagram to KCP and moves what it completes to the inbox.
+// Called by the transport's reader.
+func (s *session) input(b []byte) {
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		return
+	}
+	s.inInput = true
+	s.kcp.Input(b, kcp.IKCP_PACKET_REGULAR, false)
+	s.inInput = false
+	s.pumpLocked()
+	delay := s.t.ackDelay()
+	if len(s.stash) > 0 && s.stashDue == 0 {
+		s.stashDue = nowMs() + int64(delay)
+	}
+	s.mu.Unlock()
+	// The acks go with the next frame (the tick flushes), or alone just
+	// after the next tick. Resends already have their own, earlier, time.
+	s.t.schedule(s, delay)
 }
 
-// Read tracks when the peer last sent anything, for the idle timeout.
-func (s *session) Read(b []byte) (int, error) {
-	n, err := s.conn.Read(b)
-	if n > 0 {
+// pumpLocked moves complete KCP messages into the stream buffer and cuts
+// frames out of it while the inbox has room. Messages left in KCP keep its
+// receive window closed, which slows that client only.
+func (s *session) pumpLocked() bool {
+	got := false
+	limit := s.srv.inboxSize()
+	for !s.failed && len(s.inbox) < limit {
+		n := s.kcp.PeekSize()
+		if n < 0 {
+			break
+		}
+		l := len(s.rbuf)
+		if cap(s.rbuf)-l < n {
+			nb := make([]byte, l, max(2*cap(s.rbuf), l+n, 512))
+			copy(nb, s.rbuf)
+			s.rbuf = nb
+		}
+		s.rbuf = s.rbuf[:l+n]
+		s.kcp.Recv(s.rbuf[l:])
+		got = true
+		s.cutLocked()
+	}
+	if got {
 		s.lastRecv.Store(time.Now().UnixNano())
 	}
-	return n, err
+	return got
 }
 
-func (s *session) readLoop() {
-	fr := codec.NewFrameReader(s, s.srv.maxFrameSize())
-	for {
-		body, err := fr.Next()
-		if err != nil {
-			s.readFailed(err)
+// cutLocked queues every complete frame in rbuf, or a failure.
+func (s *session) cutLocked() {
+	max := s.srv.maxFrameSize()
+	off := 0
+	now := time.Time{}
+	for len(s.rbuf)-off >= 4 {
+		n := binary.BigEndian.Uint32(s.rbuf[off:])
+		switch {
+		case n == 0:
+			s.failLocked(codec.CodeMalformed, codec.ErrEmptyFrame.Error())
 			return
+		case uint64(n) > uint64(max):
+			s.failLocked(codec.CodeFrameTooLarge,
+				fmt.Sprintf("%v: %d bytes declared, limit %d", codec.ErrFrameTooLarge, n, max))
+			return
+		case len(s.rbuf)-off-4 < int(n):
+			s.keepFrom(off)
+			return
+		}
+		if now.IsZero() {
+			now = time.Now()
 		}
 		bp := bodyPool.Get().(*[]byte)
-		*bp = append((*bp)[:0], body...)
-		select {
-		case s.inbox <- inItem{body: bp, arrived: time.Now()}:
-		case <-s.done:
-			bodyPool.Put(bp)
-			return
-		}
+		*bp = append((*bp)[:0], s.rbuf[off+4:off+4+int(n)]...)
+		s.inbox = append(s.inbox, inItem{body: bp, arrived: now})
+		off += 4 + int(n)
+	}
+	s.keepFrom(off)
+}
+
+// keepFrom drops rbuf[:off], and gives a grown buffer back once it is
+// mostly empty.
+func (s *session) keepFrom(off int) {
+	rest := len(s.rbuf) - off
+	if cap(s.rbuf) > 4096 && rest <= 1024 {
+		nb := make([]byte, rest, 1024)
+		copy(nb, s.rbuf[off:])
+		s.rbuf = nb
+		return
+	}
+	if off > 0 {
+		copy(s.rbuf, s.rbuf[off:])
+		s.rbuf = s.rbuf[:rest]
+	}
+	if rest == 0 && cap(s.rbuf) > 4096 {
+		s.rbuf = nil
 	}
 }
 
-func (s *session) readFailed(err error) {
-	item := inItem{code: codec.CodeMalformed, reason: err.Error()}
-	switch {
-	case errors.Is(err, codec.ErrFrameTooLarge):
-		item.code = codec.CodeFrameTooLarge
-	case errors.Is(err, io.ErrClosedPipe), errors.Is(err, io.EOF):
-		item.code = 0 // the session was closed: nothing to tell the peer
-	}
-	select {
-	case s.inbox <- item:
-	case <-s.done:
-	}
+func (s *session) failLocked(code codec.Code, reason string) {
+	s.failed = true
+	s.rbuf = nil
+	s.inbox = append(s.inbox, inItem{code: code, reason: reason})
 }
 
-func (s *session) writeLoop() {
-	for {
-		select {
-		case b := <-s.out:
-			_, err := s.conn.Write(b)
-			s.busy.Store(false)
-			if err != nil {
-				s.close()
-				return
-			}
-		case <-s.done:
-			return
-		}
+// takeInbox hands the tick what is queued now, and refills the inbox from
+// messages KCP held back while it was full. spare is the previous batch,
+// reused.
+func (s *session) takeInbox(spare []inItem) []inItem {
+	s.mu.Lock()
+	items := s.inbox
+	if cap(spare) > 64 {
+		spare = nil
 	}
+	s.inbox = spare[:0]
+	delay := -1
+	if !s.dead && s.pumpLocked() {
+		delay = s.t.checkDelay(s.kcp) // a window update is due
+	}
+	s.mu.Unlock()
+	if delay >= 0 {
+		s.t.schedule(s, delay)
+	}
+	return items
 }
 
-// Busy implements link.
-func (s *session) Busy() bool { return s.busy.Load() }
+// Busy implements link: the peer's send window is full.
+func (s *session) Busy() bool {
+	s.mu.Lock()
+	busy := !s.dead && s.kcp.WaitSnd() >= s.t.sndWnd
+	s.mu.Unlock()
+	return busy
+}
 
-// Send implements link. The tick calls it only when Busy is false, and it is
-// the only sender, so the one-slot channel never blocks.
+// Send implements link: b is queued in KCP at once, in MSS-sized messages
+// (the protocol is a byte stream; the server never sends frg > 0), and
+// flushed into the shared output batch, which the tick sends at its end.
 func (s *session) Send(b []byte) {
-	s.busy.Store(true)
-	select {
-	case s.out <- b:
-	case <-s.done:
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		return
 	}
+	for len(b) > 0 {
+		n := min(len(b), s.t.mss)
+		s.kcp.Send(b[:n])
+		b = b[n:]
+	}
+	s.flushLocked(true)
+	delay := s.t.checkDelay(s.kcp)
+	s.mu.Unlock()
+	s.t.schedule(s, delay)
+}
+
+// flushLocked flushes KCP now, and the acks that were held if any output
+// took them along or their time is up (force).
+func (s *session) flushLocked(force bool) {
+	flushNow(s.kcp)
+	if len(s.stash) > 0 && (force || nowMs() >= s.stashDue) {
+		s.t.out.add(s.conn.raddr, s.stash, nil)
+		s.stash = s.stash[:0]
+	}
+	if len(s.stash) == 0 {
+		s.stashDue = 0
+	}
+}
+
+// output is KCP's output callback, called under s.mu.
+func (s *session) output(buf []byte, size int) {
+	b := buf[:size]
+	if s.inInput && acksOnly(b) {
+		if len(s.stash)+len(b) > s.t.mtu {
+			s.t.out.add(s.conn.raddr, s.stash, nil)
+			s.stash = s.stash[:0]
+		}
+		if s.stash == nil {
+			s.stash = make([]byte, 0, s.t.mtu)
+		}
+		s.stash = append(s.stash, b...)
+		return
+	}
+	if len(s.stash) > 0 {
+		if len(s.stash)+len(b) <= s.t.mtu {
+			s.t.out.add(s.conn.raddr, s.stash, b) // one datagram: held acks, then these segments
+			s.stash = s.stash[:0]
+			return
+		}
+		s.t.out.add(s.conn.raddr, s.stash, nil)
+		s.stash = s.stash[:0]
+	}
+	s.t.out.add(s.conn.raddr, b, nil)
+}
+
+// acksOnly reports whether datagram b holds only ack segments.
+func acksOnly(b []byte) bool {
+	for len(b) >= kcpHeaderSize {
+		if b[kcpOffCmd] != kcpCmdAck {
+			return false
+		}
+		n := int(binary.LittleEndian.Uint32(b[kcpOffLen:]))
+		if n > len(b)-kcpHeaderSize {
+			return false
+		}
+		b = b[kcpHeaderSize+n:]
+	}
+	return len(b) == 0
 }
 
 // Close implements link.
@@ -136,12 +296,12 @@ func (s *session) Close() { s.close() }
 func (s *session) close() {
 	s.once.Do(func() {
 		close(s.done)
-		// Forget the address before kcp-go drops its session, or a datagram
-		// in between would open a session the filter never admitted.
-		if f := s.srv.filter; f != nil {
-			f.forget(s.conn.RemoteAddr())
-		}
-		s.conn.Close()
+		s.mu.Lock()
+		s.dead = true
+		s.mu.Unlock()
+		// Forget the address in the filter with the session, so that the
+		// next datagram from it must earn admission again.
+		s.t.remove(s)
 		s.srv.forget(s)
 	})
 }
@@ -152,5 +312,15 @@ func (s *session) closed() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// drainItems releases the bodies of items the tick will not apply.
+func drainItems(items []inItem) {
+	for i := range items {
+		if items[i].body != nil {
+			bodyPool.Put(items[i].body)
+		}
+		items[i] = inItem{}
 	}
 }

@@ -1,0 +1,374 @@
+package relay
+
+import (
+	"container/heap"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	kcp "github.com/xtaci/kcp-go/v5"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// transport is the server's session layer on one socket: one reader
+// goroutine (recvmmsg, demultiplexing by source address into each session's
+// KCP) and one updater goroutine (a min-heap of sessions keyed by their KCP
+// Check time; a session with nothing in flight is not in it). All output
+// goes through one batch, sent with sendmmsg across sessions.
+type transport struct {
+	srv *Server
+	pc  net.PacketConn
+	uc  *net.UDPConn // nil if pc is not one
+	bc  batchConn    // nil without batch I/O
+	adm *admission
+	out outBatch
+
+	// KCP settings.
+	mtu, sndWnd, rcvWnd, interval, resend, nc int
+	mss                                       int
+
+	mu       sync.Mutex // guards sessions
+	sessions map[netip.AddrPort]*session
+
+	hmu   sync.Mutex // guards the heap and armed
+	heap  sessHeap
+	armed int64 // due time the updater sleeps until; max when none
+	wake  chan struct{}
+	done  chan struct{}
+
+	readErr error // set by the reader before it returns
+
+	// nextTick is when (nowMs) the tick after the current one is due, plus
+	// a margin: acks for what a client sends wait for it, so that they
+	// ride in the datagram carrying the client's next frame instead of
+	// travelling alone.
+	nextTick atomic.Int64
+}
+
+// ackDelay is how long input's acks may wait: until just after the next
+// tick, at least one KCP interval and at most maxAckHold ms.
+func (t *transport) ackDelay() int {
+	d := int(t.nextTick.Load() - nowMs())
+	return max(t.interval, min(d, maxAckHold))
+}
+
+const maxAckHold = 50
+
+var clockRef = time.Now()
+
+func nowMs() int64 { return int64(time.Since(clockRef) / time.Millisecond) }
+
+const noDue = int64(1<<63 - 1)
+
+func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
+	c := srv.KCP
+	t := &transport{
+		srv:      srv,
+		pc:       pc,
+		adm:      adm,
+		mtu:      orInt(c.MTU, 1200),
+		sndWnd:   orInt(c.SendWindow, 128),
+		rcvWnd:   orInt(c.RecvWindow, 128),
+		interval: orInt(c.Interval, 10),
+		resend:   orInt(c.Resend, 2),
+		nc:       1,
+		sessions: make(map[netip.AddrPort]*session),
+		armed:    noDue,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	if c.Resend < 0 {
+		t.resend = 0
+	}
+	if c.Congestion {
+		t.nc = 0
+	}
+	t.mss = t.mtu - kcp.IKCP_OVERHEAD
+	if uc, ok := pc.(*net.UDPConn); ok {
+		t.uc = uc
+		if la, ok := uc.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil && !la.IP.IsUnspecified() {
+			t.bc = ipv4.NewPacketConn(uc)
+		} else if ok && la.IP.To4() == nil && !la.IP.IsUnspecified() {
+			t.bc = v6batch{ipv6.NewPacketConn(uc)}
+		}
+		// A dual-stack wildcard socket gets plain reads and writes:
+		// sendmmsg would be given IPv4 addresses for an IPv6 socket.
+	}
+	t.out = outBatch{bc: t.bc, pc: pc, adm: adm}
+	return t
+}
+
+type v6batch struct{ c *ipv6.PacketConn }
+
+func (b v6batch) ReadBatch(ms []ipv4.Message, f int) (int, error)  { return b.c.ReadBatch(ms, f) }
+func (b v6batch) WriteBatch(ms []ipv4.Message, f int) (int, error) { return b.c.WriteBatch(ms, f) }
+
+func (t *transport) configure(k *kcp.KCP) {
+	k.NoDelay(1, t.interval, t.resend, t.nc)
+	k.WndSize(t.sndWnd, t.rcvWnd)
+	k.SetMtu(t.mtu)
+}
+
+// start launches the reader and the updater; wg owns them.
+func (t *transport) start(wg *sync.WaitGroup, readerDone chan<- struct{}) {
+	wg.Add(2)
+	go func() { defer wg.Done(); defer close(readerDone); t.readLoop() }()
+	go func() { defer wg.Done(); t.updateLoop() }()
+}
+
+// stop ends both goroutines: the socket is closed, which ends the reader.
+func (t *transport) stop() {
+	close(t.done)
+	t.pc.Close()
+}
+
+const readBatch = 64
+
+func (t *transport) readLoop() {
+	if t.bc != nil {
+		msgs := make([]ipv4.Message, readBatch)
+		for i := range msgs {
+			msgs[i].Buffers = [][]byte{make([]byte, 2048)}
+		}
+		for {
+			n, err := t.bc.ReadBatch(msgs, 0)
+			if err != nil {
+				if t.readFailed(err) {
+					return
+				}
+				continue
+			}
+			for i := range msgs[:n] {
+				ua, ok := msgs[i].Addr.(*net.UDPAddr)
+				if !ok {
+					continue
+				}
+				t.datagram(msgs[i].Buffers[0][:msgs[i].N], ua.AddrPort())
+			}
+			t.out.flush()
+		}
+	}
+	buf := make([]byte, 2048)
+	for {
+		var n int
+		var raw netip.AddrPort
+		var err error
+		if t.uc != nil {
+			n, raw, err = t.uc.ReadFromUDPAddrPort(buf)
+		} else {
+			var a net.Addr
+			n, a, err = t.pc.ReadFrom(buf)
+			if err == nil {
+				ua, ok := a.(*net.UDPAddr)
+				if !ok {
+					continue
+				}
+				raw = ua.AddrPort()
+			}
+		}
+		if err != nil {
+			if t.readFailed(err) {
+				return
+			}
+			continue
+		}
+		t.datagram(buf[:n], raw)
+		t.out.flush()
+	}
+}
+
+// readFailed reports whether the reader must stop.
+func (t *transport) readFailed(err error) bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	t.readErr = err // closed, or broken: stop (Serve reports it)
+	return true
+}
+
+// datagram admits, demultiplexes and inputs one datagram from raw.
+func (t *transport) datagram(b []byte, raw netip.AddrPort) {
+	key := normKey(raw)
+	if !t.adm.admit(b, key) {
+		return
+	}
+	t.mu.Lock()
+	s := t.sessions[key]
+	t.mu.Unlock()
+	conv := uint32(0)
+	if len(b) >= 4 {
+		conv = uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+	}
+	if s == nil {
+		// Only a hello the filter admitted opens a session.
+		c, ok := classifyHello(b, t.adm.cfg.maxFrameSize)
+		if !ok {
+			return
+		}
+		s = newSession(t, key, raw, c)
+		t.mu.Lock()
+		t.sessions[key] = s
+		t.mu.Unlock()
+		if !t.srv.accept(s) {
+			s.close()
+			return
+		}
+		atomic.AddUint64(&kcp.DefaultSnmp.PassiveOpens, 1)
+	} else if conv != s.conn.conv {
+		return
+	}
+	s.input(b)
+}
+
+// remove forgets a closed session.
+func (t *transport) remove(s *session) {
+	t.mu.Lock()
+	if t.sessions[s.key] == s {
+		delete(t.sessions, s.key)
+		t.adm.forgetKey(s.key)
+	}
+	t.mu.Unlock()
+	t.hmu.Lock()
+	if s.hidx >= 0 {
+		heap.Remove(&t.heap, s.hidx)
+	}
+	t.hmu.Unlock()
+}
+
+// checkDelay is how many ms until k wants Update, or -1 when it has nothing
+// in flight (its acks, if any, go at the next interval: see schedule).
+// Called under the session's lock.
+func (t *transport) checkDelay(k *kcp.KCP) int {
+	d := int(int32(k.Check() - kcpNow()))
+	return max(0, min(d, t.interval))
+}
+
+// schedule makes sure s is updated within delay ms.
+func (t *transport) schedule(s *session, delay int) {
+	if delay < 0 {
+		return
+	}
+	due := nowMs() + int64(delay)
+	t.hmu.Lock()
+	switch {
+	case s.hidx < 0:
+		s.due = due
+		heap.Push(&t.heap, s)
+	case due < s.due:
+		s.due = due
+		heap.Fix(&t.heap, s.hidx)
+	}
+	notify := due < t.armed
+	if notify {
+		t.armed = due
+	}
+	t.hmu.Unlock()
+	if notify {
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (t *transport) updateLoop() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var due []*session
+	for {
+		now := nowMs()
+		t.hmu.Lock()
+		for len(t.heap) > 0 && t.heap[0].due <= now {
+			due = append(due, heap.Pop(&t.heap).(*session))
+		}
+		next := noDue
+		if len(t.heap) > 0 {
+			next = t.heap[0].due
+		}
+		if len(due) == 0 {
+			t.armed = next
+		}
+		t.hmu.Unlock()
+
+		if len(due) > 0 {
+			for _, s := range due {
+				t.update(s)
+			}
+			clear(due)
+			due = due[:0]
+			t.out.flush()
+			continue
+		}
+		if next != noDue {
+			timer.Reset(time.Duration(next-now) * time.Millisecond)
+		}
+		select {
+		case <-t.done:
+			return
+		case <-t.wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// update runs one KCP update for s and reschedules it if it still has data
+// in flight (an idle session leaves the heap until its next input or send).
+func (t *transport) update(s *session) {
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		return
+	}
+	s.flushLocked(false) // it is due: acks, resends or a probe
+	delay := -1
+	if s.kcp.WaitSnd() > 0 {
+		delay = t.checkDelay(s.kcp)
+	}
+	if len(s.stash) > 0 {
+		d := int(max(0, s.stashDue-nowMs()))
+		if delay < 0 || d < delay {
+			delay = d
+		}
+	}
+	s.mu.Unlock()
+	t.schedule(s, delay)
+}
+
+// sessHeap is a min-heap of sessions by due time.
+type sessHeap []*session
+
+func (h sessHeap) Len() int           { return len(h) }
+func (h sessHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h sessHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+func (h *sessHeap) Push(x any) {
+	s := x.(*session)
+	s.hidx = len(*h)
+	*h = append(*h, s)
+}
+func (h *sessHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	s.hidx = -1
+	return s
+}
