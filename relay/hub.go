@@ -232,7 +232,11 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 	}
 	p.helloed = true
 	h.issueToken(p)
-	p.log = p.log.With().Str("name", p.name).Str("user", p.userID).Logger()
+	lc := p.log.With().Str("name", p.name)
+	if p.userID != "" {
+		lc = lc.Str("user", p.userID)
+	}
+	p.log = lc.Logger()
 	p.out = codec.AppendWelcome(p.out, p.id, p.resumeToken, h.cfg.tickRate, h.nowMs, h.tick, false, 0)
 	p.log.Info().Msg("player connected")
 }
