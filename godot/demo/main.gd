@@ -31,6 +31,8 @@ func _ready() -> void:
 	_build_ui()
 	Relay.connected.connect(_on_connected)
 	Relay.disconnected.connect(_on_disconnected)
+	Relay.reconnecting.connect(_on_reconnecting)
+	Relay.reconnected.connect(_on_reconnected)
 	Relay.error.connect(_on_error)
 	Relay.room_joined.connect(_on_room_joined)
 	Relay.player_joined.connect(_on_player_joined)
@@ -163,6 +165,16 @@ func _on_connected(player_id: int) -> void:
 
 func _on_disconnected(code: int, reason: String) -> void:
 	status_label.text = "disconnected (%s): %s" % [Relay.client.code_name(code), reason]
+
+
+# The link died (the network changed): the client resumes by itself and the
+# room, its players and this player's id stay as they are.
+func _on_reconnecting(_code: int, reason: String) -> void:
+	status_label.text = "connection lost (%s), reconnecting ..." % reason
+
+
+func _on_reconnected() -> void:
+	status_label.text = "back in room %d, code %s" % [Relay.client.room_id, Relay.get_room_code()]
 
 
 func _on_error(request_id: int, code: int, message: String) -> void:

@@ -53,15 +53,23 @@ func untilEngineExits(t *testing.T, r *engineRun, timeout time.Duration) context
 }
 
 // recorder drains a Go client's messages (a client that does not is
-// throttled by the server) and keeps the events and chat lines it saw.
+// throttled by the server) and keeps the events and chat lines it saw, and
+// the comings and goings of the room's members.
 type recorder struct {
 	c *client.Client
 
 	mu      sync.Mutex
 	events  []codec.Event
 	chat    []codec.ChatMsg
+	members []memberChange
 	changed chan struct{} // closed and replaced whenever something arrives
 	ended   bool
+}
+
+// memberChange is a leave, join, away or back of player id in a frame.
+type memberChange struct {
+	id   uint32
+	what string
 }
 
 func dialRecorded(t *testing.T, ctx context.Context, addr, name string) *recorder {
@@ -70,6 +78,12 @@ func dialRecorded(t *testing.T, ctx context.Context, addr, name string) *recorde
 	if err != nil {
 		t.Fatalf("dial %s: %v", name, err)
 	}
+	return record(t, c)
+}
+
+// record starts draining c's messages into a recorder; c is closed when
+// the test ends.
+func record(t *testing.T, c *client.Client) *recorder {
 	r := &recorder{c: c, changed: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
@@ -79,6 +93,21 @@ func dialRecorded(t *testing.T, ctx context.Context, addr, name string) *recorde
 				continue
 			}
 			r.mu.Lock()
+			if d := m.Frame.Room; d != nil {
+				for _, id := range d.Leaves {
+					r.members = append(r.members, memberChange{id, "leave"})
+				}
+				for _, j := range d.Joins {
+					r.members = append(r.members, memberChange{j.ID, "join"})
+				}
+				for _, pr := range d.Presence {
+					what := "away"
+					if pr.Connected {
+						what = "back"
+					}
+					r.members = append(r.members, memberChange{pr.ID, what})
+				}
+			}
 			r.events = append(r.events, m.Frame.Events...)
 			r.chat = append(r.chat, m.Frame.Chat...)
 			close(r.changed)
@@ -116,6 +145,19 @@ func (r *recorder) waitFor(ctx context.Context, what string, cond func(events []
 			return fmt.Errorf("%s: %w", what, ctx.Err())
 		}
 	}
+}
+
+// membership lists the leaves, joins, aways and backs of player id, in order.
+func (r *recorder) membership(id uint32) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.members {
+		if m.id == id {
+			out = append(out, m.what)
+		}
+	}
+	return out
 }
 
 func (r *recorder) snapshot() ([]codec.Event, []codec.ChatMsg) {

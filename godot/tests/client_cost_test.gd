@@ -2,8 +2,12 @@
 # second in a room of 16 players at 30 Hz whose 15 others (Go bots, see
 # godot/enginetest/cost_test.go) set a ~64-byte state every tick. Measures the
 # script time of each poll() (plus set_state of this player's own state, as a
-# game does every frame) with the engine's microsecond clock, and separately
-# the interpolation of the 15 remote states per frame.
+# game does every frame) with the engine's microsecond clock, split into the
+# polls that applied a frame and the others, and separately the interpolation
+# of the 15 remote states per frame. Also prints, for comparison across
+# machines, the hot decode of a fixed frame (ref_decode_us with protocol.gd,
+# ref_generic_us as a generic msgpack decode) and what waking up after a
+# frame's sleep adds to the first script that runs (wake_us).
 #
 #   godot3-server --no-window --path PROJECT -s res://tests/client_cost_test.gd -- \
 #       --host=127.0.0.1 --port=N --code=ABCDEF [--players=16] [--seconds=5] [--fps=60]
@@ -54,6 +58,8 @@ func _init():
 	var frames = seconds * fps
 	var poll_us = []
 	var interp_us = []
+	var frame_poll_us = []  # the polls that applied a frame, and the others
+	var idle_poll_us = []
 	var frames0 = c.stats["frames"]
 	var bytes0 = c.stats["bytes_in"]
 	states_in = 0
@@ -63,6 +69,7 @@ func _init():
 	var pos = Vector2(0, 0)
 	for f in range(frames):
 		pos += Vector2(1.5, 0.5)
+		var nframes0 = c.stats["frames"]
 		var t0 = h.now_usec()
 		c.set_state({"pos": pos, "vel": Vector2(1.5, 0.5), "anim": 2, "hp": 100})
 		c.poll()
@@ -73,12 +80,17 @@ func _init():
 				interp.sample(id, tick)
 		var t2 = h.now_usec()
 		poll_us.append(t1 - t0)
+		if c.stats["frames"] != nframes0:
+			frame_poll_us.append(t1 - t0)
+		else:
+			idle_poll_us.append(t1 - t0)
 		interp_us.append(t2 - t1)
 		next += frame_us
 		var wait = next - h.now_usec()
 		if wait > 0:
 			OS.delay_usec(wait)
 	var elapsed_ms = (h.now_usec() - start) / 1000
+	var nstates = states_in
 	var cpu1 = thread_cpu_ns()
 	var nframes = c.stats["frames"] - frames0
 	var kbytes = (c.stats["bytes_in"] - bytes0) / 1024.0
@@ -86,7 +98,7 @@ func _init():
 	h.check(nframes >= seconds * c.tick_rate * 8 / 10, "%d server frames in %d s" % [nframes, seconds])
 	# Bots and ticks are not in phase: a bot's state can miss a tick and
 	# land twice in the next one. Half the nominal load is the floor.
-	h.check(states_in >= nframes * (nplayers - 1) / 2, "%d states in %d frames" % [states_in, nframes])
+	h.check(nstates >= nframes * (nplayers - 1) / 2, "%d states in %d frames" % [nstates, nframes])
 	var p = stats_of(poll_us)
 	var q = stats_of(interp_us)
 	# The wall clock above also counts time the engine's thread waited for a
@@ -95,11 +107,14 @@ func _init():
 	# run) bounds the script's real cost per frame: poll, set_state, the 15
 	# interpolations and the loop itself.
 	var ref = reference_us()
+	var wake = wake_penalty_us(c, 60, frame_us)
+	var fp = stats_of(frame_poll_us)
+	var ip = stats_of(idle_poll_us)
 	var cpu_per_frame = -1.0
 	if cpu0 >= 0 and cpu1 >= 0:
 		cpu_per_frame = (cpu1 - cpu0) / 1000.0 / poll_us.size()
-	print("cost: polls=%d mean_us=%.1f p50_us=%d p99_us=%d max_us=%d interp_mean_us=%.1f interp_p99_us=%d cpu_per_frame_us=%.1f ref_decode_us=%d frames=%d states=%d kib_in=%.0f elapsed_ms=%d players=%d tick_rate=%d" % [
-		poll_us.size(), p[0], p[1], p[2], p[3], q[0], q[2], cpu_per_frame, ref, nframes, states_in, kbytes, elapsed_ms, c.players.size(), c.tick_rate])
+	print("cost: polls=%d mean_us=%.1f p50_us=%d p99_us=%d max_us=%d frame_polls=%d frame_poll_mean_us=%.1f idle_poll_mean_us=%.1f interp_mean_us=%.1f interp_p99_us=%d cpu_per_frame_us=%.1f ref_decode_us=%d ref_generic_us=%d wake_us=%d frames=%d states=%d kib_in=%.0f elapsed_ms=%d players=%d tick_rate=%d" % [
+		poll_us.size(), p[0], p[1], p[2], p[3], frame_poll_us.size(), fp[0], ip[0], q[0], q[2], cpu_per_frame, ref[0], ref[1], wake, nframes, nstates, kbytes, elapsed_ms, c.players.size(), c.tick_rate])
 	c.disconnect_from_server()
 	var end = h.now_msec() + 1000
 	while c.is_socket_open() and h.now_msec() < end:
@@ -109,8 +124,10 @@ func _init():
 
 
 # How fast this machine runs GDScript right now: the median time to decode a
-# fixed 1 KB frame of 15 bot states (the bulk of a poll that gets a frame).
-# Lets a reader compare runs made on machines of different speed or load.
+# fixed 1 KB frame of 15 bot states (the bulk of a poll that gets a frame),
+# hot: with protocol.gd (its frame reader), and as a generic msgpack decode
+# of the same bytes. Lets a reader compare runs made on machines of different
+# speed or load.
 func reference_us():
 	var mp = preload("res://addons/tickrelay/msgpack.gd").new()
 	var p = preload("res://addons/tickrelay/protocol.gd").new()
@@ -119,16 +136,45 @@ func reference_us():
 		states.append([i + 1, {"pos": [i * 100.5, 200.25], "vel": [15.0, -3.5], "anim": 3, "hp": 100, "seq": 40000 + i}])
 	var body = mp.encode([40, 123456, 1700000000000, [7, false, 1, false, null, [], [], [], states], [], []])
 	var runs = []
+	var generic = []
 	for i in range(21):
 		var t0 = h.now_usec()
 		p.decode_server(body)
-		runs.append(h.now_usec() - t0)
+		var t1 = h.now_usec()
+		mp.decode(body)
+		runs.append(t1 - t0)
+		generic.append(h.now_usec() - t1)
 	runs.sort()
-	return runs[10]
+	generic.sort()
+	return [runs[10], generic[10]]
+
+
+# What this machine adds to the first script that runs after the engine slept
+# for a frame: the median, over n sleeps of a frame, of the time to encode
+# this client's state right after the sleep minus the time to encode it again
+# at once. A game's own frame work (input, physics, its scripts) usually
+# runs first and takes it; here the poll does.
+func wake_penalty_us(c, n, frame_us):
+	var p = preload("res://addons/tickrelay/protocol.gd").new()
+	var state = {"pos": Vector2(1, 2), "vel": Vector2(1.5, 0.5), "anim": 2, "hp": 100}
+	var d = []
+	for i in range(n):
+		OS.delay_usec(frame_us)
+		var t0 = h.now_usec()
+		p.encode_state(state)
+		var t1 = h.now_usec()
+		p.encode_state(state)
+		var t2 = h.now_usec()
+		d.append((t1 - t0) - (t2 - t1))
+		c.poll()  # keep the connection serviced
+	d.sort()
+	return d[n / 2]
 
 
 # [mean, p50, p99, max]
 func stats_of(samples):
+	if samples.size() == 0:
+		return [0.0, 0, 0, 0]
 	var s = samples.duplicate()
 	s.sort()
 	var total = 0

@@ -1,8 +1,10 @@
 # client.gd's room view and signals, fed with server messages directly (no
 # network): full and delta frames, leave-and-rejoin in one frame, master and
 # lock changes, presence, a resync full frame, room_left, requests while not
-# connected, handlers that disconnect in the middle of a frame, and the
-# signal forwarding that relay_node.gd uses.
+# connected, handlers that disconnect in the middle of a frame, the resume
+# bookkeeping (acked tick, resumed welcome, refusals, presence in full
+# frames, queueing while reconnecting), and the signal forwarding that
+# relay_node.gd uses.
 #
 #   godot3-server --no-window --path PROJECT -s res://tests/client_unit_test.gd
 extends SceneTree
@@ -11,8 +13,9 @@ const Client = preload("res://addons/tickrelay/client.gd")
 const Protocol = preload("res://addons/tickrelay/protocol.gd")
 const Interpolation = preload("res://addons/tickrelay/interpolation.gd")
 
+const SIGNALS0 = ["reconnected"]
 const SIGNALS1 = ["connected", "request_ok", "room_left", "player_left", "master_changed", "locked_changed", "room_props_changed", "pong"]
-const SIGNALS2 = ["disconnected", "room_joined", "room_list", "player_props_changed", "player_presence_changed"]
+const SIGNALS2 = ["disconnected", "reconnecting", "room_joined", "room_list", "player_props_changed", "player_presence_changed"]
 const SIGNALS3 = ["error", "player_joined", "state_received"]
 const SIGNALS4 = ["event_received", "chat_received"]
 
@@ -28,11 +31,15 @@ func _init():
 	test_room_view()
 	test_not_connected()
 	test_reentrant_disconnect()
+	test_resume()
+	test_resume_refused()
 	test_forwarding()
 	quit(h.summary())
 
 
 func watch(c):
+	for s in SIGNALS0:
+		c.connect(s, self, "_r0", [s])
 	for s in SIGNALS1:
 		c.connect(s, self, "_r1", [s])
 	for s in SIGNALS2:
@@ -47,6 +54,10 @@ func record(s, args, c):
 	log_.append("%s%s" % [s, str(args)])
 	if s == disconnect_on:
 		c.disconnect_from_server()
+
+
+func _r0(s):
+	record(s, [], current)
 
 
 func _r1(a, s):
@@ -203,6 +214,107 @@ func test_reentrant_disconnect():
 	disconnect_on = ""
 	h.check(got == ["player_joined[1, ana, {}]", "disconnected[22, disconnected by the client]"], "stopped after the disconnect: %s" % str(got))
 	h.check(c.status == Client.STATUS_DISCONNECTED and c.players.size() == 0, "view cleared")
+
+
+# A client that was welcomed and is in room 7 with ana (1) and itself (2).
+func welcomed_in_room(c):
+	c._opts = Client.DEFAULT_OPTIONS.duplicate()
+	c.status = Client.STATUS_CONNECTING
+	feed(c, [2, 1, 2, "tok1", 30, 1700000000000, 100])
+	feed(c, [31, 1, 7, "ABCDEF", "dm", 8])
+	feed(c, [40, 101, 1700000000033, full_room(7, 1, [[1, "ana", {}], [2, "me", {}]], [[1, "s1"]]), [], []])
+
+
+# Resume bookkeeping, without a network: the acked tick, a resumed welcome
+# and the full frame after it, presence in full frames, queueing.
+func test_resume():
+	var c = Client.new()
+	current = c
+	watch(c)
+	h.check(c.resume_now() == ERR_UNAVAILABLE, "nothing to resume before connecting")
+	welcomed_in_room(c)
+	h.check(c._acked_tick == 101, "acked tick after a frame: %d" % c._acked_tick)
+	h.check(c.resume_now() == OK and c.is_connected_to_server(), "resume_now() waits for the next poll")
+	c._resume_pending = false
+	# A frame cut short by a handler that disconnects is not acknowledged.
+	var d = Client.new()
+	current = d
+	watch(d)
+	welcomed_in_room(d)
+	d._kcp = preload("res://addons/tickrelay/kcp.gd").new()
+	disconnect_on = "event_received"
+	feed(d, [40, 102, 1700000000066, [7, false, 1, false, null, [], [], [], []], [[102, 1, 5, "a"], [102, 1, 5, "b"]], []])
+	disconnect_on = ""
+	h.check(d._acked_tick == 101, "a frame whose handling stopped is not acknowledged: %d" % d._acked_tick)
+	current = c
+	# ana goes away.
+	var got = feed(c, [40, 103, 1700000000100, [7, false, 1, false, null, [], [], [], [], [[1, false]]], [], []])
+	h.check(got == ["player_presence_changed[1, False]"] and not c.players[1].connected, "away: %s" % str(got))
+	# The link is lost (as poll() does it, without a socket to open).
+	c.set_state("mine")
+	c._state_dirty = false
+	c._opts["resume_timeout_ms"] = 60000
+	log_ = []
+	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", c.now_ms())
+	h.check(log_ == ["reconnecting[-2, test]"], "reconnecting: %s" % str(log_))
+	h.check(c.status == Client.STATUS_RECONNECTING and c.is_reconnecting() and not c.is_connected_to_server(), "status")
+	h.check(c.players.size() == 2 and c.room_id == 7, "the room view stays")
+	# Messages while reconnecting are queued for the next attempt.
+	h.check(c.send_event(0, 9, "x") and c.chat("hi") and c._resume_queue.size() == 2, "queued: %d" % c._resume_queue.size())
+	c._opts["max_queued_while_resuming"] = 2
+	h.check(not c.chat("one too many"), "queue limit")
+	c._opts["max_queued_while_resuming"] = 1024
+	log_ = []
+	c.poll()  # emits the refusal; no socket could be opened, so nothing else
+	h.check(log_.size() == 1 and log_[0].begins_with("error[0, -10, chat: too many"), "refusal: %s" % str(log_))
+	# The resumed welcome, then the full frame: ana is back, bob left meanwhile
+	# (he was never seen), events come once.
+	got = feed(c, [2, 1, 2, "tok2", 30, 1700000001000, 130, true, 7])
+	h.check(got == ["reconnected[]"], "resumed welcome: %s" % str(got))
+	h.check(c.status == Client.STATUS_CONNECTED and c.player_id == 2 and c.resume_token == "tok2" and c._resume_queue.size() == 0, "after the welcome")
+	h.check(c._state_dirty, "the latest state is sent again")
+	got = feed(c, [40, 131, 1700000001033, full_room(7, 1, [[1, "ana", {}], [2, "me", {}]], [[1, "s2"]]), [[120, 1, 5, "missed"]], []])
+	h.check(got == ["player_props_changed[1, {}]", "player_props_changed[2, {}]", "room_props_changed[{map:dust}]",
+		"player_presence_changed[1, True]", "state_received[1, s2, 131]", "event_received[1, 5, missed, 120]"], "full frame after the resume: %s" % str(got))
+	h.check(c._acked_tick == 131 and c.players[1].connected, "after the full frame")
+	# A full frame lists the members that are away.
+	got = feed(c, [40, 140, 1700000001300, [7, true, 1, false, {"map": "dust"}, [], [[1, "ana", {}], [2, "me", {}]], [], [], [[1, false]]], [], []])
+	h.check(got.has("player_presence_changed[1, False]") and not c.players[1].connected, "away in a full frame: %s" % str(got))
+
+
+# A resume the server refuses, or one that runs out of time, disconnects.
+func test_resume_refused():
+	var c = Client.new()
+	current = c
+	watch(c)
+	welcomed_in_room(c)
+	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", c.now_ms())
+	var got = feed(c, [4, 26, "unknown, used or expired resume token"])
+	h.check(got == ["disconnected[26, unknown, used or expired resume token]"], "resume_failed: %s" % str(got))
+	h.check(c.status == Client.STATUS_DISCONNECTED and c.players.size() == 0, "disconnected and cleared")
+	# A fresh welcome instead of a resume: the old player is gone.
+	welcomed_in_room(c)
+	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", c.now_ms())
+	got = feed(c, [2, 1, 5, "tok", 30, 1700000000000, 100, false, 0])
+	h.check(got.size() == 1 and got[0].begins_with("disconnected[26, "), "not resumed: %s" % str(got))
+	# The relay timed the link out while the client still hears it: resume.
+	welcomed_in_room(c)
+	got = feed(c, [4, 12, "nothing received within the idle timeout"])
+	h.check(got == ["reconnecting[12, nothing received within the idle timeout]"] and c.is_reconnecting(), "idle close resumes: %s" % str(got))
+	# No resume within resume_timeout_ms.
+	c._resume_deadline = c.now_ms() - 1
+	log_ = []
+	c.poll()
+	h.check(log_.size() == 1 and log_[0].begins_with("disconnected[12, could not resume"), "gave up: %s" % str(log_))
+	# Other close codes end the session, as without resume.
+	welcomed_in_room(c)
+	got = feed(c, [4, 27, "the player resumed on another connection"])
+	h.check(got == ["disconnected[27, the player resumed on another connection]"], "replaced: %s" % str(got))
+	# auto_resume off: an idle close ends the session.
+	welcomed_in_room(c)
+	c._opts["auto_resume"] = false
+	got = feed(c, [4, 12, "idle"])
+	h.check(got == ["disconnected[12, idle]"], "no auto resume: %s" % str(got))
 
 
 var forwarded = []

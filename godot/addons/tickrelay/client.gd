@@ -18,6 +18,25 @@
 #
 # The room view (players, master_id, locked, room_props) is kept up to date
 # from the server's frames before the signals of each frame are emitted.
+#
+# Resume (PROTOCOL.md section 9): when the link dies after the welcome (no
+# datagram for link_timeout_ms, KCP gave up on a segment, a socket error, or
+# the server timed the session out), the client does not disconnect at once:
+# it emits reconnecting, opens a new socket (a new source port) and a new KCP
+# conversation, and sends hello with its resume token and the tick of the
+# last frame it processed, a few times within resume_timeout_ms. The server
+# kept the player (same id, same room, shown to the others as away) and
+# answers with a welcome, then a full frame with every event and chat line
+# the lost link missed, once: the client emits reconnected, and the room view
+# is replaced by that frame (player ids do not change). If the server refuses
+# (resume_failed) or time runs out, disconnected follows. Messages sent while
+# reconnecting are queued and follow the hello. resume_now() starts a resume
+# at once, for games that see the network change (Wi-Fi to mobile).
+# Events and chat from the server arrive exactly once across a resume. The
+# other way, messages this client sent on the lost link that the server had
+# not acknowledged yet (in flight when the network went) are not sent again:
+# they may or may not have arrived, and sending them twice could deliver
+# them twice. stats["unacked_at_loss"] counts them.
 
 const Protocol = preload("protocol.gd")
 const Kcp = preload("kcp.gd")
@@ -59,10 +78,18 @@ signal event_received(from, code, payload, tick)
 signal chat_received(from, to, text, time_ms)
 # A ping's round trip in ms, without the time it waited in the server.
 signal pong(rtt_ms)
+# The link was lost after the welcome (code and reason as for disconnected):
+# the client is resuming the session on a new connection. The room view
+# stays as it was; messages sent meanwhile are queued.
+signal reconnecting(code, reason)
+# The session was resumed: same player id, same room. The full frame that
+# follows replaces the room view and delivers what the lost link missed.
+signal reconnected()
 
 const STATUS_DISCONNECTED = 0
 const STATUS_CONNECTING = 1
 const STATUS_CONNECTED = 2
+const STATUS_RECONNECTING = 3  # the link was lost; resuming on a new one
 
 # Local disconnect reasons (server close codes are positive).
 const DISCONNECT_TIMEOUT = -1  # no welcome within timeout_ms
@@ -90,6 +117,10 @@ const DEFAULT_OPTIONS = {
 	"max_chat_bytes": 256,
 	"linger_ms": 500,
 	"conv": 0,
+	"auto_resume": true,
+	"resume_timeout_ms": 10000,
+	"resume_attempts": 4,
+	"max_queued_while_resuming": 1024,
 }
 
 var status = STATUS_DISCONNECTED
@@ -146,6 +177,17 @@ var _offset_set = false
 var _tick_base = 0  # a tick and its server time, for estimated_server_tick()
 var _tick_base_ms = 0
 var _tmp
+var _ip = ""  # the server's address and port, for resuming
+var _port = 0
+# Tick of the last frame whose signals were all emitted: sent in pings
+# (acked_tick) and in a resuming hello (last_tick).
+var _acked_tick = 0
+var _resume_pending = false  # resume_now() was called: resume on the next poll
+var _resume_deadline = 0  # while reconnecting: give up at this time (ms)
+var _resume_attempt = 0  # attempts made so far
+var _next_attempt_ms = 0  # when the current attempt is abandoned for a new one
+var _resume_why = []  # [code, reason] the link was lost for
+var _resume_queue = []  # frames sent while reconnecting, resent by each attempt
 
 
 func _init():
@@ -165,7 +207,11 @@ func _init():
 # link_timeout_ms (silence that ends the link, 10000), ping_interval_ms (1000),
 # mtu (1200), window (KCP windows, 128), recv_buffer_bytes (1 MiB),
 # max_frame_bytes (4 MiB), max_state_bytes / max_payload_bytes (1024) and
-# max_chat_bytes (256): the server's limits, checked before sending.
+# max_chat_bytes (256): the server's limits, checked before sending;
+# auto_resume (true: resume the session when the link dies after the
+# welcome), resume_timeout_ms (10000: keep below the server's resume grace,
+# 15 s by default), resume_attempts (4: new connections tried within it),
+# max_queued_while_resuming (1024 messages).
 # Returns OK, or an error without signals: ERR_ALREADY_IN_USE (not
 # disconnected), ERR_INVALID_PARAMETER (props msgpack cannot encode),
 # ERR_CANT_RESOLVE, ERR_CANT_CREATE (the socket). After OK, connected or
@@ -189,32 +235,15 @@ func connect_to_server(host, port, options = {}):
 		ip = IP.resolve_hostname(host)
 		if ip == "":
 			return ERR_CANT_RESOLVE
-	var udp = PacketPeerUDP.new()
-	# The engine drops datagrams past its receive queue (64 KiB by default):
-	# a window of frames overflows it between two polls. Bind first with a
-	# larger queue: bind() in Godot 4, listen() in Godot 3.
-	var bind_method = "bind" if udp.has_method("bind") else "listen"
-	var any = "0.0.0.0" if ip.find(":") < 0 else "*"
-	var err = udp.call(bind_method, 0, any, _opts["recv_buffer_bytes"])
-	if err != OK:
-		return ERR_CANT_CREATE
-	err = udp.connect_to_host(ip, port)
-	if err != OK:
-		udp.close()
+	var udp = _open_socket(ip, port)
+	if udp == null:
 		return ERR_CANT_CREATE
 	_udp = udp
-	var conv = _opts["conv"]
-	while conv == 0:
-		conv = _rng.randi() & 0xFFFFFFFF
-	_kcp = Kcp.new()
-	_kcp.init(conv)
-	_kcp.set_mtu(_opts["mtu"])
-	_kcp.set_wndsize(_opts["window"], _opts["window"])
-	_kcp.set_nodelay(1, 10, 2, 1)
-	_proto.reset()
+	_ip = ip
+	_port = port
 	_proto.max_frame_bytes = _opts["max_frame_bytes"]
 	_reset_stats()
-	stats["conv"] = conv
+	_new_kcp(_opts["conv"])
 	_clear_room()
 	player_id = 0
 	resume_token = ""
@@ -225,6 +254,9 @@ func connect_to_server(host, port, options = {}):
 	_offset_set = false
 	_state_dirty = false
 	_pending_state = null
+	_acked_tick = 0
+	_resume_pending = false
+	_resume_queue = []
 	var now = _now_ms()
 	_started_ms = now
 	_last_recv_ms = now
@@ -235,11 +267,53 @@ func connect_to_server(host, port, options = {}):
 	return OK
 
 
+# Opens a UDP socket to ip:port (a new local port each time), or null.
+func _open_socket(ip, port):
+	if not ip.is_valid_ip_address():
+		return null
+	var udp = PacketPeerUDP.new()
+	# The engine drops datagrams past its receive queue (64 KiB by default):
+	# a window of frames overflows it between two polls. Bind first with a
+	# larger queue: bind() in Godot 4, listen() in Godot 3.
+	var bind_method = "bind" if udp.has_method("bind") else "listen"
+	var any = "0.0.0.0" if ip.find(":") < 0 else "*"
+	var err = udp.call(bind_method, 0, any, _opts["recv_buffer_bytes"])
+	if err != OK:
+		return null
+	err = udp.connect_to_host(ip, port)
+	if err != OK:
+		udp.close()
+		return null
+	return udp
+
+
+# A new KCP conversation (conv 0: a random one) and an empty stream buffer.
+func _new_kcp(conv):
+	while conv == 0:
+		conv = _rng.randi() & 0xFFFFFFFF
+	_kcp = Kcp.new()
+	_kcp.init(conv)
+	_kcp.set_mtu(_opts["mtu"])
+	_kcp.set_wndsize(_opts["window"], _opts["window"])
+	_kcp.set_nodelay(1, 10, 2, 1)
+	_proto.reset()
+	stats["conv"] = conv
+
+
 # Says bye to the server and closes. Emits disconnected(CODE_CLIENT_CLOSED)
 # at once; the bye is still retransmitted by poll() for up to linger_ms
-# (keep calling poll(), as the autoload does).
+# (keep calling poll(), as the autoload does). While reconnecting, the bye
+# follows the resuming hello, so that the server lets the player go at once.
 func disconnect_from_server():
 	if status == STATUS_DISCONNECTED:
+		return
+	_bye(CODE_CLIENT_CLOSED, "disconnected by the client")
+
+
+# Sends bye, lingers to deliver it, and emits disconnected(code, reason).
+func _bye(code, reason):
+	if _udp == null:
+		_end(code, reason)
 		return
 	var now = _now_ms()
 	_kcp.send(_proto.encode_bye())
@@ -250,11 +324,129 @@ func disconnect_from_server():
 	# this socket for good.
 	_lingering = true
 	_linger_until = now + _opts["linger_ms"]
-	_end(CODE_CLIENT_CLOSED, "disconnected by the client")
+	_end(code, reason)
+
+
+# ---------------------------------------------------------------- resume
+
+# The link is dead while connected: resume, or end.
+func _link_lost(reason, now):
+	if _opts["auto_resume"] and resume_token != "":
+		_begin_resume(DISCONNECT_LINK_LOST, reason, now)
+	else:
+		_fail(DISCONNECT_LINK_LOST, reason)
+
+
+# Leaves the dead (or replaced) link without a word and starts resuming.
+func _begin_resume(code, reason, now):
+	_resume_pending = false
+	status = STATUS_RECONNECTING
+	_gen += 1  # the link ended: a frame being applied stops here
+	_resume_why = [code, reason]
+	_resume_deadline = now + _opts["resume_timeout_ms"]
+	_resume_attempt = 0
+	_resume_queue = []
+	if _kcp != null:
+		stats["unacked_at_loss"] += _kcp.wait_snd()
+	_close_socket()
+	stats["resumes"] += 1
+	var gen = _gen
+	_emit2("reconnecting", code, reason)
+	if _gen == gen and status == STATUS_RECONNECTING:
+		_start_attempt(now)
+
+
+# One resume attempt: a new socket (a new source port), a new conversation,
+# hello with the resume token and the last processed tick, then what was
+# sent since the link was lost.
+func _start_attempt(now):
+	_resume_attempt += 1
+	stats["resume_attempts"] += 1
+	_next_attempt_ms = now + _opts["resume_timeout_ms"] / int(max(1, _opts["resume_attempts"]))
+	_close_socket()
+	var udp = _open_socket(_ip, _port)
+	if udp == null:
+		return  # no network yet: the next attempt tries again
+	_udp = udp
+	_new_kcp(0)
+	var auth = _opts["auth_token"]
+	if auth == null:
+		auth = ""
+	_kcp.send(_proto.encode_hello(str(_opts["name"]), null, str(auth), resume_token, _acked_tick))
+	for f in _resume_queue:
+		_kcp.send(f)
+	_last_recv_ms = now
+	_kcp.update(now)
+	if not _flush_output():
+		_close_socket()
+
+
+# While reconnecting: starts the next attempt when this one is over, or gives
+# up at the deadline. Returns false when poll() has nothing more to do.
+func _poll_resume(now):
+	if status != STATUS_RECONNECTING:
+		return false
+	if now >= _resume_deadline:
+		_fail(_resume_why[0], "could not resume the session within %d ms (%d attempts); the link was lost: %s" % [
+			_opts["resume_timeout_ms"], _resume_attempt, _resume_why[1]])
+		return false
+	if _resume_pending:
+		_resume_pending = false
+		_start_attempt(now)
+	elif now >= _next_attempt_ms and _resume_attempt < _opts["resume_attempts"]:
+		_start_attempt(now)
+	return _udp != null
+
+
+# The welcome on a resuming connection.
+func _on_resumed(m, now_us):
+	if not m.resumed or m.player_id != player_id:
+		# The server started a new session instead (it cannot resume): end
+		# that one too, and report the old one as lost.
+		_bye(Protocol.CODE_RESUME_FAILED, "the server did not resume the session")
+		return
+	status = STATUS_CONNECTED
+	resume_token = m.resume_token
+	tick_rate = m.tick_rate
+	server_tick = m.tick
+	_tick_base = m.tick
+	_tick_base_ms = m.server_time_ms
+	_next_ping_ms = 0
+	_last_recv_ms = now_us / 1000
+	_resume_queue = []
+	# The state may have been lost with the old link: send the latest again.
+	if _pending_state != null:
+		_state_dirty = true
+	var gen = _gen
+	var left = room_id != 0 and m.room_id == 0
+	if left:
+		_clear_room()
+	elif m.room_id != room_id:
+		room_id = m.room_id  # the full frame that follows fills it in
+	_emit0("reconnected")
+	if left and _gen == gen:
+		_emit1("room_left", 0)
+
+
+# Resumes the session on a new connection now (a new socket, so a new source
+# port), without waiting for the link to be found dead: for a game that knows
+# its network changed. Takes effect in the next poll(): reconnecting, then
+# reconnected or disconnected follow. While reconnecting, it abandons the
+# current attempt for a new one. Returns OK, or ERR_UNAVAILABLE when there is
+# no session to resume (not connected yet, or disconnected).
+func resume_now():
+	if (status != STATUS_CONNECTED and status != STATUS_RECONNECTING) or resume_token == "":
+		return ERR_UNAVAILABLE
+	_resume_pending = true
+	return OK
 
 
 func is_connected_to_server():
 	return status == STATUS_CONNECTED
+
+
+func is_reconnecting():
+	return status == STATUS_RECONNECTING
 
 
 func is_in_room():
@@ -267,8 +459,8 @@ func unacked_messages():
 	return 0 if _kcp == null else _kcp.wait_snd()
 
 
-# True while the UDP socket is open: connecting, connected, or delivering the
-# bye after disconnect_from_server().
+# True while the UDP socket is open: connecting, connected, resuming (but not
+# between two attempts), or delivering the bye after disconnect_from_server().
 func is_socket_open():
 	return _udp != null
 
@@ -277,7 +469,8 @@ func is_socket_open():
 # pending state and pings, and detects a dead link. Call it every frame.
 func poll():
 	if _udp == null:
-		_emit_local_errors(_gen)
+		if _emit_local_errors(_gen) and status == STATUS_RECONNECTING:
+			_poll_resume(_now_ms())  # between attempts, or no socket could be opened
 		return
 	var now_us = _now_usec()
 	var now = now_us / 1000
@@ -285,7 +478,10 @@ func poll():
 	# time of what follows, not the time of the last update.
 	_kcp.current = now & 0xFFFFFFFF
 	var got = false
-	while _udp.get_available_packet_count() > 0:
+	# Each get_available_packet_count() reads the socket until it is empty
+	# (a system call that finds nothing, at least): once per poll is enough.
+	var npkt = _udp.get_available_packet_count()
+	for i in range(npkt):
 		var pkt = _udp.get_packet()
 		stats["datagrams_in"] += 1
 		stats["bytes_in"] += pkt.size()
@@ -293,6 +489,15 @@ func poll():
 			got = true
 	if got:
 		_last_recv_ms = now
+	elif npkt < 0 and not _lingering:
+		# A receive error: typically the server's port is closed (an ICMP
+		# port unreachable came back).
+		if status == STATUS_CONNECTED:
+			_link_lost("the socket reported an error", now)
+			return
+		if status == STATUS_RECONNECTING:
+			_close_socket()  # this attempt failed; the next one opens a new socket
+			return
 	if _lingering:
 		_linger(now)
 		return
@@ -317,19 +522,32 @@ func poll():
 			_fail(DISCONNECT_TIMEOUT, "no welcome from the server within %d ms" % _opts["timeout_ms"])
 			return
 	elif status == STATUS_CONNECTED:
+		if _resume_pending:
+			_begin_resume(DISCONNECT_LINK_LOST, "resume_now() was called", now)
+			return
 		if _state_dirty and room_id != 0:
 			_send_state()
 		if now >= _next_ping_ms:
 			_next_ping_ms = now + _opts["ping_interval_ms"]
-			_send(_proto.encode_ping(now_us))
+			_send(_proto.encode_ping(now_us, _acked_tick))
 		if now - _last_recv_ms >= _opts["link_timeout_ms"]:
-			_fail(DISCONNECT_LINK_LOST, "nothing received for %d ms" % (now - _last_recv_ms))
+			_link_lost("nothing received for %d ms" % (now - _last_recv_ms), now)
 			return
-	if _kcp.state == -1:
+		if _kcp.state == -1:
+			_link_lost("the link is dead: a message was sent %d times without an ack" % _kcp.dead_link, now)
+			return
+	elif status == STATUS_RECONNECTING:
+		if not _poll_resume(now):
+			return
+	if _kcp.state == -1 and status == STATUS_CONNECTING:
 		_fail(DISCONNECT_LINK_LOST, "the link is dead: a message was sent %d times without an ack" % _kcp.dead_link)
 		return
 	_kcp.update(now)
-	_flush_output()
+	if not _flush_output():
+		if status == STATUS_CONNECTED:
+			_link_lost("the socket cannot send", now)
+		elif status == STATUS_RECONNECTING:
+			_close_socket()  # this attempt failed; the next one opens a new socket
 
 
 # ---------------------------------------------------------------- requests
@@ -484,7 +702,8 @@ func _now_ms():
 
 func _reset_stats():
 	stats = {"frames": 0, "messages_in": 0, "messages_out": 0, "datagrams_in": 0, "datagrams_out": 0,
-		"bytes_in": 0, "bytes_out": 0, "states_sent": 0, "conv": 0}
+		"bytes_in": 0, "bytes_out": 0, "states_sent": 0, "conv": 0, "resumes": 0, "resume_attempts": 0,
+		"unacked_at_loss": 0}
 
 
 func _next_rid():
@@ -496,6 +715,8 @@ func _next_rid():
 func _request(rid, frame):
 	if status == STATUS_DISCONNECTED:
 		_local_errors.append([rid, ERROR_NOT_SENT, "not connected"])
+	elif status == STATUS_RECONNECTING and _resume_queue.size() >= _opts["max_queued_while_resuming"]:
+		_local_errors.append([rid, ERROR_NOT_SENT, "too many messages queued while reconnecting"])
 	elif frame.size() == 0:
 		_local_errors.append([rid, ERROR_NOT_SENT, _proto.error])
 	else:
@@ -506,6 +727,9 @@ func _request(rid, frame):
 func _can_send(what):
 	if status == STATUS_DISCONNECTED:
 		_local_errors.append([0, ERROR_NOT_SENT, what + ": not connected"])
+		return false
+	if status == STATUS_RECONNECTING and _resume_queue.size() >= _opts["max_queued_while_resuming"]:
+		_local_errors.append([0, ERROR_NOT_SENT, what + ": too many messages queued while reconnecting"])
 		return false
 	return true
 
@@ -525,6 +749,11 @@ func _send_checked(frame, what):
 func _send(frame):
 	if frame.size() == 0:
 		return
+	if status == STATUS_RECONNECTING:
+		# Every attempt sends it after its hello, until one is welcomed.
+		_resume_queue.append(frame)
+		if _udp == null:
+			return
 	_kcp.send(frame)
 	stats["messages_out"] += 1
 
@@ -566,11 +795,17 @@ func _utf8_len(s):
 	return n
 
 
+# Sends what KCP produced; false if the socket refused a datagram (the
+# network is gone), not counting a full send buffer.
 func _flush_output():
+	var ok = true
 	for d in _kcp.take_output():
-		_udp.put_packet(d)
+		var err = _udp.put_packet(d)
+		if err != OK and err != ERR_BUSY:
+			ok = false
 		stats["datagrams_out"] += 1
 		stats["bytes_out"] += d.size()
+	return ok
 
 
 # After a bye: keep retransmitting until it is acked or linger_ms passes.
@@ -596,6 +831,8 @@ func _close_socket():
 func _end(code, reason):
 	status = STATUS_DISCONNECTED
 	_gen += 1
+	_resume_pending = false
+	_resume_queue = []
 	_clear_room()
 	_emit2("disconnected", code, reason)
 
@@ -652,6 +889,9 @@ func _handle(m, now_us):
 	elif t == Protocol.MSG_ROOM_LIST:
 		_emit2("room_list", m.rid, m.rooms)
 	elif t == Protocol.MSG_WELCOME:
+		if status == STATUS_RECONNECTING:
+			_on_resumed(m, now_us)
+			return
 		if status != STATUS_CONNECTING:
 			return
 		status = STATUS_CONNECTED
@@ -665,6 +905,12 @@ func _handle(m, now_us):
 		_next_ping_ms = 0  # ping at once: the first round trip sets the clock
 		_emit1("connected", m.player_id)
 	elif t == Protocol.MSG_CLOSE:
+		# The server timed this link out while the client still hears it (it
+		# was suspended, or its datagrams stopped getting through): the
+		# player is kept for a resume.
+		if m.code == Protocol.CODE_IDLE_TIMEOUT and status == STATUS_CONNECTED and _opts.get("auto_resume", false) and resume_token != "":
+			_begin_resume(m.code, m.reason, now_us / 1000)
+			return
 		_fail(m.code, m.reason)
 
 
@@ -710,6 +956,7 @@ func _apply_frame(f):
 		_emit4("chat_received", c[0], c[1], c[3], c[2])
 		if _gen != gen:
 			return
+	_acked_tick = tick
 
 
 func _apply_delta(r, tick):
@@ -791,7 +1038,22 @@ func _apply_common(r, tick, full):
 		_emit1("room_props_changed", room_props)
 		if _gen != gen:
 			return
-	if r.presence != null:
+	if full:
+		# A full frame lists every member that is away: the others are here.
+		var away = {}
+		if r.presence != null:
+			for pr in r.presence:
+				if not pr[1]:
+					away[pr[0]] = true
+		for id in players.keys():
+			var p = players.get(id)
+			var here = not away.has(id)
+			if p != null and p.connected != here:
+				p.connected = here
+				_emit2("player_presence_changed", id, here)
+				if _gen != gen:
+					return
+	elif r.presence != null:
 		for pr in r.presence:
 			var p = players.get(pr[0])
 			if p != null and p.connected != pr[1]:
@@ -799,20 +1061,34 @@ func _apply_common(r, tick, full):
 				_emit2("player_presence_changed", pr[0], pr[1])
 				if _gen != gen:
 					return
+	# The hot loop of a busy room (one row per member and tick): the emits
+	# are inlined, and the objects it calls are read once.
+	var interp = interpolator
+	var target = signal_target
 	for s in r.states:
-		var p = players.get(s[0])
+		var id = s[0]
+		var p = players.get(id)
 		if p == null:
 			continue
-		p.state = s[1]
-		p.state_tick = tick
-		if interpolator != null:
-			interpolator.push(s[0], s[1], tick)
-		_emit3("state_received", s[0], s[1], tick)
+		var v = s[1]
+		p["state"] = v
+		p["state_tick"] = tick
+		if interp != null:
+			interp.push(id, v, tick)
+		emit_signal("state_received", id, v, tick)
+		if target != null:
+			target.emit_signal("state_received", id, v, tick)
 		if _gen != gen:
 			return
 
 
 # Signals go to this object's listeners and, when set, signal_target's.
+func _emit0(sig):
+	emit_signal(sig)
+	if signal_target != null:
+		signal_target.emit_signal(sig)
+
+
 func _emit1(sig, a):
 	emit_signal(sig, a)
 	if signal_target != null:

@@ -65,7 +65,9 @@ func push(id, value, tick):
 	if tick == last:
 		values[n - 1] = value
 		return
-	var gap = _gap_ticks()
+	var gap = max_gap_ms * tick_rate / 1000.0  # _gap_ticks(), inlined
+	if gap < 1.0:
+		gap = 1.0
 	if tick - last > gap and tick - 1 > last:
 		# The player stood still since `last`: hold its value until just
 		# before this state.
@@ -150,23 +152,45 @@ func blend(a, b, t):
 		return a + (b - a) * t
 	if ta == _t_color:
 		return Color(a.r + (b.r - a.r) * t, a.g + (b.g - a.g) * t, a.b + (b.b - a.b) * t, a.a + (b.a - a.a) * t)
+	# In containers, two floats or two integers (most of a game state) are
+	# blended here rather than by a call: a GDScript call costs more than
+	# the arithmetic.
 	if ta == _t_dict:
 		if t >= 1.0:
 			return b
 		var out = {}
 		for k in a:
-			if b.has(k):
-				out[k] = blend(a[k], b[k], t)
+			var x = a[k]
+			var y = b.get(k)
+			if y == null and not b.has(k):
+				out[k] = x
+				continue
+			var tx = typeof(x)
+			var ty = typeof(y)
+			if tx == _t_float and ty == _t_float:
+				out[k] = x + (y - x) * t
+			elif tx == TYPE_INT and ty == TYPE_INT:
+				out[k] = x  # t < 1 here
 			else:
-				out[k] = a[k]
+				out[k] = blend(x, y, t)
 		return out
 	if ta == _t_array:
-		if a.size() != b.size():
+		var n = a.size()
+		if n != b.size():
 			return a if t < 1.0 else b
 		var out = []
-		out.resize(a.size())
-		for i in range(a.size()):
-			out[i] = blend(a[i], b[i], t)
+		out.resize(n)
+		for i in range(n):
+			var x = a[i]
+			var y = b[i]
+			var tx = typeof(x)
+			var ty = typeof(y)
+			if tx == _t_float and ty == _t_float:
+				out[i] = x + (y - x) * t
+			elif tx == TYPE_INT and ty == TYPE_INT:
+				out[i] = x if t < 1.0 else y
+			else:
+				out[i] = blend(x, y, t)
 		return out
 	return a if t < 1.0 else b
 

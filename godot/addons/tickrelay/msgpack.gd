@@ -6,6 +6,9 @@
 #     var mp = preload("res://addons/tickrelay/msgpack.gd").new()
 #     var bytes = mp.encode(value)          # empty bytes + mp.error on failure
 #     var r = mp.decode(bytes)              # {"ok": bool, "value": v, "error": String}
+#     mp.open(bytes, from, to)              # several values out of one buffer:
+#     var v = mp.value_at(pos)              #   the value at pos; mp.next is the
+#     mp.close()                            #   position after it (-1: malformed)
 #
 # Mapping (the wire protocol document copies this table):
 #   nil                  <-> nil (0xc0)
@@ -66,10 +69,16 @@ var _t_string_name  # Godot 4's StringName; equals TYPE_STRING in Godot 3
 var _w  # StreamPeerBuffer that encode() writes into
 var _r  # StreamPeerBuffer that decode() reads from
 var _tmp  # scratch buffer for UTF-8 conversion
-var _empty  # detaches _r from the caller's buffer after a decode
+var _empty  # detaches _r and _b from the caller's buffer after a decode
+var _b  # decode: the bytes being decoded (the caller's array, shared)
 var _end = 0  # decode: position one past the last byte we may read
-var _pos = 0  # decode: mirror of _r's position, so bounds checks need no call
+var _pos = 0  # decode: the next byte to read
 var _err = ""
+
+# After value_at(): the position just after the value read, or -1 when it
+# was malformed (read_error then says why).
+var next = 0
+var read_error = ""
 
 # Short strings (mostly map keys such as "id", "pos") repeat in every frame;
 # their encoded form is cached so that the per-tick encode does no UTF-8 work.
@@ -99,6 +108,7 @@ func _init():
 	if script != null:
 		_t_string_name = typeof(script.get_instance_base_type())
 	_empty = _w.data_array
+	_b = _empty
 
 
 # Returns an empty byte array of the engine's byte array type.
@@ -113,6 +123,21 @@ func encode(value):
 	_put(value, 0)
 	if error != "":
 		return empty_bytes()
+	return _w.data_array
+
+
+# Encodes value after a 4-byte big-endian length of its encoding (a tickrelay
+# frame, PROTOCOL.md section 2), in one pass. Empty bytes and `error` on failure.
+func encode_frame(value):
+	error = ""
+	_w.clear()
+	_w.put_u32(0)
+	_put(value, 0)
+	if error != "":
+		return empty_bytes()
+	var n = _w.get_size() - 4
+	_w.seek(0)
+	_w.put_u32(n)
 	return _w.data_array
 
 
@@ -139,20 +164,49 @@ func decode(bytes):
 func decode_slice(bytes, from, to, require_all = false):
 	if from < 0 or to > bytes.size() or from > to:
 		return {"ok": false, "value": null, "error": "bad slice bounds", "next": from}
-	_r.data_array = bytes
-	_r.seek(from)
-	_pos = from
-	_end = to
-	_err = ""
+	open(bytes, from, to)
 	var v = _get(0)
 	if _err == "" and require_all and _pos != _end:
 		_err = "%d trailing bytes" % (_end - _pos)
-	if _err != "":
-		_r.data_array = _empty
-		return {"ok": false, "value": null, "error": _err, "next": _pos}
 	# Do not keep the caller's buffer alive.
-	_r.data_array = _empty
+	close()
+	if _err != "":
+		return {"ok": false, "value": null, "error": _err, "next": _pos}
 	return {"ok": true, "value": v, "error": "", "next": _pos}
+
+
+# Reading several values out of one buffer, for a decoder that walks a known
+# structure itself (protocol.gd's frame reader): open(bytes, from, to) once,
+# then value_at(pos, depth) for each value, then close(). value_at returns the
+# value that starts at pos and sets `next` to the position after it; on
+# malformed input it returns null, sets next to -1 and read_error. depth is
+# the value's nesting depth in the whole message (max_depth counts from it).
+func open(bytes, from, to):
+	_b = bytes
+	_r.data_array = bytes
+	_pos = from
+	_end = to
+	_err = ""
+	next = from
+	read_error = ""
+
+
+func value_at(pos, depth = 0):
+	_pos = pos
+	_err = ""
+	var v = _get(depth)
+	if _err != "":
+		next = -1
+		read_error = _err
+		return null
+	next = _pos
+	return v
+
+
+# Releases the buffer given to open() (decode_slice does it itself).
+func close():
+	_b = _empty
+	_r.data_array = _empty
 
 
 # ---------------------------------------------------------------- encoding
@@ -348,6 +402,12 @@ func _put_ext_header(ext_type, n):
 
 # ---------------------------------------------------------------- decoding
 
+# The decoder reads type bytes and small integers by indexing the byte array
+# (_b), which costs a fraction of a StreamPeerBuffer call, and uses _r only
+# for what needs it (floats, strings, bins), seeking it to _pos first. The
+# common cases of a game state (fixints, float64, fixstr keys) are inlined in
+# the array and map loops: a GDScript call costs more than the work it does.
+#
 # Every reader below first checks that n bytes are left; it sets _err and
 # returns null otherwise. Callers test _err after nested reads.
 
@@ -360,7 +420,7 @@ func _fail(msg):
 func _get(depth):
 	if _pos >= _end:
 		return _fail("unexpected end of input")
-	var b = _r.get_u8()
+	var b = _b[_pos]
 	_pos += 1
 	if b <= 0x7f:
 		return b
@@ -372,6 +432,12 @@ func _get(depth):
 		if b >= 0x90:
 			return _get_array(b & 0x0f, depth)
 		return _get_map(b & 0x0f, depth)
+	if b == 0xcb:
+		if _end - _pos < 8:
+			return _fail("truncated float64")
+		_r.seek(_pos)
+		_pos += 8
+		return _r.get_double()
 	# 0xc0..0xdf: a binary search over the type byte keeps every form within
 	# a few comparisons (a GDScript if-chain costs per test).
 	if b < 0xd0:
@@ -389,46 +455,47 @@ func _get(depth):
 				if _end - _pos < 1:
 					return _fail("truncated ext8 header")
 				_pos += 1
-				return _get_ext(_r.get_u8())
+				return _get_ext(_b[_pos - 1])
 			var hn = 1 << (b - 0xc4)  # bin8/16/32: 1, 2, 4 length bytes
 			if _end - _pos < hn:
 				return _fail("truncated bin header")
 			_pos += hn
 			if hn == 1:
-				return _get_bin(_r.get_u8())
+				return _get_bin(_b[_pos - 1])
 			if hn == 2:
-				return _get_bin(_r.get_u16())
+				return _get_bin((_b[_pos - 2] << 8) | _b[_pos - 1])
+			_r.seek(_pos - 4)
 			return _get_bin(_r.get_u32())
 		if b < 0xcc:
-			if b == 0xcb:
-				if _end - _pos < 8:
-					return _fail("truncated float64")
-				_pos += 8
-				return _r.get_double()
 			if b == 0xca:
 				if _end - _pos < 4:
 					return _fail("truncated float32")
+				_r.seek(_pos)
 				_pos += 4
 				return _r.get_float()
 			if b == 0xc8:
 				if _end - _pos < 2:
 					return _fail("truncated ext16 header")
 				_pos += 2
-				return _get_ext(_r.get_u16())
-			if _end - _pos < 4:
-				return _fail("truncated ext32 header")
-			_pos += 4
-			return _get_ext(_r.get_u32())
+				return _get_ext((_b[_pos - 2] << 8) | _b[_pos - 1])
+			if b == 0xc9:
+				if _end - _pos < 4:
+					return _fail("truncated ext32 header")
+				_r.seek(_pos)
+				_pos += 4
+				return _get_ext(_r.get_u32())
+			return _fail("invalid type byte")  # not reached: 0xcb is above
 		# 0xcc..0xcf: uint8/16/32/64
 		var un = 1 << (b - 0xcc)
 		if _end - _pos < un:
 			return _fail("truncated uint%d" % (un * 8))
 		if un == 1:
 			_pos += 1
-			return _r.get_u8()
+			return _b[_pos - 1]
 		if un == 2:
 			_pos += 2
-			return _r.get_u16()
+			return (_b[_pos - 2] << 8) | _b[_pos - 1]
+		_r.seek(_pos)
 		if un == 4:
 			_pos += 4
 			return _r.get_u32()
@@ -441,21 +508,22 @@ func _get(depth):
 		if b >= 0xd4:
 			# fixext 1, 2, 4, 8; Vector2 (fixext8, type 1) is the common one.
 			var fn = 1 << (b - 0xd4)
-			if fn == 8 and _end - _pos >= 9:
-				var t = _r.get_8()
-				if t == EXT_VECTOR2:
-					_pos += 9
-					var x = _r.get_float()
-					return Vector2(x, _r.get_float())
-				_r.seek(_pos)
+			if fn == 8 and _end - _pos >= 9 and _b[_pos] == EXT_VECTOR2:
+				_r.seek(_pos + 1)
+				_pos += 9
+				var x = _r.get_float()
+				return Vector2(x, _r.get_float())
 			return _get_ext(fn)
 		# 0xd0..0xd3: int8/16/32/64
 		var sn = 1 << (b - 0xd0)
 		if _end - _pos < sn:
 			return _fail("truncated int%d" % (sn * 8))
-		_pos += sn
 		if sn == 1:
-			return _r.get_8()
+			_pos += 1
+			var v8 = _b[_pos - 1]
+			return v8 - 256 if v8 >= 0x80 else v8
+		_r.seek(_pos)
+		_pos += sn
 		if sn == 2:
 			return _r.get_16()
 		if sn == 4:
@@ -470,16 +538,22 @@ func _get(depth):
 			return _fail("truncated str header")
 		_pos += ln
 		if ln == 1:
-			return _get_str(_r.get_u8())
+			return _get_str(_b[_pos - 1])
 		if ln == 2:
-			return _get_str(_r.get_u16())
+			return _get_str((_b[_pos - 2] << 8) | _b[_pos - 1])
+		_r.seek(_pos - 4)
 		return _get_str(_r.get_u32())
 	# 0xdc..0xdf: array16/32, map16/32
 	var cn = 2 if (b == 0xdc or b == 0xde) else 4
 	if _end - _pos < cn:
 		return _fail("truncated container header")
+	var count
+	if cn == 2:
+		count = (_b[_pos] << 8) | _b[_pos + 1]
+	else:
+		_r.seek(_pos)
+		count = _r.get_u32()
 	_pos += cn
-	var count = _r.get_u16() if cn == 2 else _r.get_u32()
 	if b <= 0xdd:
 		return _get_array(count, depth)
 	return _get_map(count, depth)
@@ -488,18 +562,20 @@ func _get(depth):
 func _get_str(n):
 	if n > _end - _pos:
 		return _fail("string of %d bytes but only %d left" % [n, _end - _pos])
-	_pos += n
 	if n == 0:
 		return ""
+	_r.seek(_pos)
+	_pos += n
 	return _r.get_utf8_string(n)
 
 
 func _get_bin(n):
 	if n > _end - _pos:
 		return _fail("bin of %d bytes but only %d left" % [n, _end - _pos])
-	_pos += n
 	if n == 0:
 		return empty_bytes()
+	_r.seek(_pos)
+	_pos += n
 	return _r.get_data(n)[1]
 
 
@@ -513,10 +589,23 @@ func _get_array(n, depth):
 		return _fail("nesting deeper than %d" % max_depth)
 	var a = []
 	a.resize(n)
+	var b
 	for i in range(n):
-		a[i] = _get(depth + 1)
-		if _err != "":
-			return null
+		# Inline fixints and float64 (most of a game state's arrays).
+		if _pos >= _end:
+			return _fail("unexpected end of input")
+		b = _b[_pos]
+		if b <= 0x7f:
+			_pos += 1
+			a[i] = b
+		elif b == 0xcb and _end - _pos >= 9:
+			_r.seek(_pos + 1)
+			_pos += 9
+			a[i] = _r.get_double()
+		else:
+			a[i] = _get(depth + 1)
+			if _err != "":
+				return null
 	return a
 
 
@@ -527,44 +616,51 @@ func _get_map(n, depth):
 		return _fail("nesting deeper than %d" % max_depth)
 	var d = {}
 	var k
-	var v
 	var b
 	for i in range(n):
-		# Fast paths for fixstr keys and positive fixint values, which make up
-		# most of a game frame: saving the _get() call is most of the cost.
+		# Fast paths for fixstr keys and fixint / float64 values, which make
+		# up most of a game state: saving the _get() call is most of the cost.
 		if _pos >= _end:
 			return _fail("unexpected end of input")
-		b = _r.get_u8()
-		if b >= 0xa0 and b <= 0xbf:
+		b = _b[_pos]
+		if b >= 0xa1 and b <= 0xbf:
 			b &= 0x1f
-			_pos += 1
-			if b > _end - _pos:
+			if b > _end - _pos - 1:
+				_pos += 1
 				return _fail("string of %d bytes but only %d left" % [b, _end - _pos])
-			_pos += b
-			k = _r.get_utf8_string(b) if b > 0 else ""
+			_r.seek(_pos + 1)
+			_pos += 1 + b
+			k = _r.get_utf8_string(b)
 		else:
-			_r.seek(_pos)
 			k = _get(depth + 1)
 			if _err != "":
 				return null
 		if _pos >= _end:
 			return _fail("map value missing")
-		b = _r.get_u8()
+		b = _b[_pos]
 		if b <= 0x7f:
 			_pos += 1
-			v = b
-		else:
-			_r.seek(_pos)
-			v = _get(depth + 1)
+			d[k] = b
+		elif b == 0xcb and _end - _pos >= 9:
+			_r.seek(_pos + 1)
+			_pos += 9
+			d[k] = _r.get_double()
+		elif b >= 0x90 and b <= 0x9f:
+			_pos += 1
+			d[k] = _get_array(b & 0x0f, depth + 1)
 			if _err != "":
 				return null
-		d[k] = v
+		else:
+			d[k] = _get(depth + 1)
+			if _err != "":
+				return null
 	return d
 
 
 func _get_ext(n):
 	if _end - _pos < 1 + n:
 		return _fail("ext of %d bytes but only %d left" % [n, _end - _pos - 1])
+	_r.seek(_pos)
 	var t = _r.get_8()
 	_pos += 1 + n
 	if t == EXT_VECTOR2:

@@ -26,6 +26,13 @@
 # Every element is checked for its shape and types before it is returned, so
 # a caller can index them without checks. Elements beyond the known ones are
 # skipped (forward compatibility).
+#
+# Frames, most of what a client receives, are read by a walker of their fixed
+# structure (_read_frame) straight from the received bytes: only the values
+# inside (states, properties, payloads, rows other than states) go through the
+# msgpack decoder, which saves building and then checking the generic decode
+# of the whole frame. Anything the walker does not expect falls back to the
+# generic decode, so results and errors are the same for every input.
 
 const MsgPack = preload("msgpack.gd")
 
@@ -121,6 +128,10 @@ var _wbuf  # StreamPeerBuffer that frames are assembled in
 var _t_array
 var _t_dict
 var _t_float
+var _fb  # _read_frame: the bytes, the position of the next byte, the end
+var _fp = 0
+var _fe = 0
+var _no_bytes  # an empty byte array: _fb between frames
 
 
 func _init():
@@ -132,6 +143,8 @@ func _init():
 	_t_array = typeof([])
 	_t_dict = typeof({})
 	_t_float = typeof(1.5)
+	_no_bytes = StreamPeerBuffer.new().data_array
+	_fb = _no_bytes
 
 
 static func code_name(code):
@@ -208,14 +221,14 @@ func frame(body):
 # (a value msgpack cannot encode, or a body over MAX_CLIENT_FRAME).
 func encode_message(fields):
 	error = ""
-	var body = mp.encode(fields)
+	var f = mp.encode_frame(fields)
 	if mp.error != "":
 		error = mp.error
 		return mp.empty_bytes()
-	if body.size() > MAX_CLIENT_FRAME:
-		error = "message of %d bytes is over the server's %d-byte limit" % [body.size(), MAX_CLIENT_FRAME]
+	if f.size() - 4 > MAX_CLIENT_FRAME:
+		error = "message of %d bytes is over the server's %d-byte limit" % [f.size() - 4, MAX_CLIENT_FRAME]
 		return mp.empty_bytes()
-	return frame(body)
+	return f
 
 
 # ---------------------------------------------------------------- client to server
@@ -319,6 +332,13 @@ func decode_server(body):
 
 
 func _decode_slice(bytes, from, to):
+	# Frames, the bulk of the traffic, go through a reader of their fixed
+	# structure; anything it does not expect goes the generic way below,
+	# which gives the same result (or the error) for every input.
+	if to - from >= 2 and bytes[from + 1] == MSG_FRAME and bytes[from] >= 0x96 and bytes[from] <= 0x9f:
+		var f = _read_frame(bytes, from, to)
+		if f != null:
+			return f
 	var r = mp.decode_slice(bytes, from, to, true)
 	if not r.ok:
 		return _bad(0, "malformed msgpack: " + r.error)
@@ -456,3 +476,231 @@ func _frame(a):
 		room = {"room_id": r[0], "full": r[1], "master": r[2], "locked": r[3], "props": r[4],
 			"leaves": leaves, "joins": joins, "player_props": pprops, "states": r[8], "presence": presence}
 	return {"ok": true, "type": MSG_FRAME, "error": "", "tick": a[1], "server_time_ms": a[2], "room": room, "events": events, "chat": chat}
+
+
+# ---------------------------------------------------------------- frame reader
+
+# Reads a frame body straight from the bytes: the frame's structure
+# (PROTOCOL.md section 5.6) is walked here, and only the values inside it
+# (states, properties, event payloads, rows other than states) go through
+# the msgpack decoder. Returns the same Dictionary as _frame() of the
+# generic decode, or null for anything unexpected (other integer or array
+# encodings, a wrong type, a malformed value, trailing bytes): the caller
+# then decodes generically, which gives the result or the error.
+# Nesting depths passed to value_at are those of the generic decode.
+func _read_frame(bytes, from, to):
+	if mp.max_depth <= 4:
+		return null
+	_fb = bytes
+	_fp = from + 2
+	_fe = to
+	mp.open(bytes, from, to)
+	var f = _walk_frame(bytes[from] & 0x0f)
+	mp.close()
+	_fb = _no_bytes
+	return f
+
+
+func _walk_frame(n):
+	var tick = _rd_int()
+	if tick == null:
+		return null
+	var server_ms = _rd_int()
+	if server_ms == null or _fp >= _fe:
+		return null
+	var room = null
+	if _fb[_fp] == 0xc0:
+		_fp += 1
+	else:
+		room = _walk_room()
+		if room == null:
+			return null
+	var events = _rd_rows(2)
+	if events == null:
+		return null
+	for e in events:
+		if e.size() < 4 or typeof(e[1]) != TYPE_INT or typeof(e[2]) != TYPE_INT:
+			return null
+	var chat = _rd_rows(2)
+	if chat == null:
+		return null
+	for c in chat:
+		if c.size() < 4 or typeof(c[1]) != TYPE_INT or typeof(c[2]) != TYPE_INT or typeof(c[3]) != TYPE_STRING:
+			return null
+	for i in range(n - 6):
+		if not _rd_skip(1):
+			return null
+	if _fp != _fe:
+		return null
+	return {"ok": true, "type": MSG_FRAME, "error": "", "tick": tick, "server_time_ms": server_ms, "room": room, "events": events, "chat": chat}
+
+
+func _walk_room():
+	var b = _fb[_fp]
+	if b < 0x99 or b > 0x9f:
+		return null
+	var n = b & 0x0f
+	_fp += 1
+	var room_id = _rd_int()
+	if room_id == null or _fp + 3 > _fe:
+		return null
+	b = _fb[_fp]
+	if b != 0xc2 and b != 0xc3:
+		return null
+	var full = b == 0xc3
+	_fp += 1
+	var master_id = _rd_int()
+	if master_id == null or _fp + 2 > _fe:
+		return null
+	b = _fb[_fp]
+	if b != 0xc2 and b != 0xc3:
+		return null
+	var is_locked = b == 0xc3
+	_fp += 1
+	var props = null
+	if _fb[_fp] == 0xc0:
+		_fp += 1
+	else:
+		props = mp.value_at(_fp, 2)
+		if mp.next < 0 or typeof(props) != _t_dict:
+			return null
+		_fp = mp.next
+	var count = _rd_array()
+	if count < 0:
+		return null
+	var leaves = []
+	leaves.resize(count)
+	for i in range(count):
+		var id = _rd_int()
+		if id == null:
+			return null
+		leaves[i] = id
+	var joins = _rd_rows(3)
+	if joins == null:
+		return null
+	for j in joins:
+		if j.size() < 3 or typeof(j[1]) != TYPE_STRING or not _is_props(j[2]):
+			return null
+	var pprops = _rd_rows(3)
+	if pprops == null:
+		return null
+	for pp in pprops:
+		if pp.size() < 2 or not _is_props(pp[1]):
+			return null
+	# States: [player_id, value] rows, read here; only the value is decoded.
+	count = _rd_array()
+	if count < 0:
+		return null
+	var states = []
+	states.resize(count)
+	for i in range(count):
+		if _fp < _fe and _fb[_fp] == 0x92:
+			_fp += 1
+			var id = _rd_int()
+			if id == null:
+				return null
+			var v = mp.value_at(_fp, 4)
+			if mp.next < 0:
+				return null
+			_fp = mp.next
+			states[i] = [id, v]
+		else:
+			var row = mp.value_at(_fp, 3)
+			if mp.next < 0 or typeof(row) != _t_array or row.size() < 2 or typeof(row[0]) != TYPE_INT:
+				return null
+			_fp = mp.next
+			states[i] = row
+	var presence = null
+	if n >= 10:
+		presence = _rd_rows(3)
+		if presence == null:
+			return null
+		for pr in presence:
+			if pr.size() < 2 or typeof(pr[1]) != TYPE_BOOL:
+				return null
+	for i in range(n - 10):
+		if not _rd_skip(2):
+			return null
+	return {"room_id": room_id, "full": full, "master": master_id, "locked": is_locked, "props": props,
+		"leaves": leaves, "joins": joins, "player_props": pprops, "states": states, "presence": presence}
+
+
+# An integer at _fp in any msgpack form that fits a GDScript int, or null.
+func _rd_int():
+	if _fp >= _fe:
+		return null
+	var b = _fb[_fp]
+	if b <= 0x7f:
+		_fp += 1
+		return b
+	if b >= 0xe0:
+		_fp += 1
+		return b - 256
+	if b == 0xcc and _fe - _fp >= 2:
+		_fp += 2
+		return _fb[_fp - 1]
+	if b == 0xcd and _fe - _fp >= 3:
+		_fp += 3
+		return (_fb[_fp - 2] << 8) | _fb[_fp - 1]
+	if b == 0xce and _fe - _fp >= 5:
+		_fp += 5
+		return (_fb[_fp - 4] << 24) | (_fb[_fp - 3] << 16) | (_fb[_fp - 2] << 8) | _fb[_fp - 1]
+	if b == 0xcf and _fe - _fp >= 9 and _fb[_fp + 1] < 0x80:
+		var v = 0
+		for i in range(_fp + 1, _fp + 9):
+			v = (v << 8) | _fb[i]
+		_fp += 9
+		return v
+	if b >= 0xd0 and b <= 0xd3:
+		var v = mp.value_at(_fp, 2)
+		if mp.next < 0:
+			return null
+		_fp = mp.next
+		return v
+	return null
+
+
+# The element count of an array header at _fp (-1 if there is none, or it
+# claims more elements than bytes are left).
+func _rd_array():
+	if _fp >= _fe:
+		return -1
+	var b = _fb[_fp]
+	var n = -1
+	if b >= 0x90 and b <= 0x9f:
+		n = b & 0x0f
+		_fp += 1
+	elif b == 0xdc and _fe - _fp >= 3:
+		n = (_fb[_fp + 1] << 8) | _fb[_fp + 2]
+		_fp += 3
+	elif b == 0xdd and _fe - _fp >= 5:
+		n = (_fb[_fp + 1] << 24) | (_fb[_fp + 2] << 16) | (_fb[_fp + 3] << 8) | _fb[_fp + 4]
+		_fp += 5
+	if n > _fe - _fp:
+		return -1
+	return n
+
+
+# An array of rows (each an Array whose first element is an integer), the
+# rows at nesting depth `depth`; null if it is not that.
+func _rd_rows(depth):
+	var n = _rd_array()
+	if n < 0:
+		return null
+	var rows = []
+	rows.resize(n)
+	for i in range(n):
+		var row = mp.value_at(_fp, depth)
+		if mp.next < 0 or typeof(row) != _t_array or row.size() == 0 or typeof(row[0]) != TYPE_INT:
+			return null
+		_fp = mp.next
+		rows[i] = row
+	return rows
+
+
+func _rd_skip(depth):
+	mp.value_at(_fp, depth)
+	if mp.next < 0:
+		return false
+	_fp = mp.next
+	return true

@@ -37,6 +37,8 @@ signal state_received(id, value, tick)
 signal event_received(from, code, payload, tick)
 signal chat_received(from, to, text, time_ms)
 signal pong(rtt_ms)
+signal reconnecting(code, reason)
+signal reconnected()
 
 var client
 var interpolation
@@ -104,6 +106,17 @@ func disconnect_from_server():
 
 func is_connected_to_server():
 	return client.is_connected_to_server()
+
+
+# True while the link is lost and the session is being resumed.
+func is_reconnecting():
+	return client.is_reconnecting()
+
+
+# Resumes the session on a new connection now (after a network change the
+# game noticed); see client.gd.
+func resume_now():
+	return client.resume_now()
 
 
 func is_in_room():
