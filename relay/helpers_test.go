@@ -8,32 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickrelay/tickrelay/internal/relaytest"
 	"github.com/tickrelay/tickrelay/relay"
 	"github.com/tickrelay/tickrelay/relay/client"
 )
 
-// startServer serves s on 127.0.0.1 with a kernel-chosen port and shuts it
-// down (checking it returns ErrServerClosed) when the test ends.
-func startServer(t testing.TB, s *relay.Server) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(pc) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != relay.ErrServerClosed {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return pc.LocalAddr().String()
-}
+func startServer(t testing.TB, s *relay.Server) string { return relaytest.Start(t, s) }
 
 func dial(t testing.TB, addr, name string) *client.Client {
 	t.Helper()

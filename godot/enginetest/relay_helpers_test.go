@@ -3,38 +3,18 @@ package enginetest
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tickrelay/tickrelay/internal/relaytest"
 
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/relay"
 	"github.com/tickrelay/tickrelay/relay/client"
 )
 
-// startRelay serves a relay on 127.0.0.1 with a kernel-chosen port and shuts
-// it down when the test ends.
-func startRelay(t *testing.T, s *relay.Server) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(pc) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("relay shutdown: %v", err)
-		}
-		if err := <-done; err != relay.ErrServerClosed {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return pc.LocalAddr().String()
-}
+func startRelay(t testing.TB, s *relay.Server) string { return relaytest.Start(t, s) }
 
 // untilEngineExits returns a context that ends at the deadline or when the
 // engine exits, whichever comes first: a Go wait on something the GDScript
