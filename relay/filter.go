@@ -1,15 +1,14 @@
 package relay
 
-// admission: admission control in front of KCP (the server's transport,
-// or kcp-go's listener through filterConn).
+// admission: admission control in front of KCP. The server's transport
+// asks it about every datagram before a session exists or is looked up.
 //
-// kcp-go's listener creates a session (about 270 KiB of heap in v5.6.72,
-// plus a goroutine pair and an accept-queue slot once the server adopts it)
-// for any datagram of 24 bytes or more from an address it does not know,
-// and replaces a live session when a packet from the same address carries
-// another conv with sn 0. filterConn sits between the UDP socket and
-// kcp.ServeConn and decides, before kcp-go sees a datagram, whether it may
-// reach kcp-go at all.
+// A KCP server naively creates a session for any datagram of 24 bytes or
+// more from an address it does not know (kcp-go's listener does, at about
+// 270 KiB of heap each in v5.6.72), and kcp-go replaces a live session
+// when a packet from the same address carries another conv with sn 0. The
+// admission table decides, before any session is spent, whether a datagram
+// may reach KCP at all.
 //
 // Covered:
 //   - Junk: any datagram from an unknown address that is not a plausible
@@ -79,8 +78,8 @@ package relay
 //
 // The server's transport (transport.go) uses the admission table directly:
 // its reader calls admit for every datagram before any session exists or is
-// looked up. filterConn, the same table as a PacketConn wrapper, is kept for
-// tests and for serving kcp-go's own listener.
+// looked up. (filterConn, the same table as a PacketConn wrapper in front of
+// kcp-go's own listener, lives in the tests.)
 
 import (
 	"encoding/binary"
@@ -170,14 +169,6 @@ type filterEntry struct {
 
 type ipCount struct{ pending, sessions int32 }
 
-// filterConn wraps the server's PacketConn; see the comment at the top of
-// this file. ReadFrom is meant for one reader (kcp-go's listener);
-// established and forget may be called from any goroutine.
-type filterConn struct {
-	*admission
-	pc net.PacketConn
-}
-
 // admission is the filter's table and counters, usable without a
 // PacketConn: the server's transport calls admit for every datagram it
 // reads, and established and forget as sessions say hello and close.
@@ -200,10 +191,6 @@ type admission struct {
 	admitted, establishN  atomic.Uint64
 	forgotten, expired    atomic.Uint64
 	sent, sentBytes       atomic.Uint64
-}
-
-func newFilterConn(pc net.PacketConn, cfg filterConfig) *filterConn {
-	return &filterConn{admission: newAdmission(cfg), pc: pc}
 }
 
 func newAdmission(cfg filterConfig) *admission {
@@ -309,24 +296,6 @@ func ipKey(a netip.Addr) netip.Addr {
 	return p.Addr()
 }
 
-// ReadFrom reads the next datagram the filter lets through.
-func (f *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	for {
-		n, addr, err := f.pc.ReadFrom(p)
-		if err != nil {
-			return n, addr, err
-		}
-		key, ok := addrKey(addr)
-		if !ok {
-			f.count(dropJunk, false, n)
-			continue
-		}
-		if f.admit(p[:n], key) {
-			return n, addr, nil
-		}
-	}
-}
-
 // admit decides one datagram's fate and counts it; key is its source,
 // normalised by addrKey or normKey.
 func (f *admission) admit(b []byte, key netip.AddrPort) bool {
@@ -397,15 +366,8 @@ func (f *admission) check(b []byte, key netip.AddrPort) (dropReason, bool) {
 	return 0, true
 }
 
-// established records that the session at addr said hello with conv: it
-// stops being pending and no longer expires. The server calls it when it
-// accepts a hello, and forget when the session closes.
-func (f *filterConn) established(addr net.Addr, conv uint32) {
-	if key, ok := addrKey(addr); ok {
-		f.establishedKey(key, conv)
-	}
-}
-
+// establishedKey records that the session at key said hello with conv: it
+// stops being pending and no longer expires.
 func (f *admission) establishedKey(key netip.AddrPort, conv uint32) {
 	f.establishN.Add(1)
 	f.mu.Lock()
@@ -431,14 +393,8 @@ func (f *admission) establishedKey(key netip.AddrPort, conv uint32) {
 	e.conv = conv
 }
 
-// forget drops addr from the table: its session is closed. A later
-// datagram from addr must earn admission again.
-func (f *filterConn) forget(addr net.Addr) {
-	if key, ok := addrKey(addr); ok {
-		f.forgetKey(key)
-	}
-}
-
+// forgetKey drops key from the table: its session is closed. A later
+// datagram from it must earn admission again.
 func (f *admission) forgetKey(key netip.AddrPort) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -544,44 +500,4 @@ func (f *admission) stats() FilterStats {
 	s.Pending, s.Sessions, s.SourceIPs = f.nPending, len(f.table), len(f.perIP)
 	f.mu.Unlock()
 	return s
-}
-
-// WriteTo sends p; every datagram kcp-go sends goes through here.
-func (f *filterConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	n, err := f.pc.WriteTo(p, addr)
-	if n > 0 {
-		f.countSent(n)
-	}
-	return n, err
-}
-
-func (f *filterConn) Close() error                       { return f.pc.Close() }
-func (f *filterConn) LocalAddr() net.Addr                { return f.pc.LocalAddr() }
-func (f *filterConn) SetDeadline(t time.Time) error      { return f.pc.SetDeadline(t) }
-func (f *filterConn) SetReadDeadline(t time.Time) error  { return f.pc.SetReadDeadline(t) }
-func (f *filterConn) SetWriteDeadline(t time.Time) error { return f.pc.SetWriteDeadline(t) }
-
-// SetReadBuffer and SetWriteBuffer reach the socket when it supports them
-// (kcp-go's Listener.SetReadBuffer asks its conn for these).
-func (f *filterConn) SetReadBuffer(bytes int) error {
-	if c, ok := f.pc.(interface{ SetReadBuffer(int) error }); ok {
-		return c.SetReadBuffer(bytes)
-	}
-	return nil
-}
-
-func (f *filterConn) SetWriteBuffer(bytes int) error {
-	if c, ok := f.pc.(interface{ SetWriteBuffer(int) error }); ok {
-		return c.SetWriteBuffer(bytes)
-	}
-	return nil
-}
-
-// check decides the fate of a datagram from addr, without counting it.
-func (f *filterConn) check(b []byte, addr net.Addr) (dropReason, bool) {
-	key, ok := addrKey(addr)
-	if !ok {
-		return dropJunk, false
-	}
-	return f.admission.check(b, key)
 }

@@ -314,13 +314,3 @@ func (s *session) closed() bool {
 		return false
 	}
 }
-
-// drainItems releases the bodies of items the tick will not apply.
-func drainItems(items []inItem) {
-	for i := range items {
-		if items[i].body != nil {
-			bodyPool.Put(items[i].body)
-		}
-		items[i] = inItem{}
-	}
-}
