@@ -215,6 +215,8 @@ func close():
 # 0xc1. It does not check what a decode would (UTF-8, ext payloads, nesting
 # depth): decode the bytes to know they are valid.
 func skip_at(pos):
+	# Bytes are tested in the order of their frequency in game states: fixstr
+	# keys, float64, fixints, fixarrays and fixmaps, then the rest.
 	var p = pos
 	var e = _end
 	var left = 1
@@ -226,19 +228,31 @@ func skip_at(pos):
 			return
 		c = _b[p]
 		left -= 1
-		if c <= 0x7f or c >= 0xe0:
+		if c >= 0xa0:
+			if c <= 0xbf:
+				p += 1 + (c & 0x1f)
+				continue
+			if c == 0xcb:
+				p += 9
+				continue
+			if c >= 0xe0:
+				p += 1
+				continue
+		elif c <= 0x7f:
 			p += 1
-		elif c <= 0x8f:
+			continue
+		else:
 			p += 1
-			left += (c & 0x0f) * 2
-		elif c <= 0x9f:
-			p += 1
-			left += c & 0x0f
-		elif c <= 0xbf:
-			p += 1 + (c & 0x1f)
-		elif c == 0xcb:
-			p += 9
-		elif c <= 0xc3:
+			if c <= 0x8f:
+				left += (c & 0x0f) * 2
+			else:
+				left += c & 0x0f
+			if left > e - p:
+				next = -1
+				return
+			continue
+		# 0xc0..0xdf but float64.
+		if c <= 0xc3:
 			if c == 0xc1:
 				next = -1
 				return
@@ -272,13 +286,17 @@ func skip_at(pos):
 					next = -1
 					return
 				left += n
+				if left > e - p:
+					next = -1
+					return
 			elif c >= 0xc7 and c <= 0xc9:
 				p += 1 + n
 			else:
 				p += n
-		if p > e or left > e - p:
-			next = -1
-			return
+	# A string, float or ext at the end may claim more bytes than are left.
+	if p > e:
+		next = -1
+		return
 	next = p
 
 
