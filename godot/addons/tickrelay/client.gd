@@ -625,10 +625,10 @@ func kick(id):
 # Vector2/3, Color, Arrays, Dictionaries, byte arrays). It is sent on the next
 # poll() while in a room, at most once per poll: the latest value wins.
 # A state value as received with the option decode_states = false (msgpack
-# bytes) decoded; null if the bytes are not one valid value. Any other value
-# is returned as it is.
+# bytes) decoded; null if the bytes are not one valid value. With
+# decode_states = true (values already decoded) it returns value as it is.
 func decode_state(value):
-	if typeof(value) != _proto.mp._t_bytes:
+	if not _proto.lazy_states or typeof(value) != _proto.mp._t_bytes:
 		return value
 	var r = _proto.mp.decode(value)
 	if not r.ok:
