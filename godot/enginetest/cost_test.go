@@ -71,13 +71,24 @@ func TestClientCost(t *testing.T) {
 	}
 	defer func() { close(stop); wg.Wait() }()
 
-	res := runScript(t, 40*time.Second, "client_cost_test.gd", "--host=127.0.0.1", "--port="+portOf(t, addr),
-		"--code="+code, "--players="+strconv.Itoa(bots+1), "--seconds=5", "--fps=60")
-	line := costRE.FindString(res.out)
-	if line == "" {
-		t.Fatalf("no cost line in the output")
+	// As a game that reads every state (decoded, interpolated), then as one
+	// that reads few (decode_states = false, no interpolator).
+	for _, v := range []struct {
+		name string
+		args []string
+	}{
+		{"all states", nil},
+		{"lazy", []string{"--decode_states=0", "--interp=0"}},
+	} {
+		args := append([]string{"--host=127.0.0.1", "--port=" + portOf(t, addr),
+			"--code=" + code, "--players=" + strconv.Itoa(bots+1), "--seconds=5", "--fps=60"}, v.args...)
+		res := runScript(t, 40*time.Second, "client_cost_test.gd", args...)
+		line := costRE.FindString(res.out)
+		if line == "" {
+			t.Fatalf("%s: no cost line in the output", v.name)
+		}
+		t.Logf("client.gd (%s) %s", v.name, line)
 	}
-	t.Logf("client.gd %s", line)
 }
 
 // botState is a typical ~64-byte player state.

@@ -10,14 +10,23 @@
 # frame's sleep adds to the first script that runs (wake_us).
 #
 #   godot3-server --no-window --path PROJECT -s res://tests/client_cost_test.gd -- \
-#       --host=127.0.0.1 --port=N --code=ABCDEF [--players=16] [--seconds=5] [--fps=60]
+#       --host=127.0.0.1 --port=N --code=ABCDEF [--players=16] [--seconds=5] [--fps=60] \
+#       [--decode_states=0 --interp=0]
+#
+# --decode_states=0 connects with the option decode_states = false (states
+# stay bytes until decode_state()); --interp=0 drops the interpolator once the
+# states flow (no push() in poll(), no sample() per frame): together, a game
+# that reads only a few of the states it receives.
 extends SceneTree
 
 const Client = preload("res://addons/tickrelay/client.gd")
 const Interpolation = preload("res://addons/tickrelay/interpolation.gd")
 
 var h
+var c
 var states_in = 0
+var states_checked = 0  # the first states, decoded (decode_state()) and checked
+var states_bad = 0
 
 
 func _init():
@@ -28,14 +37,16 @@ func _init():
 	var nplayers = int(a.get("players", "16"))
 	var seconds = int(a.get("seconds", "5"))
 	var fps = int(a.get("fps", "60"))
+	var decode_states = a.get("decode_states", "1") != "0"
+	var use_interp = a.get("interp", "1") != "0"
 	if not h.check(port > 0 and code != "", "--port and --code are required"):
 		quit(h.summary())
 		return
-	var c = Client.new()
+	c = Client.new()
 	var interp = Interpolation.new()
 	c.interpolator = interp
 	c.connect("state_received", self, "_on_state")
-	h.check(c.connect_to_server(a.get("host", "127.0.0.1"), port, {"name": "godot"}) == OK, "connect")
+	h.check(c.connect_to_server(a.get("host", "127.0.0.1"), port, {"name": "godot", "decode_states": decode_states}) == OK, "connect")
 
 	# Join and wait until every bot's state is flowing.
 	var deadline = h.now_msec() + 15000
@@ -53,6 +64,8 @@ func _init():
 			return
 		OS.delay_msec(2)
 	interp.tick_rate = c.tick_rate
+	if not use_interp:
+		c.interpolator = null
 
 	var frame_us = 1000000 / fps
 	var frames = seconds * fps
@@ -75,9 +88,10 @@ func _init():
 		c.poll()
 		var t1 = h.now_usec()
 		var tick = c.estimated_server_tick()
-		for id in c.players:
-			if id != c.player_id:
-				interp.sample(id, tick)
+		if use_interp:
+			for id in c.players:
+				if id != c.player_id:
+					interp.sample(id, tick)
 		var t2 = h.now_usec()
 		poll_us.append(t1 - t0)
 		if c.stats["frames"] != nframes0:
@@ -95,6 +109,7 @@ func _init():
 	var nframes = c.stats["frames"] - frames0
 	var kbytes = (c.stats["bytes_in"] - bytes0) / 1024.0
 	h.check(c.is_connected_to_server(), "still connected")
+	h.check(states_checked > 0 and states_bad == 0, "%d of the first %d states not a state once decoded" % [states_bad, states_checked])
 	h.check(nframes >= seconds * c.tick_rate * 8 / 10, "%d server frames in %d s" % [nframes, seconds])
 	# Bots and ticks are not in phase: a bot's state can miss a tick and
 	# land twice in the next one. Half the nominal load is the floor.
@@ -113,8 +128,8 @@ func _init():
 	var cpu_per_frame = -1.0
 	if cpu0 >= 0 and cpu1 >= 0:
 		cpu_per_frame = (cpu1 - cpu0) / 1000.0 / poll_us.size()
-	print("cost: polls=%d mean_us=%.1f p50_us=%d p99_us=%d max_us=%d frame_polls=%d frame_poll_mean_us=%.1f idle_poll_mean_us=%.1f interp_mean_us=%.1f interp_p99_us=%d cpu_per_frame_us=%.1f ref_decode_us=%d ref_generic_us=%d wake_us=%d frames=%d states=%d kib_in=%.0f elapsed_ms=%d players=%d tick_rate=%d" % [
-		poll_us.size(), p[0], p[1], p[2], p[3], frame_poll_us.size(), fp[0], ip[0], q[0], q[2], cpu_per_frame, ref[0], ref[1], wake, nframes, nstates, kbytes, elapsed_ms, c.players.size(), c.tick_rate])
+	print("cost: polls=%d mean_us=%.1f p50_us=%d p99_us=%d max_us=%d frame_polls=%d frame_poll_mean_us=%.1f idle_poll_mean_us=%.1f interp_mean_us=%.1f interp_p99_us=%d decode_states=%s cpu_per_frame_us=%.1f ref_decode_us=%d ref_generic_us=%d wake_us=%d frames=%d states=%d kib_in=%.0f elapsed_ms=%d players=%d tick_rate=%d" % [
+		poll_us.size(), p[0], p[1], p[2], p[3], frame_poll_us.size(), fp[0], ip[0], q[0], q[2], decode_states, cpu_per_frame, ref[0], ref[1], wake, nframes, nstates, kbytes, elapsed_ms, c.players.size(), c.tick_rate])
 	c.disconnect_from_server()
 	var end = h.now_msec() + 1000
 	while c.is_socket_open() and h.now_msec() < end:
@@ -184,8 +199,13 @@ func stats_of(samples):
 	return [total * 1.0 / n, s[n / 2], s[int(min(n - 1, n * 99 / 100))], s[n - 1]]
 
 
-func _on_state(_id, _value, _tick):
+func _on_state(_id, value, _tick):
 	states_in += 1
+	if states_checked < 20:
+		states_checked += 1
+		var v = c.decode_state(value)
+		if typeof(v) != typeof({}) or not v.has("pos"):
+			states_bad += 1
 
 
 # Time the engine's main thread has spent on a CPU, in ns (Linux schedstat;

@@ -20,6 +20,8 @@ func _init():
 	test_forward_compat()
 	test_malformed()
 	test_encode()
+	test_skip()
+	test_lazy_states()
 	quit(h.summary())
 
 
@@ -212,3 +214,99 @@ func test_encode():
 	f = p.encode_ping(5)
 	h.check(mp.decode(h.slice(f, 4, f.size())).value == [23, 5], "ping without acked tick")
 	h.check(Protocol.code_name(25) == "rate_limited" and Protocol.code_name(27) == "replaced" and Protocol.code_name(99) == "code_99", "code names")
+
+
+# Values of every msgpack form, for the structural skip and lazy states.
+func odd_values():
+	var big_map = {}
+	for i in range(20):
+		big_map["k%d" % i] = i * 1000
+	var big_array = []
+	for i in range(20):
+		big_array.append(i - 10)
+	var long_text = ""
+	for i in range(40):
+		long_text += "abcdefg"
+	var bin = StreamPeerBuffer.new()
+	for i in range(300):
+		bin.put_u8(i & 0xff)
+	return [0, 1, 127, 128, 255, 256, 65535, 65536, 1 << 40, -1, -32, -33, -128, -129, -32768, -40000, -(1 << 40),
+		1.5, -0.25, true, false, null, "", "short", long_text, bin.data_array,
+		Vector2(1.5, -2), Vector3(1, 2, 3), Color(0.5, 0.25, 1, 1), [], {}, [1, [2, [3, {"a": [4]}]]],
+		{"pos": [100.5, 200.25], "vel": [15.0, -3.5], "anim": 3, "hp": 100, "seq": 40000},
+		big_map, big_array, {1: "int key", "n": null}]
+
+
+func test_skip():
+	var vals = odd_values()
+	# A float32 and a fixext 1 the encoder does not write.
+	var extra = StreamPeerBuffer.new()
+	extra.big_endian = true
+	extra.put_u8(0xca)
+	extra.put_float(2.5)
+	vals.append(extra.data_array)
+	var bad = 0
+	for i in range(vals.size()):
+		var b = vals[i] if i == vals.size() - 1 else mp.encode(vals[i])
+		mp.open(b, 0, b.size())
+		mp.skip_at(0)
+		var whole = mp.next
+		var short = 0
+		for n in range(b.size()):
+			mp.open(b, 0, n)
+			mp.skip_at(0)
+			if mp.next != -1:
+				short += 1
+		mp.close()
+		if whole != b.size() or short != 0:
+			bad += 1
+			h.check(false, "skip of %s: next %d of %d bytes, %d prefixes not refused" % [str(vals[i]), whole, b.size(), short])
+	h.check(bad == 0, "skip steps over %d values of every form, refuses their prefixes" % vals.size())
+	var c1 = h.bytes_of([0x91, 0xc1])
+	mp.open(c1, 0, c1.size())
+	mp.skip_at(0)
+	h.check(mp.next == -1, "skip refuses 0xc1")
+	var huge = h.bytes_of([0xdd, 0x7f, 0xff, 0xff, 0xff, 1, 2])
+	mp.open(huge, 0, huge.size())
+	mp.skip_at(0)
+	h.check(mp.next == -1, "skip refuses a count over the bytes left")
+	mp.close()
+
+
+func test_lazy_states():
+	var vals = odd_values()
+	var states = []
+	for i in range(vals.size()):
+		states.append([i + 1, vals[i]])
+	var room = [7, false, 1, false, null, [], [], [], states, [[3, false]]]
+	var body = mp.encode([40, 99, 1700000000000, room, [[98, 2, 5, "hit"]], []])
+	var eager = Protocol.new()
+	var lazy = Protocol.new()
+	lazy.lazy_states = true
+	var me = eager.decode_server(body)
+	var ml = lazy.decode_server(body)
+	h.check(me.ok and ml.ok, "lazy frame decodes: %s" % ml.error)
+	if not (me.ok and ml.ok):
+		return
+	var bad = 0
+	for i in range(states.size()):
+		var raw = ml.room.states[i][1]
+		var d = mp.decode(raw)
+		if ml.room.states[i][0] != i + 1 or typeof(raw) != typeof(body) or not d.ok or str(d.value) != str(me.room.states[i][1]):
+			bad += 1
+			h.check(false, "lazy state %d: %s" % [i, str(raw)])
+	h.check(bad == 0, "lazy states are the bytes of the %d values" % states.size())
+	h.check(ml.tick == 99 and ml.room.presence == [[3, false]] and ml.events == [[98, 2, 5, "hit"]], "lazy frame: other fields as eager")
+	# A row the frame reader does not take (an extra element) goes the generic
+	# way: its value is bytes too.
+	body = mp.encode([40, 99, 1, [7, false, 1, false, null, [], [], [], [[4, {"a": 1}, "extra"]]], [], []])
+	ml = lazy.decode_server(body)
+	h.check(ml.ok and typeof(ml.room.states[0][1]) == typeof(body) and str(mp.decode(ml.room.states[0][1]).value) == str({"a": 1}), "lazy state by the generic path: %s" % str(ml))
+	# Truncated frames: errors in both modes, never a partial result.
+	var full = mp.encode([40, 99, 1700000000000, room, [], []])
+	var same = 0
+	for n in range(1, full.size()):
+		var cut = h.slice(full, 0, n)
+		if not eager.decode_server(cut).ok and not lazy.decode_server(cut).ok:
+			same += 1
+	h.check(same == full.size() - 1, "every truncation is an error in both modes (%d of %d)" % [same, full.size() - 1])

@@ -121,6 +121,7 @@ const DEFAULT_OPTIONS = {
 	"resume_timeout_ms": 10000,
 	"resume_attempts": 4,
 	"max_queued_while_resuming": 1024,
+	"decode_states": true,
 }
 
 var status = STATUS_DISCONNECTED
@@ -211,7 +212,11 @@ func _init():
 # auto_resume (true: resume the session when the link dies after the
 # welcome), resume_timeout_ms (10000: keep below the server's resume grace,
 # 15 s by default), resume_attempts (4: new connections tried within it),
-# max_queued_while_resuming (1024 messages).
+# max_queued_while_resuming (1024 messages), decode_states (true; false: state
+# values, this player's echoed one too, stay msgpack bytes in state_received
+# and players[id].state until given to decode_state(), which saves most of
+# the decoding for a game that reads only some states; an interpolator still
+# receives decoded values).
 # Returns OK, or an error without signals: ERR_ALREADY_IN_USE (not
 # disconnected), ERR_INVALID_PARAMETER (props msgpack cannot encode),
 # ERR_CANT_RESOLVE, ERR_CANT_CREATE (the socket). After OK, connected or
@@ -242,6 +247,7 @@ func connect_to_server(host, port, options = {}):
 	_ip = ip
 	_port = port
 	_proto.max_frame_bytes = _opts["max_frame_bytes"]
+	_proto.lazy_states = not _opts["decode_states"]
 	_reset_stats()
 	_new_kcp(_opts["conv"])
 	_clear_room()
@@ -618,6 +624,18 @@ func kick(id):
 # Sets this player's state (any msgpack-encodable value: numbers, strings,
 # Vector2/3, Color, Arrays, Dictionaries, byte arrays). It is sent on the next
 # poll() while in a room, at most once per poll: the latest value wins.
+# A state value as received with the option decode_states = false (msgpack
+# bytes) decoded; null if the bytes are not one valid value. With
+# decode_states = true (values already decoded) it returns value as it is.
+func decode_state(value):
+	if not _proto.lazy_states or typeof(value) != _proto.mp._t_bytes:
+		return value
+	var r = _proto.mp.decode(value)
+	if not r.ok:
+		return null
+	return r.value
+
+
 func set_state(value):
 	_pending_state = value
 	_state_dirty = true
@@ -1074,7 +1092,10 @@ func _apply_common(r, tick, full):
 		p["state"] = v
 		p["state_tick"] = tick
 		if interp != null:
-			interp.push(id, v, tick)
+			if _proto.lazy_states:
+				interp.push(id, decode_state(v), tick)
+			else:
+				interp.push(id, v, tick)
 		emit_signal("state_received", id, v, tick)
 		if target != null:
 			target.emit_signal("state_received", id, v, tick)

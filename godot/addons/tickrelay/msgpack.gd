@@ -209,6 +209,105 @@ func close():
 	_r.data_array = _empty
 
 
+# With a buffer open(): steps over the value at pos without building it (a
+# structural skip: lengths and counts only) and sets `next` to the position
+# after it, or to -1 if the bytes end inside it or hold the invalid type byte
+# 0xc1. It does not check what a decode would (UTF-8, ext payloads, nesting
+# depth): decode the bytes to know they are valid.
+func skip_at(pos):
+	# Bytes are tested in the order of their frequency in game states: fixstr
+	# keys, float64, fixints, fixarrays and fixmaps, then the rest.
+	var p = pos
+	var e = _end
+	var left = 1
+	var c
+	var n
+	while left > 0:
+		if p >= e:
+			next = -1
+			return
+		c = _b[p]
+		left -= 1
+		if c >= 0xa0:
+			if c <= 0xbf:
+				p += 1 + (c & 0x1f)
+				continue
+			if c == 0xcb:
+				p += 9
+				continue
+			if c >= 0xe0:
+				p += 1
+				continue
+		elif c <= 0x7f:
+			p += 1
+			continue
+		else:
+			p += 1
+			if c <= 0x8f:
+				left += (c & 0x0f) * 2
+			else:
+				left += c & 0x0f
+			if left > e - p:
+				next = -1
+				return
+			continue
+		# 0xc0..0xdf but float64.
+		if c <= 0xc3:
+			if c == 0xc1:
+				next = -1
+				return
+			p += 1
+		elif c == 0xca:
+			p += 5
+		elif c >= 0xcc and c <= 0xd3:
+			p += 1 + (1 << ((c - 0xcc) & 3))
+		elif c >= 0xd4 and c <= 0xd8:
+			p += 2 + (1 << (c - 0xd4))
+		else:
+			# Length or count headers: bin8/16/32 (c4..c6), ext8/16/32
+			# (c7..c9: a type byte follows), str8/16/32 (d9..db), array16/32
+			# (dc, dd), map16/32 (de, df).
+			var hn = 1
+			if c == 0xc5 or c == 0xc8 or c == 0xda or c == 0xdc or c == 0xde:
+				hn = 2
+			elif c == 0xc6 or c == 0xc9 or c == 0xdb or c == 0xdd or c == 0xdf:
+				hn = 4
+			if e - p < 1 + hn:
+				next = -1
+				return
+			n = 0
+			for i in range(p + 1, p + 1 + hn):
+				n = (n << 8) | _b[i]
+			p += 1 + hn
+			if c >= 0xdc:
+				if c >= 0xde:
+					n *= 2
+				if n > e - p:
+					next = -1
+					return
+				left += n
+				if left > e - p:
+					next = -1
+					return
+			elif c >= 0xc7 and c <= 0xc9:
+				p += 1 + n
+			else:
+				p += n
+	# A string, float or ext at the end may claim more bytes than are left.
+	if p > e:
+		next = -1
+		return
+	next = p
+
+
+# With a buffer open(): a copy of its bytes [from, to).
+func bytes_at(from, to):
+	if to <= from:
+		return empty_bytes()
+	_r.seek(from)
+	return _r.get_data(to - from)[1]
+
+
 # ---------------------------------------------------------------- encoding
 
 func _put(v, depth):

@@ -183,6 +183,11 @@ func set_state(value):
 	client.set_state(value)
 
 
+# A state value received with the option decode_states = false, decoded.
+func decode_state(value):
+	return client.decode_state(value)
+
+
 func send_event(target, code, payload = null, ids = null):
 	return client.send_event(target, code, payload, ids)
 
