@@ -68,16 +68,7 @@ func TestClientEndToEndLossy(t *testing.T) {
 	}
 
 	// Phase 1: the Godot client joins.
-	var gid uint32
-	err = ana.c.WaitFor(ctx, func(v client.RoomView) bool {
-		for id, p := range v.Players {
-			if p.Name == "godot" {
-				gid = id
-				return true
-			}
-		}
-		return false
-	})
+	gid, err := waitForPlayer(ctx, ana.c, "godot")
 	if err != nil {
 		fail("the Godot client never joined: %v", err)
 	}

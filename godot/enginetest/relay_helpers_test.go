@@ -155,3 +155,19 @@ func hasEvent(events []codec.Event, from, code uint32) bool {
 	}
 	return false
 }
+
+// waitForPlayer waits until c's room view has a player with that name and
+// returns its id.
+func waitForPlayer(ctx context.Context, c *client.Client, name string) (uint32, error) {
+	var id uint32
+	err := c.WaitFor(ctx, func(v client.RoomView) bool {
+		for pid, p := range v.Players {
+			if p.Name == name {
+				id = pid
+				return true
+			}
+		}
+		return false
+	})
+	return id, err
+}

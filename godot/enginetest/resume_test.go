@@ -120,16 +120,7 @@ func TestClientResume(t *testing.T) {
 	}
 
 	// Phase 1: the Godot client joins and gets ana's first events.
-	var gid uint32
-	err = ana.c.WaitFor(ctx, func(v client.RoomView) bool {
-		for id, p := range v.Players {
-			if p.Name == "godot" {
-				gid = id
-				return true
-			}
-		}
-		return false
-	})
+	gid, err := waitForPlayer(ctx, ana.c, "godot")
 	if err != nil {
 		fail("the Godot client never joined: %v", err)
 	}
@@ -222,16 +213,7 @@ func TestClientResumeRefused(t *testing.T) {
 		"--host=127.0.0.1", "--port="+strconv.Itoa(cut.port()), "--code="+joined.Code,
 		"--ana="+strconv.Itoa(int(ana.c.ID())), "--first=3", "--timeout-ms=25000", "--expect-refusal")
 	ctx := untilEngineExits(t, run, 28*time.Second)
-	var gid uint32
-	err = ana.c.WaitFor(ctx, func(v client.RoomView) bool {
-		for id, p := range v.Players {
-			if p.Name == "godot" {
-				gid = id
-				return true
-			}
-		}
-		return false
-	})
+	gid, err := waitForPlayer(ctx, ana.c, "godot")
 	if err != nil {
 		run.wait()
 		t.Fatalf("the Godot client never joined: %v", err)
