@@ -15,6 +15,10 @@ type Clock interface {
 	SleepUntil(ctx context.Context, t time.Time) error
 }
 
+// wakeSlack puts the wake timer just after the runtime timer's deadline, so
+// that the runtime timer is already due when the netpoller wakes.
+const wakeSlack = 20 * time.Microsecond
+
 // SystemClock is the real-time Clock.
 //
 // The zero value is ready to use. SleepUntil reuses a single timer so the
@@ -22,7 +26,20 @@ type Clock interface {
 // SleepUntil must not be called from two goroutines at once (Now may be).
 // Give each Loop its own SystemClock.
 type SystemClock struct {
-	timer *time.Timer
+	timer  *time.Timer
+	wake   *wakeTimer // lazily made; nil and noWake: unavailable
+	noWake bool
+}
+
+// Close releases the clock's timers. A Loop closes the SystemClock it made
+// itself when Run returns; the zero value needs no Close.
+func (c *SystemClock) Close() error {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.wake.close()
+	c.wake = nil
+	return nil
 }
 
 // Now returns time.Now().
@@ -48,6 +65,14 @@ func (c *SystemClock) SleepUntil(ctx context.Context, t time.Time) error {
 			// Reset cannot deliver a stale expiry from an earlier sleep.
 			c.timer.Reset(d)
 		}
+		// The runtime timer is what wakes this goroutine; the wake timer,
+		// a little later, only makes sure an idle netpoller looks at the
+		// runtime's timers on time (see wakeTimer).
+		if c.wake == nil && !c.noWake {
+			c.wake = newWakeTimer()
+			c.noWake = c.wake == nil
+		}
+		c.wake.arm(d + wakeSlack)
 		select {
 		case <-c.timer.C:
 		case <-ctx.Done():

@@ -123,3 +123,20 @@ func TestFakeClockSleepAdvanceCancel(t *testing.T) {
 		t.Fatalf("BlockUntilSleeping with done ctx = %v", err)
 	}
 }
+
+// A sleep's last stretch is slept on a high-resolution timer; neither it nor
+// the coarse part before it may end early, whatever the length.
+func TestSystemClockSleepNeverEndsEarly(t *testing.T) {
+	c := new(tick.SystemClock)
+	defer c.Close()
+	ctx := context.Background()
+	for _, d := range []time.Duration{0, 50 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond} {
+		due := time.Now().Add(d)
+		if err := c.SleepUntil(ctx, due); err != nil {
+			t.Fatal(err)
+		}
+		if now := time.Now(); now.Before(due) {
+			t.Fatalf("sleep of %v woke %v early", d, due.Sub(now))
+		}
+	}
+}

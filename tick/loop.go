@@ -64,7 +64,9 @@ func (l *Loop) Run(ctx context.Context) error {
 
 	clock := l.Clock
 	if clock == nil {
-		clock = new(SystemClock)
+		sc := new(SystemClock)
+		defer sc.Close()
+		clock = sc
 	}
 	sched := NewScheduler(clock.Now(), periodOf(rate))
 	l.resetStats(sched.Start(), sched.Period())
