@@ -151,7 +151,8 @@ type FilterStats struct {
 	Established           uint64 // established calls
 	Forgotten             uint64 // forget calls that removed an entry
 	Expired               uint64 // pending entries that timed out
-	Sent, SentBytes       uint64 // datagrams written by kcp-go (WriteTo)
+	Sent, SentBytes       uint64 // datagrams the server sent
+	SendRefused           uint64 // datagrams the kernel refused (socket buffer full), dropped
 	Pending               int    // addresses pending now
 	Sessions              int    // addresses pending or established now
 	SourceIPs             int    // source IPs (IPv6: /64s) with a pending or established address
@@ -191,6 +192,7 @@ type admission struct {
 	admitted, establishN  atomic.Uint64
 	forgotten, expired    atomic.Uint64
 	sent, sentBytes       atomic.Uint64
+	sendRefused           atomic.Uint64
 }
 
 func newAdmission(cfg filterConfig) *admission {
@@ -315,10 +317,14 @@ func (f *admission) count(r dropReason, ok bool, n int) {
 	f.drops[r].Add(1)
 }
 
-// countSent counts a datagram the server sent.
-func (f *admission) countSent(n int) {
-	f.sent.Add(1)
-	f.sentBytes.Add(uint64(n))
+// countSent counts datagrams the server sent and their bytes, and those
+// the kernel refused.
+func (f *admission) countSent(datagrams, bytes, refused int) {
+	f.sent.Add(uint64(datagrams))
+	f.sentBytes.Add(uint64(bytes))
+	if refused > 0 {
+		f.sendRefused.Add(uint64(refused))
+	}
 }
 
 // check decides one datagram's fate.
@@ -492,6 +498,7 @@ func (f *admission) stats() FilterStats {
 		Expired:      f.expired.Load(),
 		Sent:         f.sent.Load(),
 		SentBytes:    f.sentBytes.Load(),
+		SendRefused:  f.sendRefused.Load(),
 	}
 	for r := range numDropReasons {
 		s.Drops[r.String()] = f.drops[r].Load()

@@ -61,7 +61,7 @@ func (f *filterConn) forget(addr net.Addr) {
 func (f *filterConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	n, err := f.pc.WriteTo(p, addr)
 	if n > 0 {
-		f.countSent(n)
+		f.countSent(1, n, 0)
 	}
 	return n, err
 }

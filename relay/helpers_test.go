@@ -67,4 +67,4 @@ func relayGoroutines() string {
 	return strings.Join(out, "\n\n")
 }
 
-func listenLoopback() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
+func listenLoopback() (net.PacketConn, error) { return relay.Listen("127.0.0.1:0") }

@@ -25,7 +25,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 
 	maxSessions := orInt(s.MaxSessions, 10000)
 	for _, sess := range newcomers {
-		p := h.connect(sess, sess.conn.raddr.String())
+		p := h.connect(sess, sess.conn.to.String())
 		s.live = append(s.live, sess)
 		if len(s.live) > maxSessions {
 			h.closePlayer(p, codec.CodeServerFull, "the server is full")

@@ -187,7 +187,7 @@ func (s *Server) hubConfig(rate int) hubConfig {
 
 // ListenAndServe listens on Addr and serves until Shutdown or Close.
 func (s *Server) ListenAndServe() error {
-	pc, err := net.ListenPacket("udp", s.addr())
+	pc, err := Listen(s.addr())
 	if err != nil {
 		return err
 	}
@@ -202,11 +202,7 @@ func (s *Server) Serve(pc net.PacketConn) error {
 		pc.Close()
 		return err
 	}
-	if uc, ok := pc.(*net.UDPConn); ok {
-		buf := orInt(s.KCP.SocketBuffer, 4<<20)
-		_ = uc.SetReadBuffer(buf) // best effort: the kernel may cap it
-		_ = uc.SetWriteBuffer(buf)
-	}
+	setSocketBuffers(pc, orInt(s.KCP.SocketBuffer, 4<<20))
 	// Datagrams from unknown addresses must prove they are a hello before
 	// the transport spends a session on them.
 	adm := newAdmission(filterConfig{

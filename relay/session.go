@@ -27,11 +27,11 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b 
 
 // kcpConn names a session's peer, as kcp-go's UDPSession did.
 type kcpConn struct {
-	raddr *net.UDPAddr
-	conv  uint32
+	to   netip.AddrPort // as the socket reported it: where output goes
+	conv uint32
 }
 
-func (c kcpConn) RemoteAddr() net.Addr { return c.raddr }
+func (c kcpConn) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(c.to) }
 func (c kcpConn) GetConv() uint32      { return c.conv }
 
 // session is one KCP conversation. It has no goroutine: the transport's
@@ -72,7 +72,7 @@ func newSession(t *transport, key, raw netip.AddrPort, conv uint32) *session {
 		srv:  t.srv,
 		t:    t,
 		key:  key,
-		conn: kcpConn{raddr: net.UDPAddrFromAddrPort(raw), conv: conv},
+		conn: kcpConn{to: raw, conv: conv},
 		done: make(chan struct{}),
 		hidx: -1,
 	}
@@ -241,7 +241,7 @@ func (s *session) Send(b []byte) {
 func (s *session) flushLocked(force bool) {
 	flushNow(s.kcp)
 	if len(s.stash) > 0 && (force || nowMs() >= s.stashDue) {
-		s.t.out.add(s.conn.raddr, s.stash, nil)
+		s.t.out.add(s.conn.to, s.stash, nil)
 		s.stash = s.stash[:0]
 	}
 	if len(s.stash) == 0 {
@@ -254,7 +254,7 @@ func (s *session) output(buf []byte, size int) {
 	b := buf[:size]
 	if s.inInput && acksOnly(b) {
 		if len(s.stash)+len(b) > s.t.mtu {
-			s.t.out.add(s.conn.raddr, s.stash, nil)
+			s.t.out.add(s.conn.to, s.stash, nil)
 			s.stash = s.stash[:0]
 		}
 		if s.stash == nil {
@@ -265,14 +265,14 @@ func (s *session) output(buf []byte, size int) {
 	}
 	if len(s.stash) > 0 {
 		if len(s.stash)+len(b) <= s.t.mtu {
-			s.t.out.add(s.conn.raddr, s.stash, b) // one datagram: held acks, then these segments
+			s.t.out.add(s.conn.to, s.stash, b) // one datagram: held acks, then these segments
 			s.stash = s.stash[:0]
 			return
 		}
-		s.t.out.add(s.conn.raddr, s.stash, nil)
+		s.t.out.add(s.conn.to, s.stash, nil)
 		s.stash = s.stash[:0]
 	}
-	s.t.out.add(s.conn.raddr, b, nil)
+	s.t.out.add(s.conn.to, b, nil)
 }
 
 // acksOnly reports whether datagram b holds only ack segments.

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	kcp "github.com/xtaci/kcp-go/v5"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // transport is the server's session layer on one socket: one reader
@@ -23,8 +21,7 @@ import (
 type transport struct {
 	srv *Server
 	pc  net.PacketConn
-	uc  *net.UDPConn // nil if pc is not one
-	bc  batchConn    // nil without batch I/O
+	io  packetIO
 	adm *admission
 	out outBatch
 
@@ -89,24 +86,10 @@ func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
 		t.nc = 0
 	}
 	t.mss = t.mtu - kcp.IKCP_OVERHEAD
-	if uc, ok := pc.(*net.UDPConn); ok {
-		t.uc = uc
-		if la, ok := uc.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil && !la.IP.IsUnspecified() {
-			t.bc = ipv4.NewPacketConn(uc)
-		} else if ok && la.IP.To4() == nil && !la.IP.IsUnspecified() {
-			t.bc = v6batch{ipv6.NewPacketConn(uc)}
-		}
-		// A dual-stack wildcard socket gets plain reads and writes:
-		// sendmmsg would be given IPv4 addresses for an IPv6 socket.
-	}
-	t.out = outBatch{bc: t.bc, pc: pc, adm: adm}
+	t.io = newPacketIO(pc)
+	t.out = outBatch{io: t.io, adm: adm}
 	return t
 }
-
-type v6batch struct{ c *ipv6.PacketConn }
-
-func (b v6batch) ReadBatch(ms []ipv4.Message, f int) (int, error)  { return b.c.ReadBatch(ms, f) }
-func (b v6batch) WriteBatch(ms []ipv4.Message, f int) (int, error) { return b.c.WriteBatch(ms, f) }
 
 func (t *transport) configure(k *kcp.KCP) {
 	k.NoDelay(1, t.interval, t.resend, t.nc)
@@ -125,64 +108,23 @@ func (t *transport) start(wg *sync.WaitGroup, readerDone chan<- struct{}) {
 func (t *transport) stop() {
 	close(t.done)
 	t.pc.Close()
+	t.out.close() // later flushes by the updater or the tick send nothing
 }
 
-const readBatch = 64
-
 func (t *transport) readLoop() {
-	if t.bc != nil {
-		msgs := make([]ipv4.Message, readBatch)
-		for i := range msgs {
-			msgs[i].Buffers = [][]byte{make([]byte, 2048)}
-		}
-		for {
-			n, err := t.bc.ReadBatch(msgs, 0)
-			if err != nil {
-				if t.readFailed(err) {
-					return
-				}
-				continue
-			}
-			for i := range msgs[:n] {
-				ua, ok := msgs[i].Addr.(*net.UDPAddr)
-				if !ok {
-					continue
-				}
-				t.datagram(msgs[i].Buffers[0][:msgs[i].N], ua.AddrPort())
-			}
-			t.out.flush()
-			// Under steady input the socket is never empty, so the reader
-			// would not park and a due tick (with GOMAXPROCS=1) would wait
-			// for the runtime's 10 ms preemption: yield between batches.
-			runtime.Gosched()
-		}
-	}
-	buf := make([]byte, 2048)
+	fn := t.datagram
 	for {
-		var n int
-		var raw netip.AddrPort
-		var err error
-		if t.uc != nil {
-			n, raw, err = t.uc.ReadFromUDPAddrPort(buf)
-		} else {
-			var a net.Addr
-			n, a, err = t.pc.ReadFrom(buf)
-			if err == nil {
-				ua, ok := a.(*net.UDPAddr)
-				if !ok {
-					continue
-				}
-				raw = ua.AddrPort()
-			}
-		}
-		if err != nil {
+		if err := t.io.read(fn); err != nil {
 			if t.readFailed(err) {
 				return
 			}
 			continue
 		}
-		t.datagram(buf[:n], raw)
 		t.out.flush()
+		// Under steady input the socket is never empty, so the reader
+		// would not park and a due tick (with GOMAXPROCS=1) would wait
+		// for the runtime's 10 ms preemption: yield between batches.
+		runtime.Gosched()
 	}
 }
 

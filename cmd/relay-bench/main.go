@@ -146,7 +146,7 @@ type target struct {
 
 func startTarget(c *config) (*target, error) {
 	if c.embedded {
-		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		pc, err := relay.Listen("127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -80,7 +79,7 @@ func TestMetricsExposeEveryStat(t *testing.T) {
 
 // The listener reads a live server, serves pprof when asked, and stops.
 func TestMetricsListenerScrapesLiveServer(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := relay.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

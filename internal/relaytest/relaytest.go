@@ -3,7 +3,6 @@ package relaytest
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 // returns the address to dial.
 func Start(t testing.TB, s *relay.Server) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := relay.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

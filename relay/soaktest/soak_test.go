@@ -6,7 +6,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -82,7 +81,7 @@ func TestLossySoak(t *testing.T) {
 	goroutinesBefore := runtime.NumGoroutine()
 
 	srv := &relay.Server{}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := relay.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
