@@ -49,10 +49,12 @@ type session struct {
 	inbox  []inItem // cut frames for the tick, at most srv.inboxSize()
 	failed bool     // a failure was queued: nothing more is read
 	dead   bool     // closed: KCP is no longer driven
-	// While Input runs, datagrams of acks only are held in stash (kcp-go
-	// flushes them from Input whenever una advances) and go out with the
-	// session's next flush, usually in the datagram of its next frame.
-	inInput  bool
+	// While Input or the updater's flush runs, datagrams of acks only are
+	// held in stash (kcp-go flushes them from Input whenever una advances,
+	// and from every interval flush while a frame is in flight) and go out
+	// with the session's next flush, usually in the datagram of its next
+	// frame.
+	holdAcks bool
 	stash    []byte
 	stashDue int64 // nowMs when held acks must go, even without a frame
 
@@ -90,9 +92,9 @@ func (s *session) input(b []byte) {
 		s.mu.Unlock()
 		return
 	}
-	s.inInput = true
+	s.holdAcks = true
 	s.kcp.Input(b, kcp.IKCP_PACKET_REGULAR, false)
-	s.inInput = false
+	s.holdAcks = false
 	s.pumpLocked()
 	delay := s.t.ackDelay()
 	if len(s.stash) > 0 && s.stashDue == 0 {
@@ -240,6 +242,9 @@ func (s *session) Send(b []byte) {
 // took them along or their time is up (force).
 func (s *session) flushLocked(force bool) {
 	flushNow(s.kcp)
+	if len(s.stash) > 0 && s.stashDue == 0 { // this flush held them
+		s.stashDue = nowMs() + int64(s.t.ackDelay())
+	}
 	if len(s.stash) > 0 && (force || nowMs() >= s.stashDue) {
 		s.t.out.add(s.conn.to, s.stash, nil)
 		s.stash = s.stash[:0]
@@ -252,7 +257,7 @@ func (s *session) flushLocked(force bool) {
 // output is KCP's output callback, called under s.mu.
 func (s *session) output(buf []byte, size int) {
 	b := buf[:size]
-	if s.inInput && acksOnly(b) {
+	if s.holdAcks && acksOnly(b) {
 		if len(s.stash)+len(b) > s.t.mtu {
 			s.t.out.add(s.conn.to, s.stash, nil)
 			s.stash = s.stash[:0]

@@ -1,6 +1,8 @@
 package relay
 
 import (
+	kcp "github.com/xtaci/kcp-go/v5"
+
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/tick"
 )
@@ -19,6 +21,20 @@ type Stats struct {
 	ChatRelayed   uint64 // chat deliveries (one per recipient)
 	Closes        map[string]uint64
 	Filter        FilterStats // datagrams in front of KCP
+	KCP           KCPStats
+}
+
+// KCPStats are kcp-go's segment counters. kcp-go keeps them per process,
+// not per server: a process that runs other KCP endpoints (an embedded
+// load generator, say) counts theirs too.
+type KCPStats struct {
+	OutSegs          uint64 // segments sent, first transmissions and resends
+	InSegs           uint64
+	RetransSegs      uint64 // resends, all causes
+	FastRetransSegs  uint64 // resends after later segments were acked
+	EarlyRetransSegs uint64
+	LostSegs         uint64 // resends after a retransmission timeout
+	RepeatSegs       uint64 // duplicate segments received
 }
 
 // Stats returns a snapshot; it is safe to call while the server runs.
@@ -36,6 +52,12 @@ func (s *Server) Stats() Stats {
 		EventsRelayed: s.stats.eventsRelayed.Load(),
 		ChatRelayed:   s.stats.chatRelayed.Load(),
 		Closes:        map[string]uint64{},
+	}
+	k := kcp.DefaultSnmp.Copy()
+	st.KCP = KCPStats{
+		OutSegs: k.OutSegs, InSegs: k.InSegs, RetransSegs: k.RetransSegs,
+		FastRetransSegs: k.FastRetransSegs, EarlyRetransSegs: k.EarlyRetransSegs,
+		LostSegs: k.LostSegs, RepeatSegs: k.RepeatSegs,
 	}
 	if loop != nil {
 		st.Tick = loop.Stats()

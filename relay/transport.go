@@ -285,7 +285,11 @@ func (t *transport) update(s *session) {
 		s.mu.Unlock()
 		return
 	}
-	s.flushLocked(false) // it is due: acks, resends or a probe
+	// It is due: resends, a probe, or acks. Acks alone wait for the next
+	// frame (or their hold time), as they do when Input produces them.
+	s.holdAcks = true
+	s.flushLocked(false)
+	s.holdAcks = false
 	delay := -1
 	if s.kcp.WaitSnd() > 0 {
 		delay = t.checkDelay(s.kcp)

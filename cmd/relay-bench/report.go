@@ -68,7 +68,15 @@ type serverReport struct {
 	Players        int64             `json:"players"`
 	Rooms          int64             `json:"rooms"`
 	SocketDrops    uint64            `json:"socket_drops"`
-	StatsError     string            `json:"stats_error,omitempty"`
+	// Server datagrams sent, refused by its socket, and KCP segments sent
+	// and resent (kcp-go counts per process: with -embedded, bots too).
+	Datagrams     uint64 `json:"datagrams_sent"`
+	SendRefused   uint64 `json:"send_refused"`
+	KCPOutSegs    uint64 `json:"kcp_out_segs"`
+	KCPRetrans    uint64 `json:"kcp_retrans_segs"`
+	KCPFastResend uint64 `json:"kcp_fast_retrans_segs"`
+	KCPLost       uint64 `json:"kcp_lost_segs"`
+	StatsError    string `json:"stats_error,omitempty"`
 }
 
 type tickQ struct {
@@ -215,6 +223,12 @@ func buildReport(c *config, t *target, workers int, begin, end sample, final wor
 			}
 		}
 		s.Players, s.Rooms = es.Players, es.Rooms
+		s.Datagrams = es.Filter.Sent - bs.Filter.Sent
+		s.SendRefused = es.Filter.SendRefused - bs.Filter.SendRefused
+		s.KCPOutSegs = es.KCP.OutSegs - bs.KCP.OutSegs
+		s.KCPRetrans = es.KCP.RetransSegs - bs.KCP.RetransSegs
+		s.KCPFastResend = es.KCP.FastRetransSegs - bs.KCP.FastRetransSegs
+		s.KCPLost = es.KCP.LostSegs - bs.KCP.LostSegs
 	}
 	s.TickRate = end.bots.tickRate
 	if s.TickRate == 0 {
@@ -317,6 +331,8 @@ func (r *report) print(out io.Writer) {
 			s.Ticks, s.Overruns, s.Skipped, s.SummarySamples, s.WindowSamples)
 		p("server frames   %d sent, %d held back; %d messages in; %d players, %d rooms; closes in window: %s",
 			s.FramesSent, s.FramesHeldBack, s.MessagesIn, s.Players, s.Rooms, fmtMap(s.Closes))
+		p("server sends    %d datagrams, %d refused by the socket; KCP %d segments, %d resent (%d fast, %d after a timeout)",
+			s.Datagrams, s.SendRefused, s.KCPOutSegs, s.KCPRetrans, s.KCPFastResend, s.KCPLost)
 	} else if s.StatsError == "" {
 		p("tick            unknown (give -stats-url)")
 	}
