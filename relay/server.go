@@ -117,8 +117,13 @@ type Server struct {
 // for games: no delay, 10 ms interval, fast resend after 2 skipped acks, no
 // congestion control, 128-packet windows, 1200-byte MTU.
 type KCPConfig struct {
-	MTU          int // bytes per UDP payload; default 1200 (safe on internet paths)
-	SendWindow   int // packets; default 128
+	MTU        int // bytes per UDP payload; default 1200 (safe on internet paths)
+	SendWindow int // packets; default 128
+	// MaxInFlight is how many packets a client may leave unacknowledged
+	// before its frames are held back (the next one it gets carries the
+	// delta since the last): default 32, about a second of frames at
+	// 30 Hz. A frame queued behind more is only older, not more useful.
+	MaxInFlight  int
 	RecvWindow   int // packets; default 128
 	Interval     int // ms between KCP updates; default 10
 	Resend       int // fast resend after this many skipped acks; default 2, -1 disables

@@ -210,10 +210,10 @@ func (s *session) takeInbox(spare []inItem) []inItem {
 	return items
 }
 
-// Busy implements link: the peer's send window is full.
+// Busy implements link: the peer has MaxInFlight packets unacknowledged.
 func (s *session) Busy() bool {
 	s.mu.Lock()
-	busy := !s.dead && s.kcp.WaitSnd() >= s.t.sndWnd
+	busy := !s.dead && s.kcp.WaitSnd() >= s.t.maxInFlight
 	s.mu.Unlock()
 	return busy
 }

@@ -27,6 +27,7 @@ type transport struct {
 
 	// KCP settings.
 	mtu, sndWnd, rcvWnd, interval, resend, nc int
+	maxInFlight                               int
 	mss                                       int
 
 	mu       sync.Mutex // guards sessions
@@ -65,19 +66,20 @@ const noDue = int64(1<<63 - 1)
 func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
 	c := srv.KCP
 	t := &transport{
-		srv:      srv,
-		pc:       pc,
-		adm:      adm,
-		mtu:      orInt(c.MTU, 1200),
-		sndWnd:   orInt(c.SendWindow, 128),
-		rcvWnd:   orInt(c.RecvWindow, 128),
-		interval: orInt(c.Interval, 10),
-		resend:   orInt(c.Resend, 2),
-		nc:       1,
-		sessions: make(map[netip.AddrPort]*session),
-		armed:    noDue,
-		wake:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		srv:         srv,
+		pc:          pc,
+		adm:         adm,
+		mtu:         orInt(c.MTU, 1200),
+		sndWnd:      orInt(c.SendWindow, 128),
+		rcvWnd:      orInt(c.RecvWindow, 128),
+		interval:    orInt(c.Interval, 10),
+		resend:      orInt(c.Resend, 2),
+		maxInFlight: min(orInt(c.MaxInFlight, 32), orInt(c.SendWindow, 128)),
+		nc:          1,
+		sessions:    make(map[netip.AddrPort]*session),
+		armed:       noDue,
+		wake:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}
 	if c.Resend < 0 {
 		t.resend = 0

@@ -1,0 +1,37 @@
+package relay
+
+import (
+	"net"
+	"testing"
+)
+
+// A client that stops acknowledging is Busy (its frames are held back and
+// merged) after MaxInFlight packets, not after the whole send window: frames
+// queued behind a second of others would only arrive stale.
+func TestBusyAfterMaxInFlight(t *testing.T) {
+	for _, c := range []struct{ cfg, want int }{{0, 32}, {8, 8}, {500, 128}} {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink, err := net.ListenPacket("udp", "127.0.0.1:0") // never acknowledges
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &Server{KCP: KCPConfig{MaxInFlight: c.cfg}}
+		tr := newTransport(srv, pc, newAdmission(filterConfig{}))
+		to := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+		s := newSession(tr, to, to, 1)
+		sent := 0
+		for !s.Busy() && sent < 1000 {
+			s.Send([]byte{0, 0, 0, 1, 0xc0})
+			sent++
+		}
+		if sent != c.want {
+			t.Errorf("MaxInFlight %d: Busy after %d frames, want %d", c.cfg, sent, c.want)
+		}
+		s.close()
+		tr.stop()
+		sink.Close()
+	}
+}
