@@ -130,6 +130,10 @@ type bot struct {
 	lastFrame int64
 	lastTick  uint64
 	in        []byte // received stream bytes not yet cut into frames
+	// With -hold-acks: datagrams of acks only, held for the next datagram
+	// with data, or until heldAt + one tick.
+	held   []byte
+	heldAt int64
 }
 
 type worker struct {
@@ -298,7 +302,7 @@ func (w *worker) newBot(server netip.AddrPort, index int, spacing int64) (*bot, 
 	b.k = kcp.NewKCP(conv, func(buf []byte, size int) { w.output(b, buf[:size]) })
 	b.k.NoDelay(1, kcpInterval, 2, 1)
 	b.k.WndSize(128, 128)
-	b.k.SetMtu(1200)
+	b.k.SetMtu(botMTU)
 	w.bots = append(w.bots, b)
 	return b, nil
 }
@@ -520,6 +524,58 @@ func (w *worker) timeout(ph phase) int {
 }
 
 func (w *worker) output(b *bot, p []byte) {
+	if w.cfg.holdAcks {
+		if ackOnly(p) && len(b.held)+len(p) <= botMTU {
+			if len(b.held) == 0 {
+				b.heldAt = mono()
+			}
+			b.held = append(b.held, p...)
+			return
+		}
+		if len(b.held) > 0 {
+			if len(b.held)+len(p) <= botMTU {
+				b.held = append(b.held, p...)
+				p = b.held
+			} else {
+				w.write(b, b.held)
+			}
+			b.held = b.held[:0]
+		}
+	}
+	w.write(b, p)
+}
+
+// releaseHeld sends held acks that have waited a tick.
+func (w *worker) releaseHeld(b *bot, now int64) {
+	if len(b.held) > 0 && now-b.heldAt >= w.periodOr() {
+		w.write(b, b.held)
+		b.held = b.held[:0]
+	}
+}
+
+func (w *worker) periodOr() int64 {
+	if w.period > 0 {
+		return w.period
+	}
+	return int64(time.Second) / 30
+}
+
+// ackOnly reports whether datagram p holds only KCP ack segments.
+func ackOnly(p []byte) bool {
+	for len(p) >= kcp.IKCP_OVERHEAD {
+		if p[4] != kcp.IKCP_CMD_ACK {
+			return false
+		}
+		n := int(binary.LittleEndian.Uint32(p[20:]))
+		if n > len(p)-kcp.IKCP_OVERHEAD {
+			return false
+		}
+		p = p[kcp.IKCP_OVERHEAD+n:]
+	}
+	return len(p) == 0
+}
+
+func (w *worker) write(b *bot, p []byte) {
 	n, err := syscall.Write(b.fd, p)
 	switch {
 	case err == nil:
@@ -531,6 +587,9 @@ func (w *worker) output(b *bot, p []byte) {
 		w.st.c.SendErrs++
 	}
 }
+
+// botMTU is the bots' KCP MTU, the server's default.
+const botMTU = 1200
 
 // maxQueued bounds a bot's unacknowledged KCP messages: about 2 s of
 // states. Each holds an MTU-sized buffer, so without a bound an overloaded
@@ -622,6 +681,9 @@ func (w *worker) turn(b *bot, now int64, nowMs uint32, ph phase) {
 		}
 	}
 	b.k.Update()
+	if w.cfg.holdAcks {
+		w.releaseHeld(b, now)
+	}
 	w.schedule(b, nowMs)
 }
 

@@ -60,6 +60,7 @@ type config struct {
 	ramp        int
 	workers     int
 	joinByCode  bool
+	holdAcks    bool
 	json        bool
 	cpuProfile  string
 }
@@ -84,6 +85,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.ramp, "ramp", 1000, "bots connecting per second")
 	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "worker threads running the bots")
 	fs.BoolVar(&c.joinByCode, "join-by-code", false, "join rooms by code instead of by id")
+	fs.BoolVar(&c.holdAcks, "hold-acks", false, "bots hold acknowledgements for their next state (at most a tick) instead of sending them at once as kcp-go does")
 	fs.BoolVar(&c.json, "json", false, "print the summary as JSON on stdout (and the human one on stderr)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this process's CPU profile of the measured window to this file")
 	fs.Usage = func() {

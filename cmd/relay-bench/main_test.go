@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,33 @@ func TestStampRoundTrip(t *testing.T) {
 		if ts, ok := stampOf(value); !ok || ts>>56 != 1 {
 			t.Fatalf("size %d: stamp %x %v", size, ts, ok)
 		}
+	}
+}
+
+// Bots that hold their acks for their next state send about one datagram per
+// state; kcp-go's default sends most acks alone. Counts, not timing.
+func TestHoldAcksHalvesUpstreamDatagrams(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	up := map[bool]float64{}
+	for _, hold := range []bool{false, true} {
+		var out, errOut bytes.Buffer
+		args := []string{"-embedded", "-players", "8", "-room-size", "8", "-duration", "1s", "-warmup", "300ms",
+			"-progress", "0", "-json", "-hold-acks=" + strconv.FormatBool(hold)}
+		if err := run(ctx, args, &out, &errOut); err != nil {
+			t.Fatalf("run: %v\n%s", err, errOut.String())
+		}
+		var r report
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("json: %v", err)
+		}
+		if r.CCU != 8 || r.Up.Messages <= 0 || r.ParseErrors != 0 {
+			t.Fatalf("hold %v: ccu %d, up %+v, parse errors %d", hold, r.CCU, r.Up, r.ParseErrors)
+		}
+		up[hold] = r.Up.Datagrams / r.Up.Messages
+	}
+	t.Logf("upstream datagrams per message: %.2f at once, %.2f held", up[false], up[true])
+	if up[true] > 1.2 || up[true] >= up[false] {
+		t.Errorf("held acks: %.2f datagrams per message (at once: %.2f), want at most 1.2 and fewer", up[true], up[false])
 	}
 }
