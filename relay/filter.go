@@ -139,12 +139,10 @@ var dropReasonNames = [numDropReasons]string{"junk", "rate", "pending_cap", "per
 
 func (r dropReason) String() string { return dropReasonNames[r] }
 
-// FilterStats is a snapshot of a filterConn's counters (totals since it was
-// created) and of its table.
 // FilterStats counts what the datagram filter in front of KCP let through
 // and dropped, by reason.
 type FilterStats struct {
-	Passed, PassedBytes   uint64 // datagrams handed to kcp-go
+	Passed, PassedBytes   uint64 // datagrams handed to KCP
 	Dropped, DroppedBytes uint64 // datagrams dropped, for any reason
 	Drops                 map[string]uint64
 	Admitted              uint64 // unknown addresses let through: each may create a kcp-go session

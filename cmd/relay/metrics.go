@@ -29,6 +29,8 @@ type statsCollector struct {
 	framesSent, framesBehind, bytesOut   *prometheus.Desc
 	messagesIn, eventsRelayed, chatRelay *prometheus.Desc
 	closes                               *prometheus.Desc
+	dgramsIn, dgramsDropped, dgramsOut   *prometheus.Desc
+	sendRefused, kcpOut, kcpResent       *prometheus.Desc
 }
 
 func newStatsCollector(stats func() relay.Stats) *statsCollector {
@@ -56,13 +58,19 @@ func newStatsCollector(stats func() relay.Stats) *statsCollector {
 		eventsRelayed: d("events_relayed_total", "Event deliveries, one per recipient."),
 		chatRelay:     d("chat_relayed_total", "Chat deliveries, one per recipient."),
 		closes:        d("sessions_closed_total", "Sessions closed by the server, by reason.", "reason"),
+		dgramsIn:      d("datagrams_in_total", "Datagrams the filter in front of KCP let through."),
+		dgramsDropped: d("datagrams_dropped_total", "Datagrams the filter in front of KCP dropped, by reason.", "reason"),
+		dgramsOut:     d("datagrams_out_total", "Datagrams sent."),
+		sendRefused:   d("datagrams_send_refused_total", "Datagrams the socket refused (its buffer full) and that were dropped."),
+		kcpOut:        d("kcp_segments_out_total", "KCP segments sent, resends included (per process)."),
+		kcpResent:     d("kcp_segments_resent_total", "KCP segments resent, by cause (per process).", "cause"),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.ticks, c.overruns, c.skipped, c.work, c.late, c.workMax, c.lateMax,
 		c.players, c.rooms, c.framesSent, c.framesBehind, c.bytesOut, c.messagesIn, c.eventsRelayed,
-		c.chatRelay, c.closes} {
+		c.chatRelay, c.closes, c.dgramsIn, c.dgramsDropped, c.dgramsOut, c.sendRefused, c.kcpOut, c.kcpResent} {
 		ch <- d
 	}
 }
@@ -103,6 +111,16 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for reason, n := range s.Closes {
 		counter(c.closes, n, reason)
 	}
+	counter(c.dgramsIn, s.Filter.Passed)
+	for reason, n := range s.Filter.Drops {
+		counter(c.dgramsDropped, n, reason)
+	}
+	counter(c.dgramsOut, s.Filter.Sent)
+	counter(c.sendRefused, s.Filter.SendRefused)
+	counter(c.kcpOut, s.KCP.OutSegs)
+	counter(c.kcpResent, s.KCP.FastRetransSegs, "fast")
+	counter(c.kcpResent, s.KCP.EarlyRetransSegs, "early")
+	counter(c.kcpResent, s.KCP.LostSegs, "timeout")
 }
 
 // metricsHandler serves /metrics (Prometheus text format), /stats (the same

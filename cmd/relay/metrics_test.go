@@ -41,6 +41,8 @@ func TestMetricsExposeEveryStat(t *testing.T) {
 		},
 		Players: 12, Rooms: 3, FramesSent: 1000, FramesBehind: 4, BytesOut: 65536, MessagesIn: 777,
 		EventsRelayed: 5, ChatRelayed: 6, Closes: map[string]uint64{"idle_timeout": 2, "client_closed": 1},
+		Filter: relay.FilterStats{Passed: 4000, Sent: 3000, SendRefused: 7, Drops: map[string]uint64{"junk": 9}},
+		KCP:    relay.KCPStats{OutSegs: 5000, FastRetransSegs: 11, EarlyRetransSegs: 12, LostSegs: 13},
 	}
 	ts := httptest.NewServer(metricsHandler(func() relay.Stats { return snap }, false))
 	defer ts.Close()
@@ -57,7 +59,11 @@ func TestMetricsExposeEveryStat(t *testing.T) {
 		"relay_players 12", "relay_rooms 3", "relay_frames_sent_total 1000", "relay_frames_held_back_total 4",
 		"relay_bytes_out_total 65536", "relay_messages_in_total 777", "relay_events_relayed_total 5",
 		"relay_chat_relayed_total 6", `relay_sessions_closed_total{reason="idle_timeout"} 2`,
-		`relay_sessions_closed_total{reason="client_closed"} 1`, "go_goroutines", "process_resident_memory_bytes",
+		`relay_sessions_closed_total{reason="client_closed"} 1`, "relay_datagrams_in_total 4000",
+		`relay_datagrams_dropped_total{reason="junk"} 9`, "relay_datagrams_out_total 3000",
+		"relay_datagrams_send_refused_total 7", "relay_kcp_segments_out_total 5000",
+		`relay_kcp_segments_resent_total{cause="fast"} 11`, `relay_kcp_segments_resent_total{cause="early"} 12`,
+		`relay_kcp_segments_resent_total{cause="timeout"} 13`, "go_goroutines", "process_resident_memory_bytes",
 	} {
 		if !strings.Contains(body, want+"\n") && !strings.Contains(body, want+" ") {
 			t.Errorf("/metrics lacks %q", want)
