@@ -38,6 +38,8 @@ type Loop struct {
 	skipped  uint64
 	work     *Window
 	late     *Window
+	workHist Hist
+	lateHist Hist
 }
 
 // Run calls Work for tick 1, 2, ... (tick n due at Start()+n*Period()) until

@@ -17,6 +17,9 @@ type Stats struct {
 	Skipped  uint64  // tick numbers never run because a later one was due
 	Work     Summary // how long Work took, over the last StatsWindow ticks
 	Late     Summary // how long after its due time each tick started
+	// The same durations, every tick since Run started: subtract two
+	// snapshots for the ticks in between.
+	WorkHist, LateHist Hist
 }
 
 // record folds one finished tick into the stats. It runs on every tick, so
@@ -30,6 +33,8 @@ func (l *Loop) record(work, late time.Duration, skipped uint64, overrun bool) {
 	}
 	l.work.Record(work)
 	l.late.Record(late)
+	l.workHist.record(work)
+	l.lateHist.record(late)
 	l.mu.Unlock()
 }
 
@@ -40,7 +45,7 @@ func (l *Loop) Stats() Stats {
 	// Allocate before locking so the critical section is two memcpys.
 	work, late := NewWindow(StatsWindow), NewWindow(StatsWindow)
 	l.mu.Lock()
-	s := Stats{Ticks: l.ticks, Overruns: l.overruns, Skipped: l.skipped}
+	s := Stats{Ticks: l.ticks, Overruns: l.overruns, Skipped: l.skipped, WorkHist: l.workHist, LateHist: l.lateHist}
 	if l.work != nil {
 		work.CopyFrom(l.work)
 		late.CopyFrom(l.late)
@@ -58,6 +63,7 @@ func (l *Loop) resetStats(start time.Time, period time.Duration) {
 	defer l.mu.Unlock()
 	l.start, l.period = start, period
 	l.ticks, l.overruns, l.skipped = 0, 0, 0
+	l.workHist, l.lateHist = Hist{}, Hist{}
 	if l.work == nil {
 		l.work, l.late = NewWindow(StatsWindow), NewWindow(StatsWindow)
 	}

@@ -49,6 +49,9 @@ func TestEmbeddedRunReportsSaneNumbers(t *testing.T) {
 		t.Errorf("rates: states sent %.0f frames %.0f entries %.0f", r.StatesSentPerSec, r.FramesPerSec, r.StatesRecvPerSec)
 	}
 	s := r.Server
+	if s.TickQuantiles != "window" {
+		t.Errorf("tick quantiles from %q, want the window's histograms", s.TickQuantiles)
+	}
 	if !s.Shared || s.Ticks == 0 || s.FramesSent == 0 || s.MessagesIn == 0 || s.Work.P50 <= 0 || s.TickRate != 30 {
 		t.Errorf("server %+v", s)
 	}

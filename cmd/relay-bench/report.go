@@ -56,8 +56,12 @@ type serverReport struct {
 	Skipped          uint64  `json:"skipped"`
 	Work             tickQ   `json:"tick_work"`
 	Late             tickQ   `json:"tick_lateness"`
-	// The relay keeps tick percentiles over its last 4096 ticks, not per
-	// window: WindowSamples of them are the measured window's ticks.
+	// TickQuantiles says where Work and Late come from: "window" (the
+	// difference of the relay's cumulative histograms over the measured
+	// window; bucket upper bounds, at most 9% high) or, from a relay
+	// without them, "last-4096" (its rolling percentiles, of which
+	// WindowSamples fall in the window).
+	TickQuantiles  string            `json:"tick_quantiles"`
 	SummarySamples int               `json:"tick_summary_samples"`
 	WindowSamples  uint64            `json:"tick_summary_samples_in_window"`
 	FramesSent     uint64            `json:"frames_sent"`
@@ -208,10 +212,19 @@ func buildReport(c *config, t *target, workers int, begin, end sample, final wor
 		s.Ticks = es.Tick.Ticks - bs.Tick.Ticks
 		s.Overruns = es.Tick.Overruns - bs.Tick.Overruns
 		s.Skipped = es.Tick.Skipped - bs.Tick.Skipped
-		s.Work = tickQOf(es.Tick.Work.P50, es.Tick.Work.P99, es.Tick.Work.Max)
-		s.Late = tickQOf(es.Tick.Late.P50, es.Tick.Late.P99, es.Tick.Late.Max)
-		s.SummarySamples = es.Tick.Work.Samples
-		s.WindowSamples = min(s.Ticks, uint64(es.Tick.Work.Samples))
+		work, late := es.Tick.WorkHist.Sub(bs.Tick.WorkHist), es.Tick.LateHist.Sub(bs.Tick.LateHist)
+		if work.Total() > 0 && work.Total() == s.Ticks {
+			s.TickQuantiles = "window"
+			s.Work = tickQOf(work.Quantile(0.5), work.Quantile(0.99), work.Quantile(1))
+			s.Late = tickQOf(late.Quantile(0.5), late.Quantile(0.99), late.Quantile(1))
+			s.SummarySamples, s.WindowSamples = int(s.Ticks), s.Ticks
+		} else {
+			s.TickQuantiles = "last-4096"
+			s.Work = tickQOf(es.Tick.Work.P50, es.Tick.Work.P99, es.Tick.Work.Max)
+			s.Late = tickQOf(es.Tick.Late.P50, es.Tick.Late.P99, es.Tick.Late.Max)
+			s.SummarySamples = es.Tick.Work.Samples
+			s.WindowSamples = min(s.Ticks, uint64(es.Tick.Work.Samples))
+		}
 		s.FramesSent = es.FramesSent - bs.FramesSent
 		s.FramesHeldBack = es.FramesBehind - bs.FramesBehind
 		s.BytesOut = es.BytesOut - bs.BytesOut
@@ -327,8 +340,13 @@ func (r *report) print(out io.Writer) {
 	if s.Ticks > 0 {
 		p("tick            work p50 %.3f ms  p99 %.3f ms  max %.3f ms; lateness p50 %.3f ms  p99 %.3f ms  max %.3f ms",
 			s.Work.P50, s.Work.P99, s.Work.Max, s.Late.P50, s.Late.P99, s.Late.Max)
-		p("                %d ticks, %d overruns, %d skipped in the window; percentiles over the server's last %d ticks, %d of them in the window",
-			s.Ticks, s.Overruns, s.Skipped, s.SummarySamples, s.WindowSamples)
+		if s.TickQuantiles == "window" {
+			p("                %d ticks, %d overruns, %d skipped in the window; quantiles of the window's ticks (histogram buckets, at most 9%% high)",
+				s.Ticks, s.Overruns, s.Skipped)
+		} else {
+			p("                %d ticks, %d overruns, %d skipped in the window; percentiles over the server's last %d ticks, %d of them in the window",
+				s.Ticks, s.Overruns, s.Skipped, s.SummarySamples, s.WindowSamples)
+		}
 		p("server frames   %d sent, %d held back; %d messages in; %d players, %d rooms; closes in window: %s",
 			s.FramesSent, s.FramesHeldBack, s.MessagesIn, s.Players, s.Rooms, fmtMap(s.Closes))
 		p("server sends    %d datagrams, %d refused by the socket; KCP %d segments, %d resent (%d fast, %d after a timeout)",

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tickrelay/tickrelay/relay"
+	"github.com/tickrelay/tickrelay/tick"
 )
 
 // statsCollector turns one relay.Stats snapshot into metrics at scrape time.
@@ -31,6 +32,7 @@ type statsCollector struct {
 	closes                               *prometheus.Desc
 	dgramsIn, dgramsDropped, dgramsOut   *prometheus.Desc
 	sendRefused, kcpOut, kcpResent       *prometheus.Desc
+	workHist, lateHist                   *prometheus.Desc
 }
 
 func newStatsCollector(stats func() relay.Stats) *statsCollector {
@@ -64,13 +66,15 @@ func newStatsCollector(stats func() relay.Stats) *statsCollector {
 		sendRefused:   d("datagrams_send_refused_total", "Datagrams the socket refused (its buffer full) and that were dropped."),
 		kcpOut:        d("kcp_segments_out_total", "KCP segments sent, resends included (per process)."),
 		kcpResent:     d("kcp_segments_resent_total", "KCP segments resent, by cause (per process).", "cause"),
+		workHist:      d("tick_work_duration_seconds", "Tick work duration, every tick since the server started."),
+		lateHist:      d("tick_lateness_duration_seconds", "Tick start lateness, every tick since the server started."),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.ticks, c.overruns, c.skipped, c.work, c.late, c.workMax, c.lateMax,
 		c.players, c.rooms, c.framesSent, c.framesBehind, c.bytesOut, c.messagesIn, c.eventsRelayed,
-		c.chatRelay, c.closes, c.dgramsIn, c.dgramsDropped, c.dgramsOut, c.sendRefused, c.kcpOut, c.kcpResent} {
+		c.chatRelay, c.closes, c.dgramsIn, c.dgramsDropped, c.dgramsOut, c.sendRefused, c.kcpOut, c.kcpResent, c.workHist, c.lateHist} {
 		ch <- d
 	}
 }
@@ -121,6 +125,22 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.kcpResent, s.KCP.FastRetransSegs, "fast")
 	counter(c.kcpResent, s.KCP.EarlyRetransSegs, "early")
 	counter(c.kcpResent, s.KCP.LostSegs, "timeout")
+	histogram(ch, c.workHist, &s.Tick.WorkHist)
+	histogram(ch, c.lateHist, &s.Tick.LateHist)
+}
+
+// histogram exports h with every fourth of its bounds (half-octaves): its
+// buckets are cumulative, so the coarser ones are exact.
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h *tick.Hist) {
+	buckets := make(map[float64]uint64, tick.HistBuckets/4+1)
+	var cum uint64
+	for i, c := range h.Counts[:tick.HistBuckets-1] {
+		cum += c
+		if i%4 == 0 {
+			buckets[tick.HistBound(i).Seconds()] = cum
+		}
+	}
+	ch <- prometheus.MustNewConstHistogram(d, h.Total(), h.Sum.Seconds(), buckets)
 }
 
 // metricsHandler serves /metrics (Prometheus text format), /stats (the same

@@ -44,6 +44,9 @@ func TestMetricsExposeEveryStat(t *testing.T) {
 		Filter: relay.FilterStats{Passed: 4000, Sent: 3000, SendRefused: 7, Drops: map[string]uint64{"junk": 9}},
 		KCP:    relay.KCPStats{OutSegs: 5000, FastRetransSegs: 11, EarlyRetransSegs: 12, LostSegs: 13},
 	}
+	snap.Tick.WorkHist.Counts[0], snap.Tick.WorkHist.Counts[8] = 3, 2 // up to 10 µs, (18.3, 20] µs
+	snap.Tick.WorkHist.Counts[tick.HistBuckets-1] = 1                 // longer than any bound
+	snap.Tick.WorkHist.Sum = 2 * time.Second
 	ts := httptest.NewServer(metricsHandler(func() relay.Stats { return snap }, false))
 	defer ts.Close()
 
@@ -63,7 +66,10 @@ func TestMetricsExposeEveryStat(t *testing.T) {
 		`relay_datagrams_dropped_total{reason="junk"} 9`, "relay_datagrams_out_total 3000",
 		"relay_datagrams_send_refused_total 7", "relay_kcp_segments_out_total 5000",
 		`relay_kcp_segments_resent_total{cause="fast"} 11`, `relay_kcp_segments_resent_total{cause="early"} 12`,
-		`relay_kcp_segments_resent_total{cause="timeout"} 13`, "go_goroutines", "process_resident_memory_bytes",
+		`relay_kcp_segments_resent_total{cause="timeout"} 13`, `relay_tick_work_duration_seconds_bucket{le="1e-05"} 3`,
+		`relay_tick_work_duration_seconds_bucket{le="2e-05"} 5`, `relay_tick_work_duration_seconds_bucket{le="+Inf"} 6`,
+		"relay_tick_work_duration_seconds_sum 2", "relay_tick_work_duration_seconds_count 6",
+		"relay_tick_lateness_duration_seconds_count 0", "go_goroutines", "process_resident_memory_bytes",
 	} {
 		if !strings.Contains(body, want+"\n") && !strings.Contains(body, want+" ") {
 			t.Errorf("/metrics lacks %q", want)
