@@ -2,6 +2,7 @@ package relay
 
 import (
 	"net"
+	"runtime"
 	"testing"
 )
 
@@ -33,5 +34,38 @@ func TestBusyAfterMaxInFlight(t *testing.T) {
 		s.close()
 		tr.stop()
 		sink.Close()
+	}
+}
+
+// Server fields reach the admission filter (its behaviour is tested in
+// filter_test.go).
+func TestServerConfiguresAdmission(t *testing.T) {
+	pc, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{MaxHandshakesPerIP: 9, MaxSessionsPerIP: 7}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(pc) }()
+	defer func() {
+		srv.Close()
+		<-done
+	}()
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("Serve returned early: %v", err)
+		default:
+		}
+		srv.mu.Lock()
+		f := srv.filter
+		srv.mu.Unlock()
+		if f != nil {
+			if f.cfg.maxPendingPerIP != 9 || f.cfg.maxSessionsPerIP != 7 {
+				t.Fatalf("filter config %+v", f.cfg)
+			}
+			return
+		}
+		runtime.Gosched()
 	}
 }

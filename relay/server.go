@@ -42,6 +42,11 @@ type Server struct {
 	// MaxSessionsPerIP caps sessions from one source IP (an IPv6 /64 counts
 	// as one). Default 32.
 	MaxSessionsPerIP int
+	// MaxHandshakesPerIP caps the sessions from one source IP that were
+	// admitted but have not completed their hello yet. Default 4: enough
+	// for players behind one NAT, too few to let one address hold many
+	// half-open sessions.
+	MaxHandshakesPerIP int
 	// NewSessionRate caps how many new sessions per second the server
 	// admits from unknown addresses, all sources together; a datagram
 	// from an unknown address creates a KCP session only if it is a
@@ -213,6 +218,7 @@ func (s *Server) Serve(pc net.PacketConn) error {
 	adm := newAdmission(filterConfig{
 		newPerSec:        s.NewSessionRate,
 		maxSessionsPerIP: s.MaxSessionsPerIP,
+		maxPendingPerIP:  s.MaxHandshakesPerIP,
 		maxSessions:      orInt(s.MaxSessions, 10000),
 		pendingTimeout:   orDur(s.HandshakeTimeout, 5*time.Second),
 		maxFrameSize:     s.maxFrameSize(),

@@ -64,6 +64,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&s.MaxRooms, "max-rooms", 10000, "rooms on the server at most")
 	fs.IntVar(&s.MaxSessions, "max-sessions", 10000, "connected sessions at most")
 	fs.IntVar(&s.MaxSessionsPerIP, "max-sessions-per-ip", 32, "sessions from one source IP at most (IPv6: one /64)")
+	fs.IntVar(&s.MaxHandshakesPerIP, "max-handshakes-per-ip", 4, "sessions from one source IP admitted but not yet past their hello")
 	fs.Float64Var(&s.NewSessionRate, "new-session-rate", 200, "new sessions admitted per second from unknown addresses")
 	fs.IntVar(&s.Limits.State, "max-state-bytes", codec.DefaultLimits.State, "largest player state value, encoded bytes")
 	fs.IntVar(&s.Limits.Payload, "max-event-bytes", codec.DefaultLimits.Payload, "largest event payload, encoded bytes")
