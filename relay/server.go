@@ -124,10 +124,13 @@ type Server struct {
 type KCPConfig struct {
 	MTU        int // bytes per UDP payload; default 1200 (safe on internet paths)
 	SendWindow int // packets; default 128
-	// MaxInFlight is how many packets a client may leave unacknowledged
-	// before its frames are held back (the next one it gets carries the
-	// delta since the last): default 32, about a second of frames at
-	// 30 Hz. A frame queued behind more is only older, not more useful.
+	// MaxInFlight is how many messages (frames and replies) a client may
+	// leave unacknowledged before its frames are held back, the next one
+	// it gets carrying the delta since the last: default 8, about a
+	// quarter second of frames at 30 Hz, at most 64. Frames queued behind
+	// more would only arrive staler, and each one is resent when the
+	// client stops acknowledging: a low bound keeps an overloaded client
+	// (or server) from drowning in resends.
 	MaxInFlight  int
 	RecvWindow   int // packets; default 128
 	Interval     int // ms between KCP updates; default 10

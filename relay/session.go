@@ -57,6 +57,11 @@ type session struct {
 	holdAcks bool
 	stash    []byte
 	stashDue int64 // nowMs when held acks must go, even without a frame
+	// For Busy: segments sent in all, and the running total at the end of
+	// each of the last messages (a ring; a frame may span segments).
+	segsSent uint64
+	msgEnds  [maxInFlightCap]uint64
+	msgHead  int
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last bytes received
 	done     chan struct{}
@@ -210,13 +215,33 @@ func (s *session) takeInbox(spare []inItem) []inItem {
 	return items
 }
 
-// Busy implements link: the peer has MaxInFlight packets unacknowledged.
+// Busy implements link: the peer has MaxInFlight messages (or a whole send
+// window of packets) unacknowledged.
 func (s *session) Busy() bool {
 	s.mu.Lock()
-	busy := !s.dead && s.kcp.WaitSnd() >= s.t.maxInFlight
-	s.mu.Unlock()
-	return busy
+	defer s.mu.Unlock()
+	if s.dead {
+		return false
+	}
+	waiting := s.kcp.WaitSnd()
+	if waiting >= s.t.sndWnd {
+		return true
+	}
+	// Messages end at increasing totals; those past the acknowledged
+	// total are in flight.
+	acked := s.segsSent - uint64(waiting)
+	n := 0
+	for i := 1; i <= s.t.maxInFlight; i++ {
+		if s.msgEnds[(s.msgHead-i+maxInFlightCap)%maxInFlightCap] <= acked {
+			break
+		}
+		n++
+	}
+	return n >= s.t.maxInFlight
 }
+
+// maxInFlightCap bounds MaxInFlight (the ring of message ends).
+const maxInFlightCap = 64
 
 // Send implements link: b is queued in KCP at once, in MSS-sized messages
 // (the protocol is a byte stream; the server never sends frg > 0), and
@@ -230,8 +255,11 @@ func (s *session) Send(b []byte) {
 	for len(b) > 0 {
 		n := min(len(b), s.t.mss)
 		s.kcp.Send(b[:n])
+		s.segsSent++
 		b = b[n:]
 	}
+	s.msgEnds[s.msgHead] = s.segsSent
+	s.msgHead = (s.msgHead + 1) % maxInFlightCap
 	s.flushLocked(true)
 	delay := s.t.checkDelay(s.kcp)
 	s.mu.Unlock()

@@ -74,7 +74,7 @@ func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
 		rcvWnd:      orInt(c.RecvWindow, 128),
 		interval:    orInt(c.Interval, 10),
 		resend:      orInt(c.Resend, 2),
-		maxInFlight: min(orInt(c.MaxInFlight, 32), orInt(c.SendWindow, 128)),
+		maxInFlight: min(orInt(c.MaxInFlight, 8), maxInFlightCap),
 		nc:          1,
 		sessions:    make(map[netip.AddrPort]*session),
 		armed:       noDue,

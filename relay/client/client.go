@@ -69,6 +69,13 @@ type Client struct {
 	wbuf    []byte          // guarded by wmu
 	conn    *kcp.UDPSession // guarded by wmu; replaced by Reconnect
 
+	// dmu is held while a frame is delivered (its generation checked, the
+	// frame queued on Messages, delivered updated) and while Drop or
+	// Reconnect moves to a new generation: a resume then names exactly
+	// the last frame the application got, and no frame of the old
+	// connection is delivered after it.
+	dmu sync.Mutex
+
 	mu        sync.Mutex // guards the fields below
 	pending   map[uint32]chan *codec.ServerMsg
 	pings     map[int64]chan *codec.ServerMsg
@@ -159,15 +166,21 @@ func (c *Client) handshake(ctx context.Context, hello *codec.ClientMsg) (Welcome
 // as a game does after its network changed: same player id, same room, a
 // full snapshot, and every event and chat line the old connection missed,
 // once. If the server refuses, the client is closed with the reason.
+// A frame being handed to Messages is delivered first (Reconnect waits for
+// the application to take it), so that the resume starts right after it.
 func (c *Client) Reconnect(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return c.closeErr
 	}
+	c.mu.Unlock()
+	c.dmu.Lock()
+	c.mu.Lock()
 	token, last := c.welcome.ResumeToken, c.delivered
 	c.gen++ // the old reader now exits quietly
 	c.mu.Unlock()
+	c.dmu.Unlock()
 	c.wmu.Lock()
 	old := c.conn
 	c.wmu.Unlock()
@@ -183,9 +196,11 @@ func (c *Client) Reconnect(ctx context.Context) error {
 // Drop closes the connection without a goodbye and without closing the
 // client, as a lost network would; Reconnect resumes. For tests.
 func (c *Client) Drop() {
+	c.dmu.Lock()
 	c.mu.Lock()
 	c.gen++
 	c.mu.Unlock()
+	c.dmu.Unlock()
 	c.wmu.Lock()
 	c.conn.Close()
 	c.wmu.Unlock()

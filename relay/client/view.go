@@ -98,14 +98,15 @@ func (c *Client) readLoop(conn io.Reader, gen, maxFrame int) {
 			c.shut(err)
 			return
 		}
-		if !c.dispatch(m) {
+		if !c.dispatch(m, gen) {
 			return
 		}
 	}
 }
 
-// dispatch routes one server message; false ends the read loop.
-func (c *Client) dispatch(m *codec.ServerMsg) bool {
+// dispatch routes one server message of connection generation gen; false
+// ends the read loop.
+func (c *Client) dispatch(m *codec.ServerMsg, gen int) bool {
 	switch m.Type {
 	case codec.TWelcome:
 		c.reply(0, m)
@@ -133,6 +134,11 @@ func (c *Client) dispatch(m *codec.ServerMsg) bool {
 		}
 		return true
 	case codec.TFrame:
+		c.dmu.Lock()
+		defer c.dmu.Unlock()
+		if !c.current(gen) {
+			return false // a resume asks for this frame again
+		}
 		c.apply(m.Frame)
 		if !c.queue(m) {
 			return false
