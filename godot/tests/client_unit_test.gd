@@ -33,6 +33,7 @@ func _init():
 	test_reentrant_disconnect()
 	test_resume()
 	test_resume_refused()
+	test_state_pacing()
 	test_forwarding()
 	quit(h.summary())
 
@@ -280,6 +281,67 @@ func test_resume():
 	# A full frame lists the members that are away.
 	got = feed(c, [40, 140, 1700000001300, [7, true, 1, false, {"map": "dust"}, [], [[1, "ana", {}], [2, "me", {}]], [], [], [[1, false]]], [], []])
 	h.check(got.has("player_presence_changed[1, False]") and not c.players[1].connected, "away in a full frame: %s" % str(got))
+
+
+# Stands in for KCP: records what the client sends.
+class SendRecorder:
+	var sent = []
+
+	func send(data):
+		sent.append(data)
+		return 0
+
+
+# set_state(): with state_per_tick (the default) at most one state per server
+# tick, sent at the first poll after a frame of a newer tick (or after two
+# ticks without one), always the latest value; without it, at every poll.
+func test_state_pacing():
+	var c = Client.new()
+	current = c
+	watch(c)
+	welcomed_in_room(c)  # tick 101, tick rate 30
+	var rec = SendRecorder.new()
+	c._kcp = rec
+	var now = 5000
+	c.set_state("a")
+	h.check(c._state_dirty and c._state_due(now), "the first state is due at once")
+	c._send_state(now)
+	h.check(rec.sent.size() == 1 and sent_state(rec, 0) == "a", "first state sent: %s" % str(rec.sent))
+	c.set_state("b")
+	c.set_state("c")
+	h.check(not c._state_due(now + 16) and not c._state_due(now + 65), "a second state in the same tick waits")
+	feed(c, [40, 102, 1700000000066, [7, false, 1, false, null, [], [], [], []], [], []])
+	h.check(c._state_due(now + 16), "a frame of a newer tick makes it due")
+	c._send_state(now + 16)
+	h.check(rec.sent.size() == 2 and sent_state(rec, 1) == "c", "the latest value is sent: %s" % str(sent_state(rec, 1)))
+	# No frame comes: after two ticks (66 ms at 30 Hz) it does not wait.
+	c.set_state("d")
+	h.check(not c._state_due(now + 16 + 65) and c._state_due(now + 16 + 66), "without frames, due after two ticks")
+	# A frame of the same tick again (none newer) does not count.
+	feed(c, [40, 102, 1700000000066, [7, false, 1, false, null, [], [], [], []], [], []])
+	h.check(not c._state_due(now + 20), "a frame of the tick already seen")
+	# Without state_per_tick: every poll.
+	c._opts["state_per_tick"] = false
+	h.check(c._state_due(now + 17), "state_per_tick off: due at every poll")
+	c._send_state(now + 17)
+	c.set_state("e")
+	h.check(c._state_due(now + 17), "state_per_tick off: due again at once")
+	# A resumed session sends the latest state again without waiting.
+	c._opts["state_per_tick"] = true
+	c._send_state(now + 18)
+	c._kcp = null
+	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", now + 20)
+	feed(c, [2, 1, 2, "tok2", 30, 1700000001000, 130, true, 7])
+	h.check(c._state_dirty and c._state_due(now + 21), "after a resume the state is due at once")
+
+
+# The value of the n-th state message a SendRecorder saw.
+func sent_state(rec, n):
+	var d = rec.sent[n]
+	var r = mp.decode_slice(d, 4, d.size(), true)
+	if not r.ok or typeof(r.value) != TYPE_ARRAY or r.value.size() != 2 or r.value[0] != Protocol.MSG_STATE:
+		return "not a state message: %s" % str(d)
+	return r.value[1]
 
 
 # A resume the server refuses, or one that runs out of time, disconnects.

@@ -122,6 +122,7 @@ const DEFAULT_OPTIONS = {
 	"resume_attempts": 4,
 	"max_queued_while_resuming": 1024,
 	"decode_states": true,
+	"state_per_tick": true,
 }
 
 var status = STATUS_DISCONNECTED
@@ -173,6 +174,11 @@ var _rid = 0
 var _local_errors = []  # [request_id, code, message] for the next poll
 var _state_dirty = false
 var _pending_state = null
+# The server tick of the last frame seen when this player's state was last
+# sent, and when (ms): with state_per_tick, the next state waits for a newer
+# frame.
+var _state_sent_tick = -1
+var _state_sent_ms = 0
 var _offset_ms = 0.0  # estimated server Unix ms minus local ms
 var _offset_set = false
 var _tick_base = 0  # a tick and its server time, for estimated_server_tick()
@@ -216,7 +222,8 @@ func _init():
 # values, this player's echoed one too, stay msgpack bytes in state_received
 # and players[id].state until given to decode_state(), which saves most of
 # the decoding for a game that reads only some states; an interpolator still
-# receives decoded values).
+# receives decoded values), state_per_tick (true: this player's state is sent
+# at most once per server tick, see set_state(); false: at every poll).
 # Returns OK, or an error without signals: ERR_ALREADY_IN_USE (not
 # disconnected), ERR_INVALID_PARAMETER (props msgpack cannot encode),
 # ERR_CANT_RESOLVE, ERR_CANT_CREATE (the socket). After OK, connected or
@@ -260,6 +267,7 @@ func connect_to_server(host, port, options = {}):
 	_offset_set = false
 	_state_dirty = false
 	_pending_state = null
+	_state_sent_tick = -1
 	_acked_tick = 0
 	_resume_pending = false
 	_resume_queue = []
@@ -531,8 +539,8 @@ func poll():
 		if _resume_pending:
 			_begin_resume(DISCONNECT_LINK_LOST, "resume_now() was called", now)
 			return
-		if _state_dirty and room_id != 0:
-			_send_state()
+		if _state_dirty and room_id != 0 and _state_due(now):
+			_send_state(now)
 		if now >= _next_ping_ms:
 			_next_ping_ms = now + _opts["ping_interval_ms"]
 			_send(_proto.encode_ping(now_us, _acked_tick))
@@ -547,6 +555,10 @@ func poll():
 			return
 	if _kcp.state == -1 and status == STATUS_CONNECTING:
 		_fail(DISCONNECT_LINK_LOST, "the link is dead: a message was sent %d times without an ack" % _kcp.dead_link)
+		return
+	# A poll that received nothing and has nothing to send skips KCP's flush
+	# (and the socket write): the common case between two server frames.
+	if not _kcp.has_output_due(now):
 		return
 	_kcp.update(now)
 	if not _flush_output():
@@ -621,9 +633,6 @@ func kick(id):
 
 # ---------------------------------------------------------------- messages
 
-# Sets this player's state (any msgpack-encodable value: numbers, strings,
-# Vector2/3, Color, Arrays, Dictionaries, byte arrays). It is sent on the next
-# poll() while in a room, at most once per poll: the latest value wins.
 # A state value as received with the option decode_states = false (msgpack
 # bytes) decoded; null if the bytes are not one valid value. With
 # decode_states = true (values already decoded) it returns value as it is.
@@ -636,6 +645,11 @@ func decode_state(value):
 	return r.value
 
 
+# Sets this player's state (any msgpack-encodable value: numbers, strings,
+# Vector2/3, Color, Arrays, Dictionaries, byte arrays). It is sent by a later
+# poll() while in a room, the latest value set (encoded when sent): with the
+# option state_per_tick (default true) at most once per server tick, at the
+# first poll after a frame of a newer tick; without it, at the next poll.
 func set_state(value):
 	_pending_state = value
 	_state_dirty = true
@@ -790,8 +804,24 @@ func _emit_local_errors(gen):
 	return true
 
 
-func _send_state():
+# With state_per_tick (the default), the state is sent at most once per
+# server tick: at the first poll after a frame of a newer tick than the one
+# seen at the last send (the server keeps only the latest state of each
+# tick, so a second one in the same tick would be overwritten unseen). The
+# frame's poll sends it, in the same datagram as the frame's acks. Without a
+# frame for two ticks it does not wait for one.
+func _state_due(now):
+	if not _opts["state_per_tick"] or tick_rate <= 0:
+		return true
+	if server_tick != _state_sent_tick:
+		return true
+	return now - _state_sent_ms >= 2000 / tick_rate
+
+
+func _send_state(now):
 	_state_dirty = false
+	_state_sent_tick = server_tick
+	_state_sent_ms = now
 	var frame = _proto.encode_state(_pending_state)
 	if frame.size() == 0:
 		_refuse("state: " + _proto.error)

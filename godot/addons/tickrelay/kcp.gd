@@ -462,6 +462,22 @@ func check(now_ms):
 	return (cur + minimal) & M32
 
 
+# True when a flush at now_ms would send something: acks, a window probe,
+# queued data, or a segment due for its first send or a retransmission. When
+# it is false, update() may be skipped: its flush would send nothing (the
+# caller still sets `current` before input(), as update() would).
+func has_output_due(now_ms):
+	if acklist.size() > 0 or probe != 0 or snd_queue.size() > 0 or rmt_wnd == 0:
+		return true
+	var cur = now_ms & M32
+	for seg in snd_buf:
+		if seg.xmit == 0 or _diff(cur, seg.resendts) >= 0:
+			return true
+		if fastresend > 0 and seg.fastack >= fastresend and (seg.xmit <= fastlimit or fastlimit <= 0):
+			return true
+	return false
+
+
 # Sends pending acks, window probes, new data and due retransmissions.
 # update() calls it on schedule; calling it directly sends acks at once.
 func flush():
