@@ -199,7 +199,7 @@ func test_send_limits():
 	b.resize(k.mss * 127)
 	h.check(k.max_message_size() == k.mss * 127, "max message size with rcv_wnd 128")
 	h.check(k.send(b.data_array) == 0, "127 fragments must be accepted")
-	h.check(k.snd_queue.size() == 127 and k.snd_queue[0].frg == 126 and k.snd_queue[126].frg == 0, "frg counts down")
+	h.check(k.snd_queue.size() == 127 and k.snd_queue[0][KCP.SEG_FRG] == 126 and k.snd_queue[126][KCP.SEG_FRG] == 0, "frg counts down")
 	b.resize(k.mss * 127 + 1)
 	h.check(k.send(b.data_array) == KCP.SEND_TOO_LARGE, "128 fragments must be refused")
 	h.check(k.set_mtu(20) < 0 and k.mtu == 1200, "tiny mtu refused")

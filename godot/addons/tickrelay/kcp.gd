@@ -61,19 +61,19 @@ const SEND_EMPTY = -1
 const SEND_TOO_LARGE = -2
 
 
-class Segment:
-	var conv = 0
-	var cmd = 0
-	var frg = 0
-	var wnd = 0
-	var ts = 0
-	var sn = 0
-	var una = 0
-	var resendts = 0
-	var rto = 0
-	var fastack = 0
-	var xmit = 0
-	var data  # byte array
+# A segment is an Array indexed by these (an Array costs a fraction of an
+# object of an inner class to create, and its fields are read by index):
+#     frg    fragments still to come in its message
+#     sn     sequence number
+#     resendts, rto, fastack, xmit: sending state (snd_buf only)
+#     data   its bytes
+const SEG_FRG = 0
+const SEG_SN = 1
+const SEG_RESENDTS = 2
+const SEG_RTO = 3
+const SEG_FASTACK = 4
+const SEG_XMIT = 5
+const SEG_DATA = 6
 
 
 var conv = 0
@@ -116,10 +116,10 @@ var stat_timeout_resends = 0
 var stat_in_segments = 0
 var stat_out_datagrams = 0
 
-var snd_queue = []  # Segments not yet given a sn
-var snd_buf = []  # Segments sent, waiting for their ack, ordered by sn
-var rcv_queue = []  # Segments in order, ready for recv()
-var rcv_buf = []  # Segments received out of order, ordered by sn
+var snd_queue = []  # segments not yet given a sn
+var snd_buf = []  # segments sent, waiting for their ack, ordered by sn
+var rcv_queue = []  # segments in order, ready for recv()
+var rcv_buf = []  # segments received out of order, ordered by sn
 var acklist = []  # flat [sn, ts, sn, ts, ...] to ack on the next flush
 
 var _out  # StreamPeerBuffer assembling the next datagram
@@ -263,18 +263,13 @@ func send(data):
 	# not change what is (re)transmitted.
 	_tmp.data_array = data
 	if count == 1:
-		var seg = Segment.new()
-		seg.data = _tmp.data_array
-		snd_queue.append(seg)
+		snd_queue.append([0, 0, 0, 0, 0, 0, _tmp.data_array])
 		_tmp.clear()
 		return 0
 	_tmp.seek(0)
 	for i in range(count):
 		var size = int(min(mss, n - i * mss))
-		var seg = Segment.new()
-		seg.data = _tmp.get_data(size)[1]
-		seg.frg = count - i - 1
-		snd_queue.append(seg)
+		snd_queue.append([count - i - 1, 0, 0, 0, 0, 0, _tmp.get_data(size)[1]])
 	_tmp.clear()
 	return 0
 
@@ -284,14 +279,14 @@ func peek_size():
 	if rcv_queue.size() == 0:
 		return -1
 	var seg = rcv_queue[0]
-	if seg.frg == 0:
-		return seg.data.size()
-	if rcv_queue.size() < seg.frg + 1:
+	if seg[SEG_FRG] == 0:
+		return seg[SEG_DATA].size()
+	if rcv_queue.size() < seg[SEG_FRG] + 1:
 		return -1
 	var length = 0
 	for s in rcv_queue:
-		length += s.data.size()
-		if s.frg == 0:
+		length += s[SEG_DATA].size()
+		if s[SEG_FRG] == 0:
 			break
 	return length
 
@@ -305,15 +300,15 @@ func recv():
 	var recover = rcv_queue.size() >= rcv_wnd
 	var result
 	var first = rcv_queue.pop_front()
-	if first.frg == 0:
-		result = first.data
+	if first[SEG_FRG] == 0:
+		result = first[SEG_DATA]
 	else:
 		_tmp.clear()
-		_tmp.put_data(first.data)
+		_tmp.put_data(first[SEG_DATA])
 		while true:
 			var seg = rcv_queue.pop_front()
-			_tmp.put_data(seg.data)
-			if seg.frg == 0:
+			_tmp.put_data(seg[SEG_DATA])
+			if seg[SEG_FRG] == 0:
 				break
 		result = _tmp.data_array
 		_tmp.clear()
@@ -377,19 +372,12 @@ func input(data):
 				acklist.append(sn)
 				acklist.append(ts)
 				if _diff(sn, rcv_nxt) >= 0:
-					var seg = Segment.new()
-					seg.conv = sconv
-					seg.cmd = cmd
-					seg.frg = frg
-					seg.wnd = wnd
-					seg.ts = ts
-					seg.sn = sn
-					seg.una = una
+					var bytes
 					if length > 0:
-						seg.data = _in.get_data(length)[1]
+						bytes = _in.get_data(length)[1]
 					else:
-						seg.data = _empty_bytes()
-					_parse_data(seg)
+						bytes = _empty_bytes()
+					_parse_data([frg, sn, 0, 0, 0, 0, bytes])
 		elif cmd == CMD_WASK:
 			probe |= ASK_TELL
 		# CMD_WINS carries nothing but wnd, already taken above.
@@ -451,7 +439,7 @@ func check(now_ms):
 	var tm_flush = _diff(tsf, cur)
 	var tm_packet = 0x7fffffff
 	for seg in snd_buf:
-		var d = _diff(seg.resendts, cur)
+		var d = _diff(seg[SEG_RESENDTS], cur)
 		if d <= 0:
 			return cur
 		if d < tm_packet:
@@ -471,9 +459,9 @@ func has_output_due(now_ms):
 		return true
 	var cur = now_ms & M32
 	for seg in snd_buf:
-		if seg.xmit == 0 or _diff(cur, seg.resendts) >= 0:
+		if seg[SEG_XMIT] == 0 or _diff(cur, seg[SEG_RESENDTS]) >= 0:
 			return true
-		if fastresend > 0 and seg.fastack >= fastresend and (seg.xmit <= fastlimit or fastlimit <= 0):
+		if fastresend > 0 and seg[SEG_FASTACK] >= fastresend and (seg[SEG_XMIT] <= fastlimit or fastlimit <= 0):
 			return true
 	return false
 
@@ -516,14 +504,11 @@ func flush():
 		cwnd_ = int(min(cwnd, cwnd_))
 	while snd_queue.size() > 0 and _diff(snd_nxt, (snd_una + cwnd_) & M32) < 0:
 		var seg = snd_queue.pop_front()
-		seg.conv = conv
-		seg.cmd = CMD_PUSH
-		seg.ts = current
-		seg.sn = snd_nxt
-		seg.resendts = current
-		seg.rto = rx_rto
-		seg.fastack = 0
-		seg.xmit = 0
+		seg[SEG_SN] = snd_nxt
+		seg[SEG_RESENDTS] = current
+		seg[SEG_RTO] = rx_rto
+		seg[SEG_FASTACK] = 0
+		seg[SEG_XMIT] = 0
 		snd_buf.append(seg)
 		snd_nxt = (snd_nxt + 1) & M32
 
@@ -533,36 +518,36 @@ func flush():
 	var lost = false
 	for seg in snd_buf:
 		var needsend = false
-		if seg.xmit == 0:
+		if seg[SEG_XMIT] == 0:
 			needsend = true
-			seg.xmit = 1
-			seg.rto = rx_rto
-			seg.resendts = (current + seg.rto + rtomin) & M32
-		elif _diff(current, seg.resendts) >= 0:
+			seg[SEG_XMIT] = 1
+			seg[SEG_RTO] = rx_rto
+			seg[SEG_RESENDTS] = (current + rx_rto + rtomin) & M32
+		elif _diff(current, seg[SEG_RESENDTS]) >= 0:
 			needsend = true
-			seg.xmit += 1
+			seg[SEG_XMIT] += 1
 			xmit += 1
 			stat_timeout_resends += 1
+			var rto = seg[SEG_RTO]
 			if nodelay == 0:
-				seg.rto += int(max(seg.rto, rx_rto))
+				rto += int(max(rto, rx_rto))
 			else:
-				var step = seg.rto if nodelay < 2 else rx_rto
-				seg.rto += step / 2
-			seg.resendts = (current + seg.rto) & M32
+				rto += (rto if nodelay < 2 else rx_rto) / 2
+			seg[SEG_RTO] = rto
+			seg[SEG_RESENDTS] = (current + rto) & M32
 			lost = true
-		elif seg.fastack >= resent:
-			if seg.xmit <= fastlimit or fastlimit <= 0:
+		elif seg[SEG_FASTACK] >= resent:
+			if seg[SEG_XMIT] <= fastlimit or fastlimit <= 0:
 				needsend = true
-				seg.xmit += 1
+				seg[SEG_XMIT] += 1
 				xmit += 1
 				stat_fast_resends += 1
-				seg.fastack = 0
-				seg.resendts = (current + seg.rto) & M32
+				seg[SEG_FASTACK] = 0
+				seg[SEG_RESENDTS] = (current + seg[SEG_RTO]) & M32
 				change = true
 		if needsend:
-			_emit(CMD_PUSH, seg.frg, wnd, current, seg.sn, seg.data)
-			seg.ts = current
-			if seg.xmit >= dead_link:
+			_emit(CMD_PUSH, seg[SEG_FRG], wnd, current, seg[SEG_SN], seg[SEG_DATA])
+			if seg[SEG_XMIT] >= dead_link:
 				state = -1
 	_flush_datagram()
 
@@ -665,24 +650,27 @@ func _shrink_buf():
 	if snd_buf.size() == 0:
 		snd_una = snd_nxt
 	else:
-		snd_una = snd_buf[0].sn
+		snd_una = snd_buf[0][SEG_SN]
 
 
 func _parse_ack(sn):
 	if _diff(sn, snd_una) < 0 or _diff(sn, snd_nxt) >= 0:
 		return
-	for seg in snd_buf:
-		if sn == seg.sn:
-			snd_buf.erase(seg)
+	for i in range(snd_buf.size()):
+		var ssn = snd_buf[i][SEG_SN]
+		if sn == ssn:
+			# erase() by value: Array.remove(i) is remove_at(i) in Godot 4. The
+			# first segment equal to this one is this one (sns differ).
+			snd_buf.erase(snd_buf[i])
 			return
-		if _diff(sn, seg.sn) < 0:
+		if _diff(sn, ssn) < 0:
 			return
 
 
 func _parse_una(una):
 	var k = 0
 	for seg in snd_buf:
-		if _diff(una, seg.sn) > 0:
+		if _diff(una, seg[SEG_SN]) > 0:
 			k += 1
 		else:
 			break
@@ -694,24 +682,25 @@ func _parse_fastack(sn):
 	if _diff(sn, snd_una) < 0 or _diff(sn, snd_nxt) >= 0:
 		return
 	for seg in snd_buf:
-		if _diff(sn, seg.sn) < 0:
+		var ssn = seg[SEG_SN]
+		if _diff(sn, ssn) < 0:
 			break
-		elif sn != seg.sn:
-			seg.fastack += 1
+		elif sn != ssn:
+			seg[SEG_FASTACK] += 1
 
 
 func _parse_data(newseg):
-	var sn = newseg.sn
+	var sn = newseg[SEG_SN]
 	if _diff(sn, (rcv_nxt + rcv_wnd) & M32) >= 0 or _diff(sn, rcv_nxt) < 0:
 		return
 	# Insert in sn order, searching from the end since segments mostly arrive
 	# in order; drop a duplicate.
 	var i = rcv_buf.size() - 1
 	while i >= 0:
-		var s = rcv_buf[i]
-		if s.sn == sn:
+		var ssn = rcv_buf[i][SEG_SN]
+		if ssn == sn:
 			return
-		if _diff(sn, s.sn) > 0:
+		if _diff(sn, ssn) > 0:
 			break
 		i -= 1
 	rcv_buf.insert(i + 1, newseg)
@@ -721,7 +710,7 @@ func _parse_data(newseg):
 func _move_rcv_buf():
 	while rcv_buf.size() > 0:
 		var seg = rcv_buf[0]
-		if seg.sn == rcv_nxt and rcv_queue.size() < rcv_wnd:
+		if seg[SEG_SN] == rcv_nxt and rcv_queue.size() < rcv_wnd:
 			rcv_buf.pop_front()
 			rcv_queue.append(seg)
 			rcv_nxt = (rcv_nxt + 1) & M32

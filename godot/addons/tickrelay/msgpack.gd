@@ -203,6 +203,21 @@ func value_at(pos, depth = 0):
 	return v
 
 
+# value_at() for a value known to be a fixmap (its type byte, at pos, is
+# 0x80..0x8f): the same result, without the type dispatch. A game state is
+# usually one, and a frame holds one per player.
+func fixmap_at(pos, depth):
+	_pos = pos + 1
+	_err = ""
+	var v = _get_map(_b[pos] & 0x0f, depth)
+	if _err != "":
+		next = -1
+		read_error = _err
+		return null
+	next = _pos
+	return v
+
+
 # Releases the buffer given to open() (decode_slice does it itself).
 func close():
 	_b = _empty
@@ -717,8 +732,9 @@ func _get_map(n, depth):
 	var k
 	var b
 	for i in range(n):
-		# Fast paths for fixstr keys and fixint / float64 values, which make
-		# up most of a game state: saving the _get() call is most of the cost.
+		# Fast paths for fixstr keys and fixint / float64 / fixarray / uint16 /
+		# Vector2 values, which make up most of a game state: saving the
+		# _get() call is most of the cost.
 		if _pos >= _end:
 			return _fail("unexpected end of input")
 		b = _b[_pos]
@@ -749,6 +765,14 @@ func _get_map(n, depth):
 			d[k] = _get_array(b & 0x0f, depth + 1)
 			if _err != "":
 				return null
+		elif b == 0xcd and _end - _pos >= 3:
+			_pos += 3
+			d[k] = (_b[_pos - 2] << 8) | _b[_pos - 1]
+		elif b == 0xd7 and _end - _pos >= 10 and _b[_pos + 1] == EXT_VECTOR2:
+			_r.seek(_pos + 2)
+			_pos += 10
+			var x = _r.get_float()
+			d[k] = Vector2(x, _r.get_float())
 		else:
 			d[k] = _get(depth + 1)
 			if _err != "":

@@ -617,13 +617,24 @@ func _walk_room():
 			states[i] = [id, mp.bytes_at(_fp, mp.next)]
 			_fp = mp.next
 		count = 0  # the loop below has nothing left to do
+	var v
 	for i in range(count):
-		if _fp < _fe and _fb[_fp] == 0x92:
-			_fp += 1
-			var id = _rd_int()
-			if id == null:
-				return null
-			var v = mp.value_at(_fp, 4)
+		# [id, value]: a positive fixint id and a fixmap value are the usual
+		# row, read without the calls of the general case.
+		if _fp + 2 < _fe and _fb[_fp] == 0x92:
+			var id = _fb[_fp + 1]
+			if id <= 0x7f:
+				_fp += 2
+			else:
+				_fp += 1
+				id = _rd_int()
+				if id == null or _fp >= _fe:
+					return null
+			b = _fb[_fp]
+			if b >= 0x80 and b <= 0x8f:
+				v = mp.fixmap_at(_fp, 4)
+			else:
+				v = mp.value_at(_fp, 4)
 			if mp.next < 0:
 				return null
 			_fp = mp.next
