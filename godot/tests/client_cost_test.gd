@@ -11,13 +11,14 @@
 #
 #   godot3-server --no-window --path PROJECT -s res://tests/client_cost_test.gd -- \
 #       --host=127.0.0.1 --port=N --code=ABCDEF [--players=16] [--seconds=5] [--fps=60] \
-#       [--decode_states=0 --interp=0] [--state_per_tick=0]
+#       [--decode_states=0 --interp=0] [--state_per_tick=0] [--coalesce_sends=0]
 #
 # --decode_states=0 connects with the option decode_states = false (states
 # stay bytes until decode_state()); --interp=0 drops the interpolator once the
 # states flow (no push() in poll(), no sample() per frame): together, a game
 # that reads only a few of the states it receives. --state_per_tick=0 sends
-# this player's state at every poll instead of once per server tick.
+# this player's state at every poll instead of once per server tick;
+# --coalesce_sends=0 acknowledges each frame in the poll that received it.
 extends SceneTree
 
 const Client = preload("res://addons/tickrelay/client.gd")
@@ -41,6 +42,7 @@ func _init():
 	var decode_states = a.get("decode_states", "1") != "0"
 	var use_interp = a.get("interp", "1") != "0"
 	var per_tick = a.get("state_per_tick", "1") != "0"
+	var coalesce = a.get("coalesce_sends", "1") != "0"
 	if not h.check(port > 0 and code != "", "--port and --code are required"):
 		quit(h.summary())
 		return
@@ -48,7 +50,7 @@ func _init():
 	var interp = Interpolation.new()
 	c.interpolator = interp
 	c.connect("state_received", self, "_on_state")
-	h.check(c.connect_to_server(a.get("host", "127.0.0.1"), port, {"name": "godot", "decode_states": decode_states, "state_per_tick": per_tick}) == OK, "connect")
+	h.check(c.connect_to_server(a.get("host", "127.0.0.1"), port, {"name": "godot", "decode_states": decode_states, "state_per_tick": per_tick, "coalesce_sends": coalesce}) == OK, "connect")
 
 	# Join and wait until every bot's state is flowing.
 	var deadline = h.now_msec() + 15000

@@ -334,17 +334,21 @@ func input(data):
 	var pos = 0
 	var result = ERR_OK
 	while size - pos >= OVERHEAD:
-		var sconv = _in.get_u32()
-		if sconv != conv:
+		# The header as three little-endian 64-bit words (three calls instead
+		# of eight); >> is arithmetic, so each field is masked.
+		var w = _in.get_64()
+		if (w & M32) != conv:
 			result = ERR_SHORT
 			break
-		var cmd = _in.get_u8()
-		var frg = _in.get_u8()
-		var wnd = _in.get_u16()
-		var ts = _in.get_u32()
-		var sn = _in.get_u32()
-		var una = _in.get_u32()
-		var length = _in.get_u32()
+		var cmd = (w >> 32) & 0xff
+		var frg = (w >> 40) & 0xff
+		var wnd = (w >> 48) & 0xffff
+		w = _in.get_64()
+		var ts = w & M32
+		var sn = (w >> 32) & M32
+		w = _in.get_64()
+		var una = w & M32
+		var length = (w >> 32) & M32
 		pos += OVERHEAD
 		if size - pos < length:
 			result = ERR_TRUNCATED
@@ -450,12 +454,13 @@ func check(now_ms):
 	return (cur + minimal) & M32
 
 
-# True when a flush at now_ms would send something: acks, a window probe,
-# queued data, or a segment due for its first send or a retransmission. When
-# it is false, update() may be skipped: its flush would send nothing (the
-# caller still sets `current` before input(), as update() would).
-func has_output_due(now_ms):
-	if acklist.size() > 0 or probe != 0 or snd_queue.size() > 0 or rmt_wnd == 0:
+# True when a flush at now_ms would send something: acks (unless acks is
+# false), a window probe, queued data, or a segment due for its first send
+# or a retransmission. When it is false, update() may be skipped: its flush
+# would send nothing (the caller still sets `current` before input(), as
+# update() would).
+func has_output_due(now_ms, acks = true):
+	if (acks and acklist.size() > 0) or probe != 0 or snd_queue.size() > 0 or rmt_wnd == 0:
 		return true
 	var cur = now_ms & M32
 	for seg in snd_buf:
@@ -605,14 +610,19 @@ func _emit(cmd, frg, wnd, ts, sn, data):
 		n = data.size()
 	if _out.get_size() + OVERHEAD + n > mtu:
 		_flush_datagram()
-	_out.put_u32(conv)
-	_out.put_u8(cmd)
-	_out.put_u8(frg)
-	_out.put_u16(wnd)
-	_out.put_u32(ts)
-	_out.put_u32(sn)
-	_out.put_u32(rcv_nxt)
-	_out.put_u32(n)
+	# The header as three little-endian 64-bit words: conv cmd frg wnd, ts
+	# sn, una len. A high half of 2^31 or more makes the word negative: it
+	# is multiplied in as a negative number (a shift into the sign bit would
+	# overflow).
+	var hi = cmd | (frg << 8) | (wnd << 16)
+	if hi >= 0x80000000:
+		hi -= 0x100000000
+	_out.put_64(conv + hi * 0x100000000)
+	hi = sn
+	if hi >= 0x80000000:
+		hi -= 0x100000000
+	_out.put_64(ts + hi * 0x100000000)
+	_out.put_64(rcv_nxt + n * 0x100000000)
 	if n > 0:
 		_out.put_data(data)
 

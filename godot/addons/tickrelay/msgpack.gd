@@ -128,11 +128,18 @@ func encode(value):
 
 # Encodes value after a 4-byte big-endian length of its encoding (a tickrelay
 # frame, PROTOCOL.md section 2), in one pass. Empty bytes and `error` on failure.
-func encode_frame(value):
+# With head (an int 0..127), encodes the array [head, value] instead, without
+# building it.
+func encode_frame(value, head = -1):
 	error = ""
 	_w.clear()
 	_w.put_u32(0)
-	_put(value, 0)
+	if head >= 0:
+		_w.put_u8(0x92)
+		_w.put_u8(head)
+		_put(value, 1)
+	else:
+		_put(value, 0)
 	if error != "":
 		return empty_bytes()
 	var n = _w.get_size() - 4
@@ -356,12 +363,21 @@ func _put(v, depth):
 			else:
 				_put(k, depth + 1)
 			var e = v[k]
-			if typeof(e) == TYPE_INT and e >= 0 and e <= 0x7f:
+			var te = typeof(e)
+			if te == TYPE_INT and e >= 0 and e <= 0x7f:
 				_w.put_u8(e)
+			elif te == _t_vector2:
+				_w.put_u8(0xd7)
+				_w.put_u8(EXT_VECTOR2)
+				_w.put_float(e.x)
+				_w.put_float(e.y)
+			elif te == _t_float:
+				_w.put_u8(0xcb)
+				_w.put_double(e)
 			else:
 				_put(e, depth + 1)
-			if error != "":
-				return
+				if error != "":
+					return
 	elif t == _t_array:
 		if depth >= max_depth:
 			error = "nesting deeper than %d" % max_depth

@@ -224,10 +224,11 @@ func frame(body):
 
 
 # Encodes a message array into a frame; empty bytes and `error` set on failure
-# (a value msgpack cannot encode, or a body over MAX_CLIENT_FRAME).
-func encode_message(fields):
+# (a value msgpack cannot encode, or a body over MAX_CLIENT_FRAME). With
+# type, the message [type, fields] (a state: the one sent most often).
+func encode_message(fields, type = -1):
 	error = ""
-	var f = mp.encode_frame(fields)
+	var f = mp.encode_frame(fields, type)
 	if mp.error != "":
 		error = mp.error
 		return mp.empty_bytes()
@@ -293,7 +294,7 @@ func encode_kick(rid, player_id):
 
 
 func encode_state(value):
-	return encode_message([MSG_STATE, value])
+	return encode_message(value, MSG_STATE)
 
 
 # ids: an Array of player ids for TARGET_LIST, else null.
