@@ -68,6 +68,23 @@ func test_framing():
 	h.check(n == 100, "100 frames from one feed: %d" % n)
 	p.feed(StreamPeerBuffer.new().data_array)
 	h.check(p.read_message() == null, "feeding nothing is harmless")
+	# read_whole(): a chunk that is exactly one frame, nothing buffered.
+	var fr = frame_of([40, 5, 6, [7, false, 1, false, null, [], [], [], [[1, {"a": 1}]]], [], []])
+	var w = p.read_whole(fr)
+	p.feed(fr)
+	var r = p.read_message()
+	h.check(w != null and w.ok and str(w) == str(r) and p.read_message() == null, "read_whole as feed + read_message: %s" % str(w))
+	h.check(p.read_whole(concat([f1, f2])) == null and p.read_whole(h.slice(fr, 0, fr.size() - 1)) == null, "read_whole: two frames, or a part, are not one")
+	h.check(p.read_whole(h.slice(fr, 0, 4)) == null and p.read_whole(StreamPeerBuffer.new().data_array) == null, "read_whole: no body")
+	p.feed(h.slice(f1, 0, 3))
+	h.check(p.read_whole(f2) == null, "read_whole with bytes buffered before")
+	p.feed(h.slice(f1, 3, f1.size()))
+	h.check(p.read_message().rid == 1 and p.buffered() == 0, "the buffered frame completes")
+	var bad = frame_of([5, "x"])
+	h.check(str(p.read_whole(bad)) == str(p.decode_server(h.slice(bad, 4, bad.size()))) and not p.read_whole(bad).ok, "read_whole of a malformed message: its error")
+	p.max_frame_bytes = 8
+	h.check(p.read_whole(fr) == null, "read_whole leaves an oversized frame to read_message")
+	p.max_frame_bytes = 4 << 20
 
 
 func test_big_frames():

@@ -530,15 +530,22 @@ func poll():
 			var data = _kcp.recv()
 			if data.size() == 0:
 				break
+			var m = _proto.read_whole(data)
+			if m != null:
+				stats["messages_in"] += 1
+				_handle(m, now_us)
+				if _gen != gen:
+					return  # a signal handler ended (or replaced) the connection
+				continue
 			_proto.feed(data)
-		while true:
-			var m = _proto.read_message()
-			if m == null:
-				break
-			stats["messages_in"] += 1
-			_handle(m, now_us)
-			if _gen != gen:
-				return  # a signal handler ended (or replaced) the connection
+			while true:
+				m = _proto.read_message()
+				if m == null:
+					break
+				stats["messages_in"] += 1
+				_handle(m, now_us)
+				if _gen != gen:
+					return
 	if _local_errors.size() > 0 and not _emit_local_errors(gen):
 		return
 	var defer = false

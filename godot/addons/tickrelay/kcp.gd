@@ -358,30 +358,41 @@ func input(data):
 			break
 		stat_in_segments += 1
 		rmt_wnd = wnd
-		_parse_una(una)
-		_shrink_buf()
+		# The peer has everything below una: drop it from snd_buf. (The common
+		# steps of every segment are inlined here, _diff() too: a call costs
+		# more than they do.)
+		while snd_buf.size() > 0 and ((una - snd_buf[0][SEG_SN] + 0x80000000) & M32) > 0x80000000:
+			snd_buf.pop_front()
+		snd_una = snd_buf[0][SEG_SN] if snd_buf.size() > 0 else snd_nxt
 		if cmd == CMD_ACK:
 			var rtt = _diff(current, ts)
 			if rtt >= 0:
 				_update_ack(rtt)
-			_parse_ack(sn)
-			_shrink_buf()
+			if snd_buf.size() > 0:
+				_parse_ack(sn)
+				snd_una = snd_buf[0][SEG_SN] if snd_buf.size() > 0 else snd_nxt
 			if not have_ack:
 				have_ack = true
 				maxack = sn
 			elif _diff(sn, maxack) > 0:
 				maxack = sn
 		elif cmd == CMD_PUSH:
-			if _diff(sn, (rcv_nxt + rcv_wnd) & M32) < 0:
+			# sn within the receive window: [rcv_nxt - 2^31, rcv_nxt + rcv_wnd).
+			if ((sn - rcv_nxt - rcv_wnd + 0x80000000) & M32) < 0x80000000:
 				acklist.append(sn)
 				acklist.append(ts)
-				if _diff(sn, rcv_nxt) >= 0:
+				if ((sn - rcv_nxt + 0x80000000) & M32) >= 0x80000000:
 					var bytes
 					if length > 0:
 						bytes = _in.get_data(length)[1]
 					else:
 						bytes = _empty_bytes()
-					_parse_data([frg, sn, 0, 0, 0, 0, bytes])
+					if sn == rcv_nxt and rcv_buf.size() == 0 and rcv_queue.size() < rcv_wnd:
+						# The next one, in order: straight to rcv_queue.
+						rcv_queue.append([frg, sn, 0, 0, 0, 0, bytes])
+						rcv_nxt = (rcv_nxt + 1) & M32
+					else:
+						_parse_data([frg, sn, 0, 0, 0, 0, bytes])
 		elif cmd == CMD_WASK:
 			probe |= ASK_TELL
 		# CMD_WINS carries nothing but wnd, already taken above.

@@ -175,6 +175,19 @@ func feed(bytes):
 	_rbuf.put_data(bytes)
 
 
+# A received chunk that is exactly one frame while nothing is buffered (the
+# usual case: a frame that fits a KCP message), decoded straight from it as
+# read_message() would; null for any other chunk, which is then given to
+# feed() as usual.
+func read_whole(bytes):
+	var n = bytes.size()
+	if n < 5 or _rbuf.get_size() != _rpos:
+		return null
+	if ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) != n - 4 or n - 4 > max_frame_bytes:
+		return null
+	return _decode_slice(bytes, 4, n)
+
+
 # Bytes received but not yet returned as messages.
 func buffered():
 	return _rbuf.get_size() - _rpos
