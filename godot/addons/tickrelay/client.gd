@@ -315,6 +315,7 @@ func _new_kcp(conv):
 	_kcp.set_mtu(_opts["mtu"])
 	_kcp.set_wndsize(_opts["window"], _opts["window"])
 	_kcp.set_nodelay(1, 10, 2, 1)
+	_flush_deferred = false
 	_proto.reset()
 	stats["conv"] = conv
 
@@ -585,8 +586,8 @@ func poll():
 		_flush_deferred = false
 		return
 	_kcp.update(now)
-	# (update() flushes at most every KCP interval: acks left once wait for
-	# the next flush, not for another poll's choice.)
+	# update() flushes at most once per KCP interval: acks that were left
+	# once stay marked so (and are not left again) until a flush sends them.
 	_flush_deferred = _flush_deferred and _kcp.acklist.size() > 0
 	if not _flush_output():
 		if status == STATUS_CONNECTED:

@@ -667,13 +667,6 @@ func _update_ack(rtt):
 	rx_rto = int(clamp(rto, rx_minrto, RTO_MAX))
 
 
-func _shrink_buf():
-	if snd_buf.size() == 0:
-		snd_una = snd_nxt
-	else:
-		snd_una = snd_buf[0][SEG_SN]
-
-
 func _parse_ack(sn):
 	if _diff(sn, snd_una) < 0 or _diff(sn, snd_nxt) >= 0:
 		return
@@ -686,17 +679,6 @@ func _parse_ack(sn):
 			return
 		if _diff(sn, ssn) < 0:
 			return
-
-
-func _parse_una(una):
-	var k = 0
-	for seg in snd_buf:
-		if _diff(una, seg[SEG_SN]) > 0:
-			k += 1
-		else:
-			break
-	for i in range(k):
-		snd_buf.pop_front()
 
 
 func _parse_fastack(sn):
