@@ -11,12 +11,14 @@
 #
 #   godot3-server --no-window --path PROJECT -s res://tests/client_cost_test.gd -- \
 #       --host=127.0.0.1 --port=N --code=ABCDEF [--players=16] [--seconds=5] [--fps=60] \
-#       [--decode_states=0 --interp=0]
+#       [--decode_states=0 --interp=0] [--state_per_tick=0] [--coalesce_sends=0]
 #
 # --decode_states=0 connects with the option decode_states = false (states
 # stay bytes until decode_state()); --interp=0 drops the interpolator once the
 # states flow (no push() in poll(), no sample() per frame): together, a game
-# that reads only a few of the states it receives.
+# that reads only a few of the states it receives. --state_per_tick=0 sends
+# this player's state at every poll instead of once per server tick;
+# --coalesce_sends=0 acknowledges each frame in the poll that received it.
 extends SceneTree
 
 const Client = preload("res://addons/tickrelay/client.gd")
@@ -39,6 +41,8 @@ func _init():
 	var fps = int(a.get("fps", "60"))
 	var decode_states = a.get("decode_states", "1") != "0"
 	var use_interp = a.get("interp", "1") != "0"
+	var per_tick = a.get("state_per_tick", "1") != "0"
+	var coalesce = a.get("coalesce_sends", "1") != "0"
 	if not h.check(port > 0 and code != "", "--port and --code are required"):
 		quit(h.summary())
 		return
@@ -46,7 +50,7 @@ func _init():
 	var interp = Interpolation.new()
 	c.interpolator = interp
 	c.connect("state_received", self, "_on_state")
-	h.check(c.connect_to_server(a.get("host", "127.0.0.1"), port, {"name": "godot", "decode_states": decode_states}) == OK, "connect")
+	h.check(c.connect_to_server(a.get("host", "127.0.0.1"), port, {"name": "godot", "decode_states": decode_states, "state_per_tick": per_tick, "coalesce_sends": coalesce}) == OK, "connect")
 
 	# Join and wait until every bot's state is flowing.
 	var deadline = h.now_msec() + 15000
@@ -74,6 +78,7 @@ func _init():
 	var frame_poll_us = []  # the polls that applied a frame, and the others
 	var idle_poll_us = []
 	var frames0 = c.stats["frames"]
+	var sent0 = c.stats["states_sent"]
 	var bytes0 = c.stats["bytes_in"]
 	states_in = 0
 	var cpu0 = thread_cpu_ns()
@@ -107,6 +112,7 @@ func _init():
 	var nstates = states_in
 	var cpu1 = thread_cpu_ns()
 	var nframes = c.stats["frames"] - frames0
+	var nsent = c.stats["states_sent"] - sent0
 	var kbytes = (c.stats["bytes_in"] - bytes0) / 1024.0
 	h.check(c.is_connected_to_server(), "still connected")
 	h.check(states_checked > 0 and states_bad == 0, "%d of the first %d states not a state once decoded" % [states_bad, states_checked])
@@ -114,6 +120,12 @@ func _init():
 	# Bots and ticks are not in phase: a bot's state can miss a tick and
 	# land twice in the next one. Half the nominal load is the floor.
 	h.check(nstates >= nframes * (nplayers - 1) / 2, "%d states in %d frames" % [nstates, nframes])
+	# A new state every poll, sent at most once per server tick (one frame
+	# arrives per tick): about one per frame, not one per poll.
+	if per_tick:
+		h.check(nsent <= nframes + 2 and nsent >= nframes / 2, "%d states sent in %d polls with %d server frames" % [nsent, frames, nframes])
+	else:
+		h.check(nsent >= frames - 2, "state_per_tick off: %d states sent in %d polls" % [nsent, frames])
 	var p = stats_of(poll_us)
 	var q = stats_of(interp_us)
 	# The wall clock above also counts time the engine's thread waited for a
@@ -128,8 +140,18 @@ func _init():
 	var cpu_per_frame = -1.0
 	if cpu0 >= 0 and cpu1 >= 0:
 		cpu_per_frame = (cpu1 - cpu0) / 1000.0 / poll_us.size()
-	print("cost: polls=%d mean_us=%.1f p50_us=%d p99_us=%d max_us=%d frame_polls=%d frame_poll_mean_us=%.1f idle_poll_mean_us=%.1f interp_mean_us=%.1f interp_p99_us=%d decode_states=%s cpu_per_frame_us=%.1f ref_decode_us=%d ref_generic_us=%d wake_us=%d frames=%d states=%d kib_in=%.0f elapsed_ms=%d players=%d tick_rate=%d" % [
-		poll_us.size(), p[0], p[1], p[2], p[3], frame_poll_us.size(), fp[0], ip[0], q[0], q[2], decode_states, cpu_per_frame, ref[0], ref[1], wake, nframes, nstates, kbytes, elapsed_ms, c.players.size(), c.tick_rate])
+	print("cost: polls=%d mean_us=%.1f p50_us=%d p99_us=%d max_us=%d frame_polls=%d frame_poll_mean_us=%.1f idle_poll_mean_us=%.1f interp_mean_us=%.1f interp_p99_us=%d decode_states=%s cpu_per_frame_us=%.1f ref_decode_us=%d ref_generic_us=%d wake_us=%d frames=%d states=%d kib_in=%.0f elapsed_ms=%d players=%d tick_rate=%d states_sent=%d" % [
+		poll_us.size(), p[0], p[1], p[2], p[3], frame_poll_us.size(), fp[0], ip[0], q[0], q[2], decode_states, cpu_per_frame, ref[0], ref[1], wake, nframes, nstates, kbytes, elapsed_ms, c.players.size(), c.tick_rate, nsent])
+	# The last state set is the one the relay ends up with (and echoes).
+	var echo_end = h.now_msec() + 2000
+	var mine = null
+	while h.now_msec() < echo_end:
+		c.poll()
+		mine = c.decode_state(c.players[c.player_id].state) if c.players.has(c.player_id) else null
+		if typeof(mine) == typeof({}) and mine.get("pos") == pos:
+			break
+		OS.delay_msec(2)
+	h.check(typeof(mine) == typeof({}) and mine.get("pos") == pos, "own state echo %s, want the last one set (pos %s)" % [str(mine), str(pos)])
 	c.disconnect_from_server()
 	var end = h.now_msec() + 1000
 	while c.is_socket_open() and h.now_msec() < end:

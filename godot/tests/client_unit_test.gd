@@ -33,6 +33,8 @@ func _init():
 	test_reentrant_disconnect()
 	test_resume()
 	test_resume_refused()
+	test_state_pacing()
+	test_poll_sends()
 	test_forwarding()
 	quit(h.summary())
 
@@ -280,6 +282,187 @@ func test_resume():
 	# A full frame lists the members that are away.
 	got = feed(c, [40, 140, 1700000001300, [7, true, 1, false, {"map": "dust"}, [], [[1, "ana", {}], [2, "me", {}]], [], [], [[1, false]]], [], []])
 	h.check(got.has("player_presence_changed[1, False]") and not c.players[1].connected, "away in a full frame: %s" % str(got))
+
+
+# Stands in for KCP: records what the client sends.
+class SendRecorder:
+	var sent = []
+
+	func send(data):
+		sent.append(data)
+		return 0
+
+
+# set_state(): with state_per_tick (the default) at most one state per server
+# tick, sent at the first poll after a frame of a newer tick (or after two
+# ticks without one), always the latest value; without it, at every poll.
+func test_state_pacing():
+	var c = Client.new()
+	current = c
+	watch(c)
+	welcomed_in_room(c)  # tick 101, tick rate 30
+	var rec = SendRecorder.new()
+	c._kcp = rec
+	var now = 5000
+	c.set_state("a")
+	h.check(c._state_dirty and c._state_due(now), "the first state is due at once")
+	c._send_state(now)
+	h.check(rec.sent.size() == 1 and sent_state(rec, 0) == "a", "first state sent: %s" % str(rec.sent))
+	c.set_state("b")
+	c.set_state("c")
+	h.check(not c._state_due(now + 16) and not c._state_due(now + 65), "a second state in the same tick waits")
+	feed(c, [40, 102, 1700000000066, [7, false, 1, false, null, [], [], [], []], [], []])
+	h.check(c._state_due(now + 16), "a frame of a newer tick makes it due")
+	c._send_state(now + 16)
+	h.check(rec.sent.size() == 2 and sent_state(rec, 1) == "c", "the latest value is sent: %s" % str(sent_state(rec, 1)))
+	# No frame comes: after two ticks (66 ms at 30 Hz) it does not wait.
+	c.set_state("d")
+	h.check(not c._state_due(now + 16 + 65) and c._state_due(now + 16 + 66), "without frames, due after two ticks")
+	# A frame of the same tick again (none newer) does not count.
+	feed(c, [40, 102, 1700000000066, [7, false, 1, false, null, [], [], [], []], [], []])
+	h.check(not c._state_due(now + 20), "a frame of the tick already seen")
+	# Without state_per_tick: every poll.
+	c._opts["state_per_tick"] = false
+	h.check(c._state_due(now + 17), "state_per_tick off: due at every poll")
+	c._send_state(now + 17)
+	c.set_state("e")
+	h.check(c._state_due(now + 17), "state_per_tick off: due again at once")
+	# A resumed session sends the latest state again without waiting.
+	c._opts["state_per_tick"] = true
+	c._send_state(now + 18)
+	c._kcp = null
+	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", now + 20)
+	feed(c, [2, 1, 2, "tok2", 30, 1700000001000, 130, true, 7])
+	h.check(c._state_dirty and c._state_due(now + 21), "after a resume the state is due at once")
+
+
+# The value of the n-th state message a SendRecorder saw.
+func sent_state(rec, n):
+	var d = rec.sent[n]
+	var r = mp.decode_slice(d, 4, d.size(), true)
+	if not r.ok or typeof(r.value) != TYPE_ARRAY or r.value.size() != 2 or r.value[0] != Protocol.MSG_STATE:
+		return "not a state message: %s" % str(d)
+	return r.value[1]
+
+
+# A socket for poll(): datagrams to hand out, and those sent.
+class FakeUDP:
+	var inbox = []
+	var outbox = []
+
+	func get_available_packet_count():
+		return inbox.size()
+
+	func get_packet():
+		return inbox.pop_front()
+
+	func put_packet(d):
+		outbox.append(d)
+		return OK
+
+	func close():
+		pass
+
+
+# What poll() sends, through a fake socket and a KCP peer standing in for the
+# relay: a poll that received nothing sends nothing; with coalesce_sends, the
+# acks of a frame and this player's state go out together at the next poll
+# (one datagram), unless something else is waiting, the polls are too far
+# apart, or the previous poll already left its acks.
+func test_poll_sends():
+	var c = Client.new()
+	current = c
+	watch(c)
+	welcomed_in_room(c)  # tick 101
+	c._new_kcp(4242)
+	var udp = FakeUDP.new()
+	c._udp = udp
+	c._last_recv_ms = c.now_ms()
+	c._next_ping_ms = c.now_ms() + 600000
+	var srv = preload("res://addons/tickrelay/kcp.gd").new()
+	srv.init(4242)
+	var tick = [102]
+	var pr = Protocol.new()
+	c.poll()  # the first poll: no previous one to measure the interval from
+	udp.outbox.clear()
+	# A frame arrives; polls every 10 ms (3.3 per tick at 30 Hz).
+	c.set_state(1)
+	server_frame(c, srv, udp, tick)
+	OS.delay_msec(10)
+	var frames0 = c.stats["frames"]
+	c.poll()
+	h.check(c.stats["frames"] == frames0 + 1 and udp.outbox.size() == 0, "the frame's poll sends nothing: %d datagrams" % udp.outbox.size())
+	c.set_state(2)
+	OS.delay_msec(10)
+	c.poll()
+	var got = to_server(srv, udp, c.now_ms())
+	h.check(got[0] == 1 and got[1] == [[20, 2]] and srv.wait_snd() == 0, "the next poll: one datagram with the acks and the latest state: %s, unacked %d" % [str(got), srv.wait_snd()])
+	OS.delay_msec(10)
+	c.set_state(3)
+	c.poll()
+	h.check(udp.outbox.size() == 0, "nothing received, state sent in this tick: nothing to send (%d)" % udp.outbox.size())
+	# Two frames in two polls in a row: the second poll does not wait again.
+	server_frame(c, srv, udp, tick)
+	OS.delay_msec(10)
+	c.poll()
+	h.check(udp.outbox.size() == 0, "frame poll: nothing sent")
+	server_frame(c, srv, udp, tick)
+	OS.delay_msec(10)
+	c.poll()
+	got = to_server(srv, udp, c.now_ms())
+	h.check(got[0] == 1 and got[1] == [[20, 3]] and srv.wait_snd() == 0, "acks left once are sent at the next poll: %s" % str(got))
+	# A message waiting: the frame's poll sends at once, with the acks.
+	server_frame(c, srv, udp, tick)
+	c.send_event(0, 7, "e")
+	c.set_state(4)
+	OS.delay_msec(10)
+	c.poll()
+	got = to_server(srv, udp, c.now_ms())
+	h.check(got[0] == 1 and got[1].has([21, 0, 7, "e", null]) and got[1].has([20, 4]) and srv.wait_snd() == 0, "with an event waiting: %s" % str(got))
+	# Polls further apart than about half a tick (here 40 ms): at once.
+	server_frame(c, srv, udp, tick)
+	c.set_state(5)
+	OS.delay_msec(40)
+	c.poll()
+	got = to_server(srv, udp, c.now_ms())
+	h.check(got[0] == 1 and got[1] == [[20, 5]] and srv.wait_snd() == 0, "slow polls: the frame's poll sends: %s" % str(got))
+	# coalesce_sends off: at once.
+	c._opts["coalesce_sends"] = false
+	server_frame(c, srv, udp, tick)
+	c.set_state(6)
+	OS.delay_msec(10)
+	c.poll()
+	got = to_server(srv, udp, c.now_ms())
+	h.check(got[0] == 1 and got[1] == [[20, 6]] and srv.wait_snd() == 0, "coalesce_sends off: %s" % str(got))
+	h.check(c.stats["states_sent"] == 5, "states sent: %d" % c.stats["states_sent"])
+
+
+# The relay's side of test_poll_sends: a delta frame of the next tick.
+func server_frame(c, srv, udp, tick):
+	var p = Protocol.new()
+	srv.send(p.frame(mp.encode([40, tick[0], 1700000000000 + tick[0] * 33, [7, false, 1, false, null, [], [], [], []], [], []])))
+	tick[0] += 1
+	srv.update(c.now_ms())
+	srv.flush()
+	for d in srv.take_output():
+		udp.inbox.append(d)
+
+
+# Hands what the client sent to the relay's KCP: [datagrams, messages].
+func to_server(srv, udp, now):
+	var n = udp.outbox.size()
+	srv.current = now & 0xFFFFFFFF
+	for d in udp.outbox:
+		srv.input(d)
+	udp.outbox.clear()
+	var msgs = []
+	while true:
+		var m = srv.recv()
+		if m.size() == 0:
+			break
+		var r = mp.decode_slice(m, 4, m.size(), true)
+		msgs.append(r.value if r.ok else "bad message")
+	return [n, msgs]
 
 
 # A resume the server refuses, or one that runs out of time, disconnects.

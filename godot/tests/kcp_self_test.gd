@@ -1,6 +1,9 @@
 # kcp.gd against itself over a simulated link in virtual time: loss,
 # duplication, reordering, sequence numbers and clock crossing 2^32, window
 # probing, fast resend, RTO back-off, fragments, and input validation.
+# Throughout, has_output_due() is checked against what each update() sends
+# (false must mean nothing), and one lossy transfer skips update() whenever
+# it says nothing is due, as client.gd does.
 #
 #   godot3-server --no-window --path PROJECT -s res://tests/kcp_self_test.gd
 extends SceneTree
@@ -10,6 +13,11 @@ const M32 = 0xFFFFFFFF
 
 var h
 var rng
+# run(): skip update() when has_output_due() is false; how often it was false
+# (nothing may have been sent then) and how often that was checked.
+var skip_idle = false
+var idle_skips = 0
+var idle_checks = 0
 
 
 # A one-way path: datagrams wait in `flight` until their delivery time.
@@ -93,6 +101,8 @@ func _init():
 	test_rto_backoff_and_dead_link()
 	test_window_probe()
 	test_check()
+	test_skip_idle_updates()
+	h.check(idle_checks > 500, "has_output_due() was false only %d times" % idle_checks)
 	quit(h.summary())
 
 
@@ -128,12 +138,20 @@ func run(a, b, pab, pba, now, max_ms, queues, got, step = 5):
 			var q = queues[side]
 			while q.size() > 0 and k.wait_snd() < 2 * k.snd_wnd:
 				h.check(k.send(q.pop_front()) == 0, "send failed")
-		a.update(now)
-		b.update(now)
-		for d in a.take_output():
-			pab.put(d, now, rng)
-		for d in b.take_output():
-			pba.put(d, now, rng)
+		for side in range(2):
+			var k = a if side == 0 else b
+			var due = k.has_output_due(now)
+			if due or not skip_idle:
+				k.update(now)
+			else:
+				idle_skips += 1
+			var out = k.take_output()
+			if not due:
+				idle_checks += 1
+				if not h.check(out.size() == 0, "has_output_due() was false, but update() sent %d datagrams" % out.size()):
+					return now
+			for d in out:
+				(pab if side == 0 else pba).put(d, now, rng)
 		for d in pab.due(now):
 			h.check(b.input(d) == 0, "b.input rejected a datagram")
 		for d in pba.due(now):
@@ -181,7 +199,7 @@ func test_send_limits():
 	b.resize(k.mss * 127)
 	h.check(k.max_message_size() == k.mss * 127, "max message size with rcv_wnd 128")
 	h.check(k.send(b.data_array) == 0, "127 fragments must be accepted")
-	h.check(k.snd_queue.size() == 127 and k.snd_queue[0].frg == 126 and k.snd_queue[126].frg == 0, "frg counts down")
+	h.check(k.snd_queue.size() == 127 and k.snd_queue[0][KCP.SEG_FRG] == 126 and k.snd_queue[126][KCP.SEG_FRG] == 0, "frg counts down")
 	b.resize(k.mss * 127 + 1)
 	h.check(k.send(b.data_array) == KCP.SEND_TOO_LARGE, "128 fragments must be refused")
 	h.check(k.set_mtu(20) < 0 and k.mtu == 1200, "tiny mtu refused")
@@ -432,6 +450,47 @@ func test_window_probe():
 	for i in range(min(got.size(), n)):
 		ok = ok and got[i] == sent[i]
 	h.check(ok, "window probe transfer: %d of %d" % [got.size(), n])
+
+
+# A lossy, jittery transfer both ways where each side calls update() only
+# when has_output_due() says a flush would send something: everything still
+# arrives, in order, and most of the polls skip the flush.
+func test_skip_idle_updates():
+	var p = new_pair(21)
+	var a = p[0]
+	var b = p[1]
+	var pab = SimPath.new()
+	var pba = SimPath.new()
+	for path in [pab, pba]:
+		path.loss = 0.1
+		path.dup = 0.05
+		path.delay = 30
+		path.jitter = 10
+	var sent = [[], []]
+	var queues = [[], []]
+	for i in range(200):
+		var m = message(i, rng.randi_range(6, 3000))
+		sent[0].append(m)
+		queues[0].append(m)
+	for i in range(50):
+		var m = message(500 + i, rng.randi_range(6, 200))
+		sent[1].append(m)
+		queues[1].append(m)
+	var got = [[], []]
+	skip_idle = true
+	idle_skips = 0
+	var t1 = run(a, b, pab, pba, 1000, 300000, queues, got, 2)
+	skip_idle = false
+	for side in range(2):
+		var ok = got[side].size() == sent[side].size()
+		for i in range(min(got[side].size(), sent[side].size())):
+			ok = ok and got[side][i] == sent[side][i]
+		h.check(ok, "skipping idle updates, side %d: %d of %d messages" % [side, got[side].size(), sent[side].size()])
+	h.check(a.xmit > 0, "no retransmissions under 10% loss?")
+	h.check(a.state == 0 and b.state == 0, "link declared dead")
+	var updates = 2 * (t1 - 1000) / 2  # two sides, a step of 2 ms
+	h.check(idle_skips * 10 > updates, "only %d of %d updates skipped" % [idle_skips, updates])
+	print("skip idle updates: %d ms virtual, %d updates skipped, a retransmitted %d" % [t1 - 1000, idle_skips, a.xmit])
 
 
 func test_check():

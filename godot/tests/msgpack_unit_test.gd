@@ -17,6 +17,7 @@ func _init():
 	test_encode_errors()
 	test_slices()
 	test_string_cache()
+	test_map_values()
 	test_random_garbage()
 	bench_frame()
 	quit(h.summary())
@@ -142,6 +143,26 @@ func test_string_cache():
 		if not h.check(r.ok and r.value == s, "string %s" % s):
 			break
 	h.check(mp.encode({"id": 1, "pos": Vector2(1, 2)}) == first, "bytes after cache overflow")
+
+
+# The decoder's shortcuts for map values (uint16, Vector2) and for nothing
+# else: values around them round-trip, truncations are errors.
+func test_map_values():
+	var m = {"a": 127, "b": 128, "c": 255, "d": 256, "e": 65535, "f": 65536, "g": -1, "h": -129,
+		"v": Vector2(1.5, -2.25), "w": Vector3(1, 2, 3), "x": Color(1, 0, 0, 1), "y": [1, 2], "z": 2.5, "s": "t"}
+	var b = mp.encode(m)
+	var r = mp.decode(b)
+	h.check(r.ok and str(r.value) == str(m), "map values round trip: %s" % str(r.value))
+	var cut = 0
+	for n in range(b.size()):
+		if not mp.decode(h.slice(b, 0, n)).ok:
+			cut += 1
+	h.check(cut == b.size(), "%d of %d truncations refused" % [cut, b.size()])
+	# A uint16 or Vector2 header at the very end of a map.
+	h.check(not mp.decode(hex("81a161cd01")).ok and str(mp.decode(hex("81a161cd0102")).value) == str({"a": 258}), "uint16 at the end")
+	h.check(not mp.decode(hex("81a161d7013fc00000c01000")).ok, "Vector2 cut short")
+	var e = mp.decode(hex("81a161d7050102030405060708"))
+	h.check(e.ok and e.value["a"]["ext"] == 5, "another fixext8 in a map: %s" % str(e.value))
 
 
 # Random bytes and single-byte mutations of valid encodings: every result is

@@ -22,6 +22,7 @@ func _init():
 	test_encode()
 	test_skip()
 	test_lazy_states()
+	test_state_rows()
 	quit(h.summary())
 
 
@@ -67,6 +68,23 @@ func test_framing():
 	h.check(n == 100, "100 frames from one feed: %d" % n)
 	p.feed(StreamPeerBuffer.new().data_array)
 	h.check(p.read_message() == null, "feeding nothing is harmless")
+	# read_whole(): a chunk that is exactly one frame, nothing buffered.
+	var fr = frame_of([40, 5, 6, [7, false, 1, false, null, [], [], [], [[1, {"a": 1}]]], [], []])
+	var w = p.read_whole(fr)
+	p.feed(fr)
+	var r = p.read_message()
+	h.check(w != null and w.ok and str(w) == str(r) and p.read_message() == null, "read_whole as feed + read_message: %s" % str(w))
+	h.check(p.read_whole(concat([f1, f2])) == null and p.read_whole(h.slice(fr, 0, fr.size() - 1)) == null, "read_whole: two frames, or a part, are not one")
+	h.check(p.read_whole(h.slice(fr, 0, 4)) == null and p.read_whole(StreamPeerBuffer.new().data_array) == null, "read_whole: no body")
+	p.feed(h.slice(f1, 0, 3))
+	h.check(p.read_whole(f2) == null, "read_whole with bytes buffered before")
+	p.feed(h.slice(f1, 3, f1.size()))
+	h.check(p.read_message().rid == 1 and p.buffered() == 0, "the buffered frame completes")
+	var bad = frame_of([5, "x"])
+	h.check(str(p.read_whole(bad)) == str(p.decode_server(h.slice(bad, 4, bad.size()))) and not p.read_whole(bad).ok, "read_whole of a malformed message: its error")
+	p.max_frame_bytes = 8
+	h.check(p.read_whole(fr) == null, "read_whole leaves an oversized frame to read_message")
+	p.max_frame_bytes = 4 << 20
 
 
 func test_big_frames():
@@ -234,6 +252,7 @@ func odd_values():
 		1.5, -0.25, true, false, null, "", "short", long_text, bin.data_array,
 		Vector2(1.5, -2), Vector3(1, 2, 3), Color(0.5, 0.25, 1, 1), [], {}, [1, [2, [3, {"a": [4]}]]],
 		{"pos": [100.5, 200.25], "vel": [15.0, -3.5], "anim": 3, "hp": 100, "seq": 40000},
+		{"a": 255, "b": 256, "c": 65535, "d": 65536, "p": Vector2(1.5, -2.25), "q": Vector3(1, 2, 3), "n": -1},
 		big_map, big_array, {1: "int key", "n": null}]
 
 
@@ -271,6 +290,33 @@ func test_skip():
 	mp.skip_at(0)
 	h.check(mp.next == -1, "skip refuses a count over the bytes left")
 	mp.close()
+
+
+# The frame reader's states (its shortcut for [fixint id, fixmap] rows and
+# the general case) against the generic decode of the same frame, for ids of
+# every size and values of every form.
+func test_state_rows():
+	var vals = odd_values()
+	var ids = [1, 127, 128, 255, 256, 65535, 65536, 1 << 33]
+	var states = []
+	for i in range(vals.size()):
+		states.append([ids[i % ids.size()], vals[i]])
+	var body = mp.encode([40, 99, 1700000000000, [7, false, 1, false, null, [], [], [], states], [], []])
+	var p = Protocol.new()
+	var m = p.decode_server(body)
+	var g = p._frame(mp.decode(body).value)
+	h.check(m.ok and g.ok, "state rows decode: %s %s" % [m.error, g.error])
+	if m.ok and g.ok:
+		h.check(str(m.room.states) == str(g.room.states), "frame reader states differ from the generic decode: %s" % str(m.room.states))
+		h.check(m.room.states.size() == vals.size() and m.room.states[1][0] == 127 and m.room.states[7][0] == 1 << 33, "ids")
+	# A fixext8 that is not a Vector2 inside a state's map: an error, as on
+	# its own.
+	var row = "96" + "28" + "63" + "01" + "99" + "07c201c2c0909090" + "91" + "92" + "05" + "81a178" + "d7%s" + "3fc00000c0100000" + "9090"
+	m = p.decode_server(h.hex_to_bytes(row % "01"))
+	h.check(m.ok and m.room.states == [[5, {"x": Vector2(1.5, -2.25)}]] or str(m.room.states) == str([[5, {"x": Vector2(1.5, -2.25)}]]), "a Vector2 in a state: %s" % str(m))
+	h.check(not mp.decode(h.hex_to_bytes("d7023fc00000c0100000")).ok, "fixext8 of type 2 alone")
+	m = p.decode_server(h.hex_to_bytes(row % "02"))
+	h.check(not m.ok and m.error.find("Vector3") >= 0, "a fixext8 of type 2 in a state is an error: %s" % str(m))
 
 
 func test_lazy_states():

@@ -122,6 +122,8 @@ const DEFAULT_OPTIONS = {
 	"resume_attempts": 4,
 	"max_queued_while_resuming": 1024,
 	"decode_states": true,
+	"state_per_tick": true,
+	"coalesce_sends": true,
 }
 
 var status = STATUS_DISCONNECTED
@@ -173,6 +175,13 @@ var _rid = 0
 var _local_errors = []  # [request_id, code, message] for the next poll
 var _state_dirty = false
 var _pending_state = null
+# The server tick of the last frame seen when this player's state was last
+# sent, and when (ms): with state_per_tick, the next state waits for a newer
+# frame.
+var _state_sent_tick = -1
+var _state_sent_ms = 0
+var _last_poll_us = 0  # when poll() last ran
+var _flush_deferred = false  # the last poll left its acks to this one
 var _offset_ms = 0.0  # estimated server Unix ms minus local ms
 var _offset_set = false
 var _tick_base = 0  # a tick and its server time, for estimated_server_tick()
@@ -216,7 +225,10 @@ func _init():
 # values, this player's echoed one too, stay msgpack bytes in state_received
 # and players[id].state until given to decode_state(), which saves most of
 # the decoding for a game that reads only some states; an interpolator still
-# receives decoded values).
+# receives decoded values), state_per_tick (true: this player's state is sent
+# at most once per server tick, see set_state(); false: at every poll),
+# coalesce_sends (true: at two polls or more per tick, a frame's acks and
+# the state go out together at the poll after the frame's, see _defer_flush()).
 # Returns OK, or an error without signals: ERR_ALREADY_IN_USE (not
 # disconnected), ERR_INVALID_PARAMETER (props msgpack cannot encode),
 # ERR_CANT_RESOLVE, ERR_CANT_CREATE (the socket). After OK, connected or
@@ -260,6 +272,7 @@ func connect_to_server(host, port, options = {}):
 	_offset_set = false
 	_state_dirty = false
 	_pending_state = null
+	_state_sent_tick = -1
 	_acked_tick = 0
 	_resume_pending = false
 	_resume_queue = []
@@ -302,6 +315,7 @@ func _new_kcp(conv):
 	_kcp.set_mtu(_opts["mtu"])
 	_kcp.set_wndsize(_opts["window"], _opts["window"])
 	_kcp.set_nodelay(1, 10, 2, 1)
+	_flush_deferred = false
 	_proto.reset()
 	stats["conv"] = conv
 
@@ -480,6 +494,8 @@ func poll():
 		return
 	var now_us = _now_usec()
 	var now = now_us / 1000
+	var poll_dt_us = now_us - _last_poll_us
+	_last_poll_us = now_us
 	# KCP measures round trips against its current time: give it the arrival
 	# time of what follows, not the time of the last update.
 	_kcp.current = now & 0xFFFFFFFF
@@ -507,22 +523,33 @@ func poll():
 	if _lingering:
 		_linger(now)
 		return
-	while true:
-		var data = _kcp.recv()
-		if data.size() == 0:
-			break
-		_proto.feed(data)
 	var gen = _gen
-	while true:
-		var m = _proto.read_message()
-		if m == null:
-			break
-		stats["messages_in"] += 1
-		_handle(m, now_us)
-		if _gen != gen:
-			return  # a signal handler ended (or replaced) the connection
-	if not _emit_local_errors(gen):
+	# Without a datagram nothing new can be complete (each poll takes every
+	# complete message): a poll between two frames skips the readers.
+	if npkt > 0:
+		while true:
+			var data = _kcp.recv()
+			if data.size() == 0:
+				break
+			var m = _proto.read_whole(data)
+			if m != null:
+				stats["messages_in"] += 1
+				_handle(m, now_us)
+				if _gen != gen:
+					return  # a signal handler ended (or replaced) the connection
+				continue
+			_proto.feed(data)
+			while true:
+				m = _proto.read_message()
+				if m == null:
+					break
+				stats["messages_in"] += 1
+				_handle(m, now_us)
+				if _gen != gen:
+					return
+	if _local_errors.size() > 0 and not _emit_local_errors(gen):
 		return
+	var defer = false
 	if status == STATUS_CONNECTING:
 		if now - _started_ms >= _opts["timeout_ms"]:
 			_fail(DISCONNECT_TIMEOUT, "no welcome from the server within %d ms" % _opts["timeout_ms"])
@@ -531,11 +558,13 @@ func poll():
 		if _resume_pending:
 			_begin_resume(DISCONNECT_LINK_LOST, "resume_now() was called", now)
 			return
-		if _state_dirty and room_id != 0:
-			_send_state()
-		if now >= _next_ping_ms:
-			_next_ping_ms = now + _opts["ping_interval_ms"]
-			_send(_proto.encode_ping(now_us, _acked_tick))
+		defer = _defer_flush(now, poll_dt_us)
+		if not defer:
+			if _state_dirty and room_id != 0 and _state_due(now):
+				_send_state(now)
+			if now >= _next_ping_ms:
+				_next_ping_ms = now + _opts["ping_interval_ms"]
+				_send(_proto.encode_ping(now_us, _acked_tick))
 		if now - _last_recv_ms >= _opts["link_timeout_ms"]:
 			_link_lost("nothing received for %d ms" % (now - _last_recv_ms), now)
 			return
@@ -548,7 +577,18 @@ func poll():
 	if _kcp.state == -1 and status == STATUS_CONNECTING:
 		_fail(DISCONNECT_LINK_LOST, "the link is dead: a message was sent %d times without an ack" % _kcp.dead_link)
 		return
+	if defer:
+		_flush_deferred = true
+		return
+	# A poll that received nothing and has nothing to send skips KCP's flush
+	# (and the socket write): the common case between two server frames.
+	if not _kcp.has_output_due(now):
+		_flush_deferred = false
+		return
 	_kcp.update(now)
+	# update() flushes at most once per KCP interval: acks that were left
+	# once stay marked so (and are not left again) until a flush sends them.
+	_flush_deferred = _flush_deferred and _kcp.acklist.size() > 0
 	if not _flush_output():
 		if status == STATUS_CONNECTED:
 			_link_lost("the socket cannot send", now)
@@ -621,9 +661,6 @@ func kick(id):
 
 # ---------------------------------------------------------------- messages
 
-# Sets this player's state (any msgpack-encodable value: numbers, strings,
-# Vector2/3, Color, Arrays, Dictionaries, byte arrays). It is sent on the next
-# poll() while in a room, at most once per poll: the latest value wins.
 # A state value as received with the option decode_states = false (msgpack
 # bytes) decoded; null if the bytes are not one valid value. With
 # decode_states = true (values already decoded) it returns value as it is.
@@ -636,6 +673,12 @@ func decode_state(value):
 	return r.value
 
 
+# Sets this player's state (any msgpack-encodable value: numbers, strings,
+# Vector2/3, Color, Arrays, Dictionaries, byte arrays). It is sent by a later
+# poll() while in a room, the latest value set (encoded when sent): with the
+# option state_per_tick (default true) at most once per server tick, once a
+# frame of a newer tick arrived (see _state_due()); without it, at the next
+# poll.
 func set_state(value):
 	_pending_state = value
 	_state_dirty = true
@@ -790,8 +833,41 @@ func _emit_local_errors(gen):
 	return true
 
 
-func _send_state():
+# With state_per_tick (the default), the state is sent at most once per
+# server tick: at the first poll after a frame of a newer tick than the one
+# seen at the last send (the server keeps only the latest state of each
+# tick, so a second one in the same tick would be overwritten unseen). It
+# goes in the datagram that acknowledges that frame: at the frame's poll, or
+# at the next one with coalesce_sends (see _defer_flush()). Without a frame
+# for two ticks it does not wait for one.
+func _state_due(now):
+	if not _opts["state_per_tick"] or tick_rate <= 0:
+		return true
+	if server_tick != _state_sent_tick:
+		return true
+	return now - _state_sent_ms >= 2000 / tick_rate
+
+
+# With coalesce_sends (the default), a poll that applied what arrived and has
+# nothing to send but its acks (no message queued, no ping or retransmission
+# due) leaves them, and this player's state, to the next poll, when polls
+# come at least about twice per server tick: one datagram then carries the
+# acks and the state, and the poll that decoded a frame does no encoding and
+# no socket write. Acks wait one poll at most (under 0.55 of a tick), and
+# the state goes out later in the tick, so it is fresher when the tick takes
+# it. The relay sees the round trip longer by that wait.
+func _defer_flush(now, poll_dt_us):
+	if _flush_deferred or not _opts["coalesce_sends"] or not _opts["state_per_tick"] or tick_rate <= 0:
+		return false
+	if _kcp.acklist.size() == 0 or poll_dt_us * tick_rate > 550000 or now >= _next_ping_ms:
+		return false
+	return not _kcp.has_output_due(now, false)
+
+
+func _send_state(now):
 	_state_dirty = false
+	_state_sent_tick = server_tick
+	_state_sent_ms = now
 	var frame = _proto.encode_state(_pending_state)
 	if frame.size() == 0:
 		_refuse("state: " + _proto.error)
@@ -1083,6 +1159,7 @@ func _apply_common(r, tick, full):
 	# are inlined, and the objects it calls are read once.
 	var interp = interpolator
 	var target = signal_target
+	var lazy = _proto.lazy_states
 	for s in r.states:
 		var id = s[0]
 		var p = players.get(id)
@@ -1092,7 +1169,7 @@ func _apply_common(r, tick, full):
 		p["state"] = v
 		p["state_tick"] = tick
 		if interp != null:
-			if _proto.lazy_states:
+			if lazy:
 				interp.push(id, decode_state(v), tick)
 			else:
 				interp.push(id, v, tick)

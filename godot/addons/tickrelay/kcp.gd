@@ -61,19 +61,19 @@ const SEND_EMPTY = -1
 const SEND_TOO_LARGE = -2
 
 
-class Segment:
-	var conv = 0
-	var cmd = 0
-	var frg = 0
-	var wnd = 0
-	var ts = 0
-	var sn = 0
-	var una = 0
-	var resendts = 0
-	var rto = 0
-	var fastack = 0
-	var xmit = 0
-	var data  # byte array
+# A segment is an Array indexed by these (an Array costs a fraction of an
+# object of an inner class to create, and its fields are read by index):
+#     frg    fragments still to come in its message
+#     sn     sequence number
+#     resendts, rto, fastack, xmit: sending state (snd_buf only)
+#     data   its bytes
+const SEG_FRG = 0
+const SEG_SN = 1
+const SEG_RESENDTS = 2
+const SEG_RTO = 3
+const SEG_FASTACK = 4
+const SEG_XMIT = 5
+const SEG_DATA = 6
 
 
 var conv = 0
@@ -116,10 +116,10 @@ var stat_timeout_resends = 0
 var stat_in_segments = 0
 var stat_out_datagrams = 0
 
-var snd_queue = []  # Segments not yet given a sn
-var snd_buf = []  # Segments sent, waiting for their ack, ordered by sn
-var rcv_queue = []  # Segments in order, ready for recv()
-var rcv_buf = []  # Segments received out of order, ordered by sn
+var snd_queue = []  # segments not yet given a sn
+var snd_buf = []  # segments sent, waiting for their ack, ordered by sn
+var rcv_queue = []  # segments in order, ready for recv()
+var rcv_buf = []  # segments received out of order, ordered by sn
 var acklist = []  # flat [sn, ts, sn, ts, ...] to ack on the next flush
 
 var _out  # StreamPeerBuffer assembling the next datagram
@@ -263,18 +263,13 @@ func send(data):
 	# not change what is (re)transmitted.
 	_tmp.data_array = data
 	if count == 1:
-		var seg = Segment.new()
-		seg.data = _tmp.data_array
-		snd_queue.append(seg)
+		snd_queue.append([0, 0, 0, 0, 0, 0, _tmp.data_array])
 		_tmp.clear()
 		return 0
 	_tmp.seek(0)
 	for i in range(count):
 		var size = int(min(mss, n - i * mss))
-		var seg = Segment.new()
-		seg.data = _tmp.get_data(size)[1]
-		seg.frg = count - i - 1
-		snd_queue.append(seg)
+		snd_queue.append([count - i - 1, 0, 0, 0, 0, 0, _tmp.get_data(size)[1]])
 	_tmp.clear()
 	return 0
 
@@ -284,14 +279,14 @@ func peek_size():
 	if rcv_queue.size() == 0:
 		return -1
 	var seg = rcv_queue[0]
-	if seg.frg == 0:
-		return seg.data.size()
-	if rcv_queue.size() < seg.frg + 1:
+	if seg[SEG_FRG] == 0:
+		return seg[SEG_DATA].size()
+	if rcv_queue.size() < seg[SEG_FRG] + 1:
 		return -1
 	var length = 0
 	for s in rcv_queue:
-		length += s.data.size()
-		if s.frg == 0:
+		length += s[SEG_DATA].size()
+		if s[SEG_FRG] == 0:
 			break
 	return length
 
@@ -305,15 +300,15 @@ func recv():
 	var recover = rcv_queue.size() >= rcv_wnd
 	var result
 	var first = rcv_queue.pop_front()
-	if first.frg == 0:
-		result = first.data
+	if first[SEG_FRG] == 0:
+		result = first[SEG_DATA]
 	else:
 		_tmp.clear()
-		_tmp.put_data(first.data)
+		_tmp.put_data(first[SEG_DATA])
 		while true:
 			var seg = rcv_queue.pop_front()
-			_tmp.put_data(seg.data)
-			if seg.frg == 0:
+			_tmp.put_data(seg[SEG_DATA])
+			if seg[SEG_FRG] == 0:
 				break
 		result = _tmp.data_array
 		_tmp.clear()
@@ -339,17 +334,21 @@ func input(data):
 	var pos = 0
 	var result = ERR_OK
 	while size - pos >= OVERHEAD:
-		var sconv = _in.get_u32()
-		if sconv != conv:
+		# The header as three little-endian 64-bit words (three calls instead
+		# of eight); >> is arithmetic, so each field is masked.
+		var w = _in.get_64()
+		if (w & M32) != conv:
 			result = ERR_SHORT
 			break
-		var cmd = _in.get_u8()
-		var frg = _in.get_u8()
-		var wnd = _in.get_u16()
-		var ts = _in.get_u32()
-		var sn = _in.get_u32()
-		var una = _in.get_u32()
-		var length = _in.get_u32()
+		var cmd = (w >> 32) & 0xff
+		var frg = (w >> 40) & 0xff
+		var wnd = (w >> 48) & 0xffff
+		w = _in.get_64()
+		var ts = w & M32
+		var sn = (w >> 32) & M32
+		w = _in.get_64()
+		var una = w & M32
+		var length = (w >> 32) & M32
 		pos += OVERHEAD
 		if size - pos < length:
 			result = ERR_TRUNCATED
@@ -359,37 +358,41 @@ func input(data):
 			break
 		stat_in_segments += 1
 		rmt_wnd = wnd
-		_parse_una(una)
-		_shrink_buf()
+		# The peer has everything below una: drop it from snd_buf. (The common
+		# steps of every segment are inlined here, _diff() too: a call costs
+		# more than they do.)
+		while snd_buf.size() > 0 and ((una - snd_buf[0][SEG_SN] + 0x80000000) & M32) > 0x80000000:
+			snd_buf.pop_front()
+		snd_una = snd_buf[0][SEG_SN] if snd_buf.size() > 0 else snd_nxt
 		if cmd == CMD_ACK:
 			var rtt = _diff(current, ts)
 			if rtt >= 0:
 				_update_ack(rtt)
-			_parse_ack(sn)
-			_shrink_buf()
+			if snd_buf.size() > 0:
+				_parse_ack(sn)
+				snd_una = snd_buf[0][SEG_SN] if snd_buf.size() > 0 else snd_nxt
 			if not have_ack:
 				have_ack = true
 				maxack = sn
 			elif _diff(sn, maxack) > 0:
 				maxack = sn
 		elif cmd == CMD_PUSH:
-			if _diff(sn, (rcv_nxt + rcv_wnd) & M32) < 0:
+			# sn within the receive window: [rcv_nxt - 2^31, rcv_nxt + rcv_wnd).
+			if ((sn - rcv_nxt - rcv_wnd + 0x80000000) & M32) < 0x80000000:
 				acklist.append(sn)
 				acklist.append(ts)
-				if _diff(sn, rcv_nxt) >= 0:
-					var seg = Segment.new()
-					seg.conv = sconv
-					seg.cmd = cmd
-					seg.frg = frg
-					seg.wnd = wnd
-					seg.ts = ts
-					seg.sn = sn
-					seg.una = una
+				if ((sn - rcv_nxt + 0x80000000) & M32) >= 0x80000000:
+					var bytes
 					if length > 0:
-						seg.data = _in.get_data(length)[1]
+						bytes = _in.get_data(length)[1]
 					else:
-						seg.data = _empty_bytes()
-					_parse_data(seg)
+						bytes = _empty_bytes()
+					if sn == rcv_nxt and rcv_buf.size() == 0 and rcv_queue.size() < rcv_wnd:
+						# The next one, in order: straight to rcv_queue.
+						rcv_queue.append([frg, sn, 0, 0, 0, 0, bytes])
+						rcv_nxt = (rcv_nxt + 1) & M32
+					else:
+						_parse_data([frg, sn, 0, 0, 0, 0, bytes])
 		elif cmd == CMD_WASK:
 			probe |= ASK_TELL
 		# CMD_WINS carries nothing but wnd, already taken above.
@@ -451,7 +454,7 @@ func check(now_ms):
 	var tm_flush = _diff(tsf, cur)
 	var tm_packet = 0x7fffffff
 	for seg in snd_buf:
-		var d = _diff(seg.resendts, cur)
+		var d = _diff(seg[SEG_RESENDTS], cur)
 		if d <= 0:
 			return cur
 		if d < tm_packet:
@@ -460,6 +463,23 @@ func check(now_ms):
 	if minimal >= interval:
 		minimal = interval
 	return (cur + minimal) & M32
+
+
+# True when a flush at now_ms would send something: acks (unless acks is
+# false), a window probe, queued data, or a segment due for its first send
+# or a retransmission. When it is false, update() may be skipped: its flush
+# would send nothing (the caller still sets `current` before input(), as
+# update() would).
+func has_output_due(now_ms, acks = true):
+	if (acks and acklist.size() > 0) or probe != 0 or snd_queue.size() > 0 or rmt_wnd == 0:
+		return true
+	var cur = now_ms & M32
+	for seg in snd_buf:
+		if seg[SEG_XMIT] == 0 or _diff(cur, seg[SEG_RESENDTS]) >= 0:
+			return true
+		if fastresend > 0 and seg[SEG_FASTACK] >= fastresend and (seg[SEG_XMIT] <= fastlimit or fastlimit <= 0):
+			return true
+	return false
 
 
 # Sends pending acks, window probes, new data and due retransmissions.
@@ -500,14 +520,11 @@ func flush():
 		cwnd_ = int(min(cwnd, cwnd_))
 	while snd_queue.size() > 0 and _diff(snd_nxt, (snd_una + cwnd_) & M32) < 0:
 		var seg = snd_queue.pop_front()
-		seg.conv = conv
-		seg.cmd = CMD_PUSH
-		seg.ts = current
-		seg.sn = snd_nxt
-		seg.resendts = current
-		seg.rto = rx_rto
-		seg.fastack = 0
-		seg.xmit = 0
+		seg[SEG_SN] = snd_nxt
+		seg[SEG_RESENDTS] = current
+		seg[SEG_RTO] = rx_rto
+		seg[SEG_FASTACK] = 0
+		seg[SEG_XMIT] = 0
 		snd_buf.append(seg)
 		snd_nxt = (snd_nxt + 1) & M32
 
@@ -517,36 +534,36 @@ func flush():
 	var lost = false
 	for seg in snd_buf:
 		var needsend = false
-		if seg.xmit == 0:
+		if seg[SEG_XMIT] == 0:
 			needsend = true
-			seg.xmit = 1
-			seg.rto = rx_rto
-			seg.resendts = (current + seg.rto + rtomin) & M32
-		elif _diff(current, seg.resendts) >= 0:
+			seg[SEG_XMIT] = 1
+			seg[SEG_RTO] = rx_rto
+			seg[SEG_RESENDTS] = (current + rx_rto + rtomin) & M32
+		elif _diff(current, seg[SEG_RESENDTS]) >= 0:
 			needsend = true
-			seg.xmit += 1
+			seg[SEG_XMIT] += 1
 			xmit += 1
 			stat_timeout_resends += 1
+			var rto = seg[SEG_RTO]
 			if nodelay == 0:
-				seg.rto += int(max(seg.rto, rx_rto))
+				rto += int(max(rto, rx_rto))
 			else:
-				var step = seg.rto if nodelay < 2 else rx_rto
-				seg.rto += step / 2
-			seg.resendts = (current + seg.rto) & M32
+				rto += (rto if nodelay < 2 else rx_rto) / 2
+			seg[SEG_RTO] = rto
+			seg[SEG_RESENDTS] = (current + rto) & M32
 			lost = true
-		elif seg.fastack >= resent:
-			if seg.xmit <= fastlimit or fastlimit <= 0:
+		elif seg[SEG_FASTACK] >= resent:
+			if seg[SEG_XMIT] <= fastlimit or fastlimit <= 0:
 				needsend = true
-				seg.xmit += 1
+				seg[SEG_XMIT] += 1
 				xmit += 1
 				stat_fast_resends += 1
-				seg.fastack = 0
-				seg.resendts = (current + seg.rto) & M32
+				seg[SEG_FASTACK] = 0
+				seg[SEG_RESENDTS] = (current + seg[SEG_RTO]) & M32
 				change = true
 		if needsend:
-			_emit(CMD_PUSH, seg.frg, wnd, current, seg.sn, seg.data)
-			seg.ts = current
-			if seg.xmit >= dead_link:
+			_emit(CMD_PUSH, seg[SEG_FRG], wnd, current, seg[SEG_SN], seg[SEG_DATA])
+			if seg[SEG_XMIT] >= dead_link:
 				state = -1
 	_flush_datagram()
 
@@ -604,14 +621,19 @@ func _emit(cmd, frg, wnd, ts, sn, data):
 		n = data.size()
 	if _out.get_size() + OVERHEAD + n > mtu:
 		_flush_datagram()
-	_out.put_u32(conv)
-	_out.put_u8(cmd)
-	_out.put_u8(frg)
-	_out.put_u16(wnd)
-	_out.put_u32(ts)
-	_out.put_u32(sn)
-	_out.put_u32(rcv_nxt)
-	_out.put_u32(n)
+	# The header as three little-endian 64-bit words: conv cmd frg wnd, ts
+	# sn, una len. A high half of 2^31 or more makes the word negative: it
+	# is multiplied in as a negative number (a shift into the sign bit would
+	# overflow).
+	var hi = cmd | (frg << 8) | (wnd << 16)
+	if hi >= 0x80000000:
+		hi -= 0x100000000
+	_out.put_64(conv + hi * 0x100000000)
+	hi = sn
+	if hi >= 0x80000000:
+		hi -= 0x100000000
+	_out.put_64(ts + hi * 0x100000000)
+	_out.put_64(rcv_nxt + n * 0x100000000)
 	if n > 0:
 		_out.put_data(data)
 
@@ -645,57 +667,43 @@ func _update_ack(rtt):
 	rx_rto = int(clamp(rto, rx_minrto, RTO_MAX))
 
 
-func _shrink_buf():
-	if snd_buf.size() == 0:
-		snd_una = snd_nxt
-	else:
-		snd_una = snd_buf[0].sn
-
-
 func _parse_ack(sn):
 	if _diff(sn, snd_una) < 0 or _diff(sn, snd_nxt) >= 0:
 		return
-	for seg in snd_buf:
-		if sn == seg.sn:
-			snd_buf.erase(seg)
+	for i in range(snd_buf.size()):
+		var ssn = snd_buf[i][SEG_SN]
+		if sn == ssn:
+			# erase() by value: Array.remove(i) is remove_at(i) in Godot 4. The
+			# first segment equal to this one is this one (sns differ).
+			snd_buf.erase(snd_buf[i])
 			return
-		if _diff(sn, seg.sn) < 0:
+		if _diff(sn, ssn) < 0:
 			return
-
-
-func _parse_una(una):
-	var k = 0
-	for seg in snd_buf:
-		if _diff(una, seg.sn) > 0:
-			k += 1
-		else:
-			break
-	for i in range(k):
-		snd_buf.pop_front()
 
 
 func _parse_fastack(sn):
 	if _diff(sn, snd_una) < 0 or _diff(sn, snd_nxt) >= 0:
 		return
 	for seg in snd_buf:
-		if _diff(sn, seg.sn) < 0:
+		var ssn = seg[SEG_SN]
+		if _diff(sn, ssn) < 0:
 			break
-		elif sn != seg.sn:
-			seg.fastack += 1
+		elif sn != ssn:
+			seg[SEG_FASTACK] += 1
 
 
 func _parse_data(newseg):
-	var sn = newseg.sn
+	var sn = newseg[SEG_SN]
 	if _diff(sn, (rcv_nxt + rcv_wnd) & M32) >= 0 or _diff(sn, rcv_nxt) < 0:
 		return
 	# Insert in sn order, searching from the end since segments mostly arrive
 	# in order; drop a duplicate.
 	var i = rcv_buf.size() - 1
 	while i >= 0:
-		var s = rcv_buf[i]
-		if s.sn == sn:
+		var ssn = rcv_buf[i][SEG_SN]
+		if ssn == sn:
 			return
-		if _diff(sn, s.sn) > 0:
+		if _diff(sn, ssn) > 0:
 			break
 		i -= 1
 	rcv_buf.insert(i + 1, newseg)
@@ -705,7 +713,7 @@ func _parse_data(newseg):
 func _move_rcv_buf():
 	while rcv_buf.size() > 0:
 		var seg = rcv_buf[0]
-		if seg.sn == rcv_nxt and rcv_queue.size() < rcv_wnd:
+		if seg[SEG_SN] == rcv_nxt and rcv_queue.size() < rcv_wnd:
 			rcv_buf.pop_front()
 			rcv_queue.append(seg)
 			rcv_nxt = (rcv_nxt + 1) & M32

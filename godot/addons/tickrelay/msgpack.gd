@@ -128,11 +128,18 @@ func encode(value):
 
 # Encodes value after a 4-byte big-endian length of its encoding (a tickrelay
 # frame, PROTOCOL.md section 2), in one pass. Empty bytes and `error` on failure.
-func encode_frame(value):
+# With head (an int 0..127), encodes the array [head, value] instead, without
+# building it.
+func encode_frame(value, head = -1):
 	error = ""
 	_w.clear()
 	_w.put_u32(0)
-	_put(value, 0)
+	if head >= 0:
+		_w.put_u8(0x92)
+		_w.put_u8(head)
+		_put(value, 1)
+	else:
+		_put(value, 0)
 	if error != "":
 		return empty_bytes()
 	var n = _w.get_size() - 4
@@ -195,6 +202,21 @@ func value_at(pos, depth = 0):
 	_pos = pos
 	_err = ""
 	var v = _get(depth)
+	if _err != "":
+		next = -1
+		read_error = _err
+		return null
+	next = _pos
+	return v
+
+
+# value_at() for a value known to be a fixmap (its type byte, at pos, is
+# 0x80..0x8f): the same result, without the type dispatch. A game state is
+# usually one, and a frame holds one per player.
+func fixmap_at(pos, depth):
+	_pos = pos + 1
+	_err = ""
+	var v = _get_map(_b[pos] & 0x0f, depth)
 	if _err != "":
 		next = -1
 		read_error = _err
@@ -341,12 +363,21 @@ func _put(v, depth):
 			else:
 				_put(k, depth + 1)
 			var e = v[k]
-			if typeof(e) == TYPE_INT and e >= 0 and e <= 0x7f:
+			var te = typeof(e)
+			if te == TYPE_INT and e >= 0 and e <= 0x7f:
 				_w.put_u8(e)
+			elif te == _t_vector2:
+				_w.put_u8(0xd7)
+				_w.put_u8(EXT_VECTOR2)
+				_w.put_float(e.x)
+				_w.put_float(e.y)
+			elif te == _t_float:
+				_w.put_u8(0xcb)
+				_w.put_double(e)
 			else:
 				_put(e, depth + 1)
-			if error != "":
-				return
+				if error != "":
+					return
 	elif t == _t_array:
 		if depth >= max_depth:
 			error = "nesting deeper than %d" % max_depth
@@ -717,8 +748,9 @@ func _get_map(n, depth):
 	var k
 	var b
 	for i in range(n):
-		# Fast paths for fixstr keys and fixint / float64 values, which make
-		# up most of a game state: saving the _get() call is most of the cost.
+		# Fast paths for fixstr keys and fixint / float64 / fixarray / uint16 /
+		# Vector2 values, which make up most of a game state: saving the
+		# _get() call is most of the cost.
 		if _pos >= _end:
 			return _fail("unexpected end of input")
 		b = _b[_pos]
@@ -749,6 +781,14 @@ func _get_map(n, depth):
 			d[k] = _get_array(b & 0x0f, depth + 1)
 			if _err != "":
 				return null
+		elif b == 0xcd and _end - _pos >= 3:
+			_pos += 3
+			d[k] = (_b[_pos - 2] << 8) | _b[_pos - 1]
+		elif b == 0xd7 and _end - _pos >= 10 and _b[_pos + 1] == EXT_VECTOR2:
+			_r.seek(_pos + 2)
+			_pos += 10
+			var x = _r.get_float()
+			d[k] = Vector2(x, _r.get_float())
 		else:
 			d[k] = _get(depth + 1)
 			if _err != "":

@@ -175,6 +175,19 @@ func feed(bytes):
 	_rbuf.put_data(bytes)
 
 
+# A received chunk that is exactly one frame while nothing is buffered (the
+# usual case: a frame that fits a KCP message), decoded straight from it as
+# read_message() would; null for any other chunk, which is then given to
+# feed() as usual.
+func read_whole(bytes):
+	var n = bytes.size()
+	if n < 5 or _rbuf.get_size() != _rpos:
+		return null
+	if ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) != n - 4 or n - 4 > max_frame_bytes:
+		return null
+	return _decode_slice(bytes, 4, n)
+
+
 # Bytes received but not yet returned as messages.
 func buffered():
 	return _rbuf.get_size() - _rpos
@@ -224,10 +237,11 @@ func frame(body):
 
 
 # Encodes a message array into a frame; empty bytes and `error` set on failure
-# (a value msgpack cannot encode, or a body over MAX_CLIENT_FRAME).
-func encode_message(fields):
+# (a value msgpack cannot encode, or a body over MAX_CLIENT_FRAME). With
+# type, the message [type, fields] (a state: the one sent most often).
+func encode_message(fields, type = -1):
 	error = ""
-	var f = mp.encode_frame(fields)
+	var f = mp.encode_frame(fields, type)
 	if mp.error != "":
 		error = mp.error
 		return mp.empty_bytes()
@@ -293,7 +307,7 @@ func encode_kick(rid, player_id):
 
 
 func encode_state(value):
-	return encode_message([MSG_STATE, value])
+	return encode_message(value, MSG_STATE)
 
 
 # ids: an Array of player ids for TARGET_LIST, else null.
@@ -617,13 +631,24 @@ func _walk_room():
 			states[i] = [id, mp.bytes_at(_fp, mp.next)]
 			_fp = mp.next
 		count = 0  # the loop below has nothing left to do
+	var v
 	for i in range(count):
-		if _fp < _fe and _fb[_fp] == 0x92:
-			_fp += 1
-			var id = _rd_int()
-			if id == null:
-				return null
-			var v = mp.value_at(_fp, 4)
+		# [id, value]: a positive fixint id and a fixmap value are the usual
+		# row, read without the calls of the general case.
+		if _fp + 2 < _fe and _fb[_fp] == 0x92:
+			var id = _fb[_fp + 1]
+			if id <= 0x7f:
+				_fp += 2
+			else:
+				_fp += 1
+				id = _rd_int()
+				if id == null or _fp >= _fe:
+					return null
+			b = _fb[_fp]
+			if b >= 0x80 and b <= 0x8f:
+				v = mp.fixmap_at(_fp, 4)
+			else:
+				v = mp.value_at(_fp, 4)
 			if mp.next < 0:
 				return null
 			_fp = mp.next
