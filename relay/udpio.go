@@ -21,6 +21,10 @@ type packetIO interface {
 	close()
 }
 
+// writeBatch is how many datagrams outBatch collects before it writes (one
+// sendmmsg where there is one).
+const writeBatch = 256
+
 // outMsg is one datagram to send.
 type outMsg struct {
 	b  []byte

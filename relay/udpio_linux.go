@@ -128,7 +128,6 @@ type mmsghdr struct {
 const (
 	sizeofName = unix.SizeofSockaddrInet6 // room for either family
 	readBatch  = 64
-	writeBatch = 256
 )
 
 // mmsgIO reads with recvmmsg through the netpoller and writes with
