@@ -208,6 +208,7 @@ const (
 	kcpHeaderSize = 24
 	kcpCmdPush    = 81
 	kcpCmdAck     = 82
+	kcpCmdWask    = 83
 	kcpCmdMax     = 84
 	kcpOffCmd     = 4
 	kcpOffSN      = 12

@@ -8,14 +8,19 @@ import (
 )
 
 // kcpNowSrc is a KCP that is never updated: its Check returns kcp-go's own
-// millisecond clock, which Check and Update use, so that the delay until a
-// session's Check time is exact. Check on it only reads.
+// millisecond clock, which Check, Update and the resend times use. The
+// transport schedules on the same clock (read once per operation), so the
+// delay until a session's resend is exact.
 var kcpNowSrc = kcp.NewKCP(0, func([]byte, int) {})
 
 func kcpNow() uint32 { return kcpNowSrc.Check() }
 
-// tsFlushOff is the offset of KCP.ts_flush, or -1 if this kcp-go does not
-// have a uint32 field of that name.
+// before reports whether kcp-go time a is earlier than b (the clock wraps
+// after 49 days; times compared are never that far apart).
+func before(a, b uint32) bool { return int32(a-b) < 0 }
+
+// tsFlushOff is the offset of KCP.ts_flush, or noOffset if this kcp-go does
+// not have a uint32 field of that name.
 //
 // kcp-go exports no flush: Update flushes only once ts_flush is reached (up
 // to one interval away), while its own UDPSession.Write flushes at once. To
@@ -24,17 +29,17 @@ func kcpNow() uint32 { return kcpNowSrc.Check() }
 var tsFlushOff = func() uintptr {
 	f, ok := reflect.TypeOf(kcp.KCP{}).FieldByName("ts_flush")
 	if !ok || f.Type.Kind() != reflect.Uint32 {
-		return ^uintptr(0)
+		return noOffset
 	}
 	return f.Offset
 }()
 
 // flushNow flushes k at once (acks, new data within the window, due
-// resends). Without the field it falls back to Update, which flushes at the
-// session's next interval.
-func flushNow(k *kcp.KCP) {
-	if tsFlushOff != ^uintptr(0) {
-		*(*uint32)(unsafe.Add(unsafe.Pointer(k), tsFlushOff)) = kcpNow()
+// resends); now is kcpNow(). Without the field it falls back to Update,
+// which flushes at the session's next interval.
+func flushNow(k *kcp.KCP, now uint32) {
+	if tsFlushOff != noOffset {
+		*(*uint32)(unsafe.Add(unsafe.Pointer(k), tsFlushOff)) = now
 	}
 	k.Update()
 }

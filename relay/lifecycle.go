@@ -12,10 +12,10 @@ import (
 func (s *Server) onTick(n uint64, now time.Time) {
 	h := s.hub
 	h.begin(n, now)
-	start := nowMs()
-	period := int64(time.Second / time.Duration(h.cfg.tickRate) / time.Millisecond)
+	start := kcpNow()
+	period := uint32(time.Second / time.Duration(h.cfg.tickRate) / time.Millisecond)
 	s.tr.nextTick.Store(start + period + s.lastWork + 2)
-	defer func() { s.lastWork = nowMs() - start }()
+	defer func() { s.lastWork = uint32(max(0, int32(kcpNow()-start))) }()
 
 	s.mu.Lock()
 	newcomers := s.pending

@@ -112,7 +112,7 @@ type Server struct {
 	// Owned by the tick goroutine.
 	hub        *hub
 	spareItems []inItem // the last drained inbox, reused
-	lastWork   int64    // ms the last tick took
+	lastWork   uint32   // ms the last tick took
 	live       []*session
 	shutSeen   bool
 	drainDone  bool

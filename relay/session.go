@@ -54,9 +54,15 @@ type session struct {
 	// and from every interval flush while a frame is in flight) and go out
 	// with the session's next flush, usually in the datagram of its next
 	// frame.
-	holdAcks bool
-	stash    []byte
-	stashDue int64 // nowMs when held acks must go, even without a frame
+	holdAcks   bool
+	stash      []byte
+	stashDue   uint32 // when held acks must go, even without a frame
+	stashTimed bool   // stashDue is set
+	// flushBy is when KCP must flush although nothing of its own is due:
+	// it owes acks for data received (kept in its ack list until a
+	// flush), a window update, or an answer to a window probe.
+	flushBy  uint32
+	flushSet bool
 	// For Busy: segments sent in all, and the running total at the end of
 	// each of the last messages (a ring; a frame may span segments).
 	segsSent uint64
@@ -68,8 +74,8 @@ type session struct {
 	once     sync.Once
 
 	// Owned by the updater's heap (under transport.hmu).
-	due  int64 // ms on the transport's clock
-	hidx int   // index in the heap, -1 when not scheduled
+	due  uint32 // kcpNow time
+	hidx int    // index in the heap, -1 when not scheduled
 
 	filterKnown bool // owned by the tick: the filter was told of the hello
 }
@@ -92,6 +98,7 @@ func newSession(t *transport, key, raw netip.AddrPort, conv uint32) *session {
 // input feeds one datagram to KCP and moves what it completes to the inbox.
 // Called by the transport's reader.
 func (s *session) input(b []byte) {
+	now := kcpNow()
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
@@ -101,14 +108,73 @@ func (s *session) input(b []byte) {
 	s.kcp.Input(b, kcp.IKCP_PACKET_REGULAR, false)
 	s.holdAcks = false
 	s.pumpLocked()
-	delay := s.t.ackDelay()
-	if len(s.stash) > 0 && s.stashDue == 0 {
-		s.stashDue = nowMs() + int64(delay)
-	}
-	s.mu.Unlock()
 	// The acks go with the next frame (the tick flushes), or alone just
-	// after the next tick. Resends already have their own, earlier, time.
-	s.t.schedule(s, delay)
+	// after the next tick.
+	ackBy := now + uint32(s.t.ackDelay(now))
+	if len(s.stash) > 0 && !s.stashTimed {
+		s.stashDue, s.stashTimed = ackBy, true
+	}
+	if owesReply(b) {
+		s.oweFlushLocked(ackBy)
+	}
+	delay := s.dueInLocked(now)
+	s.mu.Unlock()
+	s.t.schedule(s, delay, now)
+}
+
+// oweFlushLocked asks for a flush by time by at the latest.
+func (s *session) oweFlushLocked(by uint32) {
+	if !s.flushSet || before(by, s.flushBy) {
+		s.flushBy, s.flushSet = by, true
+	}
+}
+
+// dueInLocked is how many ms from now until s has something to send of its
+// own (a resend, a window probe, held acks, a flush it owes), 0 if now, -1
+// if nothing: then only input or a frame gives it work.
+func (s *session) dueInLocked(now uint32) int {
+	d := -1
+	if ms, held, ok := resendIn(s.kcp, now, s.t.interval); ok {
+		d = ms
+		if s.kcp.WaitSnd() > held {
+			// Data waits for the peer's window: KCP probes on its
+			// interval clock.
+			d = minDue(d, s.t.checkDelay(s.kcp, now))
+		}
+	} else if s.kcp.WaitSnd() > 0 {
+		d = s.t.checkDelay(s.kcp, now)
+	}
+	if len(s.stash) > 0 && s.stashTimed {
+		d = minDue(d, max(0, int(int32(s.stashDue-now))))
+	}
+	if s.flushSet {
+		d = minDue(d, max(0, int(int32(s.flushBy-now))))
+	}
+	return d
+}
+
+// minDue is the sooner of two delays, where -1 means never.
+func minDue(a, b int) int {
+	if a < 0 || (b >= 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+// owesReply reports whether datagram b (already accepted by KCP's Input)
+// has data or a window probe, which KCP answers only at its next flush.
+func owesReply(b []byte) bool {
+	for len(b) >= kcpHeaderSize {
+		if c := b[kcpOffCmd]; c == kcpCmdPush || c == kcpCmdWask {
+			return true
+		}
+		n := int(binary.LittleEndian.Uint32(b[kcpOffLen:]))
+		if n > len(b)-kcpHeaderSize {
+			return false
+		}
+		b = b[kcpHeaderSize+n:]
+	}
+	return false
 }
 
 // pumpLocked moves complete KCP messages into the stream buffer and cuts
@@ -204,14 +270,16 @@ func (s *session) takeInbox(spare []inItem) []inItem {
 		spare = nil
 	}
 	s.inbox = spare[:0]
-	delay := -1
+	delay, now := -1, uint32(0)
 	if !s.dead && s.pumpLocked() {
-		delay = s.t.checkDelay(s.kcp) // a window update is due
+		// The window opened: tell the peer within an interval (the
+		// player's next frame usually does it first).
+		now = kcpNow()
+		s.oweFlushLocked(now + uint32(s.t.interval))
+		delay = s.dueInLocked(now)
 	}
 	s.mu.Unlock()
-	if delay >= 0 {
-		s.t.schedule(s, delay)
-	}
+	s.t.schedule(s, delay, now)
 	return items
 }
 
@@ -247,6 +315,7 @@ const maxInFlightCap = 64
 // (the protocol is a byte stream; the server never sends frg > 0), and
 // flushed into the shared output batch, which the tick sends at its end.
 func (s *session) Send(b []byte) {
+	now := kcpNow()
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
@@ -260,25 +329,26 @@ func (s *session) Send(b []byte) {
 	}
 	s.msgEnds[s.msgHead] = s.segsSent
 	s.msgHead = (s.msgHead + 1) % maxInFlightCap
-	s.flushLocked(true)
-	delay := s.t.checkDelay(s.kcp)
+	s.flushLocked(true, now)
+	delay := s.dueInLocked(now)
 	s.mu.Unlock()
-	s.t.schedule(s, delay)
+	s.t.schedule(s, delay, now)
 }
 
-// flushLocked flushes KCP now, and the acks that were held if any output
-// took them along or their time is up (force).
-func (s *session) flushLocked(force bool) {
-	flushNow(s.kcp)
-	if len(s.stash) > 0 && s.stashDue == 0 { // this flush held them
-		s.stashDue = nowMs() + int64(s.t.ackDelay())
+// flushLocked flushes KCP at kcp-go time now, and the acks that were held
+// if any output took them along or their time is up (force).
+func (s *session) flushLocked(force bool, now uint32) {
+	flushNow(s.kcp, now)
+	s.flushSet = false
+	if len(s.stash) > 0 && !s.stashTimed { // this flush held them
+		s.stashDue, s.stashTimed = now+uint32(s.t.ackDelay(now)), true
 	}
-	if len(s.stash) > 0 && (force || nowMs() >= s.stashDue) {
+	if len(s.stash) > 0 && (force || !before(now, s.stashDue)) {
 		s.t.out.add(s.conn.to, s.stash, nil)
 		s.stash = s.stash[:0]
 	}
 	if len(s.stash) == 0 {
-		s.stashDue = 0
+		s.stashTimed = false
 	}
 }
 

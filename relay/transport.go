@@ -15,9 +15,10 @@ import (
 
 // transport is the server's session layer on one socket: one reader
 // goroutine (recvmmsg, demultiplexing by source address into each session's
-// KCP) and one updater goroutine (a min-heap of sessions keyed by their KCP
-// Check time; a session with nothing in flight is not in it). All output
-// goes through one batch, sent with sendmmsg across sessions.
+// KCP) and one updater goroutine (a min-heap of sessions keyed by when they
+// next have something to send on their own: a resend, held acks; a session
+// with nothing due is not in it). All output goes through one batch, sent
+// with sendmmsg across sessions. Times are kcp-go's milliseconds (kcpNow).
 type transport struct {
 	srv *Server
 	pc  net.PacketConn
@@ -33,35 +34,30 @@ type transport struct {
 	mu       sync.Mutex // guards sessions
 	sessions map[netip.AddrPort]*session
 
-	hmu   sync.Mutex // guards the heap and armed
-	heap  sessHeap
-	armed int64 // due time the updater sleeps until; max when none
-	wake  chan struct{}
-	done  chan struct{}
+	hmu      sync.Mutex // guards the heap, armed and armedSet
+	heap     sessHeap
+	armed    uint32 // due time the updater sleeps until, if armedSet
+	armedSet bool
+	wake     chan struct{}
+	done     chan struct{}
 
 	readErr error // set by the reader before it returns
 
-	// nextTick is when (nowMs) the tick after the current one is due, plus
-	// a margin: acks for what a client sends wait for it, so that they
-	// ride in the datagram carrying the client's next frame instead of
-	// travelling alone.
-	nextTick atomic.Int64
+	// nextTick is when (kcpNow) the tick after the current one is due,
+	// plus a margin: acks for what a client sends wait for it, so that
+	// they ride in the datagram carrying the client's next frame instead
+	// of travelling alone.
+	nextTick atomic.Uint32
 }
 
 // ackDelay is how long input's acks may wait: until just after the next
 // tick, at least one KCP interval and at most maxAckHold ms.
-func (t *transport) ackDelay() int {
-	d := int(t.nextTick.Load() - nowMs())
+func (t *transport) ackDelay(now uint32) int {
+	d := int(int32(t.nextTick.Load() - now))
 	return max(t.interval, min(d, maxAckHold))
 }
 
 const maxAckHold = 50
-
-var clockRef = time.Now()
-
-func nowMs() int64 { return int64(time.Since(clockRef) / time.Millisecond) }
-
-const noDue = int64(1<<63 - 1)
 
 func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
 	c := srv.KCP
@@ -77,7 +73,6 @@ func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
 		maxInFlight: min(orInt(c.MaxInFlight, 8), maxInFlightCap),
 		nc:          1,
 		sessions:    make(map[netip.AddrPort]*session),
-		armed:       noDue,
 		wake:        make(chan struct{}, 1),
 		done:        make(chan struct{}),
 	}
@@ -194,32 +189,32 @@ func (t *transport) remove(s *session) {
 	t.hmu.Unlock()
 }
 
-// checkDelay is how many ms until k wants Update, or -1 when it has nothing
-// in flight (its acks, if any, go at the next interval: see schedule).
-// Called under the session's lock.
-func (t *transport) checkDelay(k *kcp.KCP) int {
-	d := int(int32(k.Check() - kcpNow()))
+// checkDelay is how many ms until kcp-go's Check wants an Update, at most
+// one interval: the fallback when resendIn cannot read the send buffer.
+func (t *transport) checkDelay(k *kcp.KCP, now uint32) int {
+	d := int(int32(k.Check() - now))
 	return max(0, min(d, t.interval))
 }
 
-// schedule makes sure s is updated within delay ms.
-func (t *transport) schedule(s *session, delay int) {
+// schedule makes sure s is updated within delay ms of now (kcpNow); a
+// negative delay asks for nothing.
+func (t *transport) schedule(s *session, delay int, now uint32) {
 	if delay < 0 {
 		return
 	}
-	due := nowMs() + int64(delay)
+	due := now + uint32(delay)
 	t.hmu.Lock()
 	switch {
 	case s.hidx < 0:
 		s.due = due
 		heap.Push(&t.heap, s)
-	case due < s.due:
+	case before(due, s.due):
 		s.due = due
 		heap.Fix(&t.heap, s.hidx)
 	}
-	notify := due < t.armed
+	notify := !t.armedSet || before(due, t.armed)
 	if notify {
-		t.armed = due
+		t.armed, t.armedSet = due, true
 	}
 	t.hmu.Unlock()
 	if notify {
@@ -235,17 +230,20 @@ func (t *transport) updateLoop() {
 	defer timer.Stop()
 	var due []*session
 	for {
-		now := nowMs()
+		now := kcpNow()
 		t.hmu.Lock()
-		for len(t.heap) > 0 && t.heap[0].due <= now {
+		for len(t.heap) > 0 && !before(now, t.heap[0].due) {
 			due = append(due, heap.Pop(&t.heap).(*session))
 		}
-		next := noDue
+		wait := -1
 		if len(t.heap) > 0 {
-			next = t.heap[0].due
+			wait = int(int32(t.heap[0].due - now))
 		}
 		if len(due) == 0 {
-			t.armed = next
+			t.armedSet = wait >= 0
+			if t.armedSet {
+				t.armed = t.heap[0].due
+			}
 		}
 		t.hmu.Unlock()
 
@@ -261,8 +259,8 @@ func (t *transport) updateLoop() {
 			t.out.flush()
 			continue
 		}
-		if next != noDue {
-			timer.Reset(time.Duration(next-now) * time.Millisecond)
+		if wait >= 0 {
+			timer.Reset(time.Duration(wait) * time.Millisecond)
 		}
 		select {
 		case <-t.done:
@@ -279,38 +277,38 @@ func (t *transport) updateLoop() {
 	}
 }
 
-// update runs one KCP update for s and reschedules it if it still has data
-// in flight (an idle session leaves the heap until its next input or send).
+// update flushes s if something is due and reschedules it for what is
+// left (a session with nothing due leaves the heap until its next input or
+// send). A session is often woken for a resend that its acks have made
+// moot since: then it costs a look at its send buffer, not a flush.
 func (t *transport) update(s *session) {
+	now := kcpNow()
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
 		return
 	}
-	// It is due: resends, a probe, or acks. Acks alone wait for the next
-	// frame (or their hold time), as they do when Input produces them.
-	s.holdAcks = true
-	s.flushLocked(false)
-	s.holdAcks = false
-	delay := -1
-	if s.kcp.WaitSnd() > 0 {
-		delay = t.checkDelay(s.kcp)
-	}
-	if len(s.stash) > 0 {
-		d := int(max(0, s.stashDue-nowMs()))
-		if delay < 0 || d < delay {
-			delay = d
+	delay := s.dueInLocked(now)
+	if delay == 0 {
+		// Resends, a probe, or acks whose time is up. Acks that are not
+		// due wait for the next frame, as they do when Input makes them.
+		s.holdAcks = !s.flushSet || before(now, s.flushBy)
+		s.flushLocked(false, now)
+		s.holdAcks = false
+		delay = s.dueInLocked(now)
+		if delay == 0 {
+			delay = 1 // what the flush could not send (a closed window) waits
 		}
 	}
 	s.mu.Unlock()
-	t.schedule(s, delay)
+	t.schedule(s, delay, now)
 }
 
 // sessHeap is a min-heap of sessions by due time.
 type sessHeap []*session
 
 func (h sessHeap) Len() int           { return len(h) }
-func (h sessHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h sessHeap) Less(i, j int) bool { return before(h[i].due, h[j].due) }
 func (h sessHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].hidx, h[j].hidx = i, j
