@@ -51,9 +51,8 @@ type session struct {
 	dead   bool     // closed: KCP is no longer driven
 	// While Input or the updater's flush runs, datagrams of acks only are
 	// held in stash (kcp-go flushes them from Input whenever una advances,
-	// and from every interval flush while a frame is in flight) and go out
-	// with the session's next flush, usually in the datagram of its next
-	// frame.
+	// and from the updater's flushes for resends) and go out with the
+	// session's next flush, usually in the datagram of its next frame.
 	holdAcks   bool
 	stash      []byte
 	stashDue   uint32 // when held acks must go, even without a frame
