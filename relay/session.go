@@ -163,17 +163,8 @@ func minDue(a, b int) int {
 // owesReply reports whether datagram b (already accepted by KCP's Input)
 // has data or a window probe, which KCP answers only at its next flush.
 func owesReply(b []byte) bool {
-	for len(b) >= kcpHeaderSize {
-		if c := b[kcpOffCmd]; c == kcpCmdPush || c == kcpCmdWask {
-			return true
-		}
-		n := int(binary.LittleEndian.Uint32(b[kcpOffLen:]))
-		if n > len(b)-kcpHeaderSize {
-			return false
-		}
-		b = b[kcpHeaderSize+n:]
-	}
-	return false
+	cmds, _ := segmentCmds(b)
+	return cmds&(cmdBit(kcpCmdPush)|cmdBit(kcpCmdWask)) != 0
 }
 
 // pumpLocked moves complete KCP messages into the stream buffer and cuts
@@ -379,18 +370,26 @@ func (s *session) output(buf []byte, size int) {
 
 // acksOnly reports whether datagram b holds only ack segments.
 func acksOnly(b []byte) bool {
+	cmds, whole := segmentCmds(b)
+	return whole && cmds == cmdBit(kcpCmdAck)
+}
+
+// segmentCmds walks the KCP segments of datagram b: a bit set (cmdBit) of
+// the commands seen, and whether the segments fill b exactly.
+func segmentCmds(b []byte) (cmds uint32, whole bool) {
 	for len(b) >= kcpHeaderSize {
-		if b[kcpOffCmd] != kcpCmdAck {
-			return false
-		}
+		cmds |= cmdBit(b[kcpOffCmd])
 		n := int(binary.LittleEndian.Uint32(b[kcpOffLen:]))
 		if n > len(b)-kcpHeaderSize {
-			return false
+			return cmds, false
 		}
 		b = b[kcpHeaderSize+n:]
 	}
-	return len(b) == 0
+	return cmds, len(b) == 0
 }
+
+// cmdBit is command c's bit in segmentCmds' set (any other byte maps to 1<<31).
+func cmdBit(c byte) uint32 { return 1 << min(uint32(c-kcpCmdPush), 31) }
 
 // Close implements link.
 func (s *session) Close() { s.close() }
