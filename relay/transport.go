@@ -92,6 +92,7 @@ func (t *transport) configure(k *kcp.KCP) {
 	k.NoDelay(1, t.interval, t.resend, t.nc)
 	k.WndSize(t.sndWnd, t.rcvWnd)
 	k.SetMtu(t.mtu)
+	trimKCP(k, t.mtu)
 }
 
 // start launches the reader and the updater; wg owns them.

@@ -133,8 +133,10 @@ func TestTransportMemoryPerSession(t *testing.T) {
 	per := (int64(m1.HeapAlloc) - int64(m0.HeapAlloc)) / n
 	t.Logf("heap: %.1f MiB -> %.1f MiB for %d sessions: %d bytes (%.1f KiB) per session (player included); goroutines %d",
 		float64(m0.HeapAlloc)/(1<<20), float64(m1.HeapAlloc)/(1<<20), n, per, float64(per)/1024, runtime.NumGoroutine())
-	if per > 64<<10 {
-		t.Errorf("%d bytes per session, want <= 64 KiB", per)
+	// 7.6 KiB when measured; kcp-go's default rings and buffer (trimKCP)
+	// alone would add 15.
+	if per > 16<<10 {
+		t.Errorf("%d bytes per session, want <= 16 KiB", per)
 	}
 }
 
