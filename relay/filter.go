@@ -1,7 +1,8 @@
 package relay
 
 // admission: admission control in front of KCP. The server's transport
-// asks it about every datagram before a session exists or is looked up.
+// asks it about every datagram from an address without a session, before
+// one exists.
 //
 // A KCP server naively creates a session for any datagram of 24 bytes or
 // more from an address it does not know (kcp-go's listener does, at about
@@ -77,9 +78,11 @@ package relay
 //     the filter runs after the kernel has queued the datagram.
 //
 // The server's transport (transport.go) uses the admission table directly:
-// its reader calls admit for every datagram before any session exists or is
-// looked up. (filterConn, the same table as a PacketConn wrapper in front of
-// kcp-go's own listener, lives in the tests.)
+// its reader calls admit for every datagram from an address it has no
+// session for, and checks a live session's datagrams itself with
+// checkKnown, the same test the table applies to a known address, and
+// counts them here. (filterConn, the same table as a PacketConn wrapper in
+// front of kcp-go's own listener, lives in the tests.)
 
 import (
 	"encoding/binary"
@@ -169,8 +172,9 @@ type filterEntry struct {
 type ipCount struct{ pending, sessions int32 }
 
 // admission is the filter's table and counters, usable without a
-// PacketConn: the server's transport calls admit for every datagram it
-// reads, and established and forget as sessions say hello and close.
+// PacketConn: the server's transport calls admit for every datagram from
+// an unknown address, and established and forget as sessions say hello and
+// close.
 type admission struct {
 	cfg     filterConfig
 	limiter *rate.Limiter
@@ -326,6 +330,18 @@ func (f *admission) countSent(datagrams, bytes, refused int) {
 	}
 }
 
+// checkKnown decides the fate of a datagram from an address whose session
+// has conv: it must be KCP with that conv.
+func checkKnown(b []byte, conv uint32) (dropReason, bool) {
+	switch {
+	case len(b) < kcpHeaderSize || b[kcpOffCmd] < kcpCmdPush || b[kcpOffCmd] > kcpCmdMax:
+		return dropJunk, false // kcp-go would ignore it, or read it as FEC
+	case binary.LittleEndian.Uint32(b) != conv:
+		return dropConvMismatch, false
+	}
+	return 0, true
+}
+
 // check decides one datagram's fate.
 func (f *admission) check(b []byte, key netip.AddrPort) (dropReason, bool) {
 	now := f.cfg.now()
@@ -333,13 +349,7 @@ func (f *admission) check(b []byte, key netip.AddrPort) (dropReason, bool) {
 	defer f.mu.Unlock()
 	f.expireLocked(now)
 	if e := f.table[key]; e != nil {
-		switch {
-		case len(b) < kcpHeaderSize || b[kcpOffCmd] < kcpCmdPush || b[kcpOffCmd] > kcpCmdMax:
-			return dropJunk, false // kcp-go would ignore it, or read it as FEC
-		case binary.LittleEndian.Uint32(b) != e.conv:
-			return dropConvMismatch, false
-		}
-		return 0, true
+		return checkKnown(b, e.conv)
 	}
 	conv, ok := classifyHello(b, f.cfg.maxFrameSize)
 	if !ok {
@@ -503,6 +513,7 @@ func (f *admission) stats() FilterStats {
 		s.Drops[r.String()] = f.drops[r].Load()
 	}
 	f.mu.Lock()
+	f.expireLocked(f.cfg.now()) // datagrams of known sessions skip check, and expiry
 	s.Pending, s.Sessions, s.SourceIPs = f.nPending, len(f.table), len(f.perIP)
 	f.mu.Unlock()
 	return s

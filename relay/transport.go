@@ -144,34 +144,37 @@ func (t *transport) readFailed(err error) bool {
 // datagram admits, demultiplexes and inputs one datagram from raw.
 func (t *transport) datagram(b []byte, raw netip.AddrPort) {
 	key := normKey(raw)
-	if !t.adm.admit(b, key) {
-		return
-	}
 	t.mu.Lock()
 	s := t.sessions[key]
 	t.mu.Unlock()
-	conv := uint32(0)
-	if len(b) >= 4 {
-		conv = uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-	}
-	if s == nil {
-		// Only a hello the filter admitted opens a session.
-		c, ok := classifyHello(b, t.adm.cfg.maxFrameSize)
-		if !ok {
-			return
+	if s != nil {
+		// The common case, every datagram of a live session: the
+		// admission table would only repeat the session's conv check,
+		// under its lock and after reading the clock.
+		r, ok := checkKnown(b, s.conn.conv)
+		t.adm.count(r, ok, len(b))
+		if ok {
+			s.input(b)
 		}
-		s = newSession(t, key, raw, c)
-		t.mu.Lock()
-		t.sessions[key] = s
-		t.mu.Unlock()
-		if !t.srv.accept(s) {
-			s.close()
-			return
-		}
-		atomic.AddUint64(&kcp.DefaultSnmp.PassiveOpens, 1)
-	} else if conv != s.conn.conv {
 		return
 	}
+	if !t.adm.admit(b, key) {
+		return
+	}
+	// Only a hello the filter admitted opens a session.
+	c, ok := classifyHello(b, t.adm.cfg.maxFrameSize)
+	if !ok {
+		return
+	}
+	s = newSession(t, key, raw, c)
+	t.mu.Lock()
+	t.sessions[key] = s
+	t.mu.Unlock()
+	if !t.srv.accept(s) {
+		s.close()
+		return
+	}
+	atomic.AddUint64(&kcp.DefaultSnmp.PassiveOpens, 1)
 	s.input(b)
 }
 
