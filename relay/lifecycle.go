@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/kcpx"
 )
 
 // onTick is the tick's work: adopt new sessions, apply every session's
@@ -12,10 +13,10 @@ import (
 func (s *Server) onTick(n uint64, now time.Time) {
 	h := s.hub
 	h.begin(n, now)
-	start := kcpNow()
+	start := kcpx.Now()
 	period := uint32(time.Second / time.Duration(h.cfg.tickRate) / time.Millisecond)
 	s.tr.nextTick.Store(start + period + s.lastWork + 2)
-	defer func() { s.lastWork = uint32(max(0, int32(kcpNow()-start))) }()
+	defer func() { s.lastWork = uint32(max(0, int32(kcpx.Now()-start))) }()
 
 	s.mu.Lock()
 	newcomers := s.pending

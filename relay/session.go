@@ -12,6 +12,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/kcpx"
 )
 
 // inItem is what the transport hands the tick for one session: one message
@@ -97,7 +98,7 @@ func newSession(t *transport, key, raw netip.AddrPort, conv uint32) *session {
 // input feeds one datagram to KCP and moves what it completes to the inbox.
 // Called by the transport's reader.
 func (s *session) input(b []byte) {
-	now := kcpNow()
+	now := kcpx.Now()
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
@@ -123,7 +124,7 @@ func (s *session) input(b []byte) {
 
 // oweFlushLocked asks for a flush by time by at the latest.
 func (s *session) oweFlushLocked(by uint32) {
-	if !s.flushSet || before(by, s.flushBy) {
+	if !s.flushSet || kcpx.Before(by, s.flushBy) {
 		s.flushBy, s.flushSet = by, true
 	}
 }
@@ -133,7 +134,7 @@ func (s *session) oweFlushLocked(by uint32) {
 // if nothing: then only input or a frame gives it work.
 func (s *session) dueInLocked(now uint32) int {
 	d := -1
-	if ms, held, ok := resendIn(s.kcp, now, s.t.interval); ok {
+	if ms, held, ok := kcpx.ResendIn(s.kcp, now, s.t.interval); ok {
 		d = ms
 		if s.kcp.WaitSnd() > held {
 			// Data waits for the peer's window: KCP probes on its
@@ -264,7 +265,7 @@ func (s *session) takeInbox(spare []inItem) []inItem {
 	if !s.dead && s.pumpLocked() {
 		// The window opened: tell the peer within an interval (the
 		// player's next frame usually does it first).
-		now = kcpNow()
+		now = kcpx.Now()
 		s.oweFlushLocked(now + uint32(s.t.interval))
 		delay = s.dueInLocked(now)
 	}
@@ -305,7 +306,7 @@ const maxInFlightCap = 64
 // (the protocol is a byte stream; the server never sends frg > 0), and
 // flushed into the shared output batch, which the tick sends at its end.
 func (s *session) Send(b []byte) {
-	now := kcpNow()
+	now := kcpx.Now()
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
@@ -328,12 +329,12 @@ func (s *session) Send(b []byte) {
 // flushLocked flushes KCP at kcp-go time now, and the acks that were held
 // if any output took them along or their time is up (force).
 func (s *session) flushLocked(force bool, now uint32) {
-	flushNow(s.kcp, now)
+	kcpx.FlushNow(s.kcp, now)
 	s.flushSet = false
 	if len(s.stash) > 0 && !s.stashTimed { // this flush held them
 		s.stashDue, s.stashTimed = now+uint32(s.t.ackDelay(now)), true
 	}
-	if len(s.stash) > 0 && (force || !before(now, s.stashDue)) {
+	if len(s.stash) > 0 && (force || !kcpx.Before(now, s.stashDue)) {
 		s.t.out.add(s.conn.to, s.stash, nil)
 		s.stash = s.stash[:0]
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	kcp "github.com/xtaci/kcp-go/v5"
+
+	"github.com/tickrelay/tickrelay/internal/kcpx"
 )
 
 // transport is the server's session layer on one socket: one reader
@@ -92,7 +94,7 @@ func (t *transport) configure(k *kcp.KCP) {
 	k.NoDelay(1, t.interval, t.resend, t.nc)
 	k.WndSize(t.sndWnd, t.rcvWnd)
 	k.SetMtu(t.mtu)
-	trimKCP(k, t.mtu)
+	kcpx.Trim(k, t.mtu)
 }
 
 // start launches the reader and the updater; wg owns them.
@@ -194,7 +196,7 @@ func (t *transport) remove(s *session) {
 }
 
 // checkDelay is how many ms until kcp-go's Check wants an Update, at most
-// one interval: the fallback when resendIn cannot read the send buffer.
+// one interval: the fallback when kcpx.ResendIn cannot read the send buffer.
 func (t *transport) checkDelay(k *kcp.KCP, now uint32) int {
 	d := int(int32(k.Check() - now))
 	return max(0, min(d, t.interval))
@@ -212,11 +214,11 @@ func (t *transport) schedule(s *session, delay int, now uint32) {
 	case s.hidx < 0:
 		s.due = due
 		heap.Push(&t.heap, s)
-	case before(due, s.due):
+	case kcpx.Before(due, s.due):
 		s.due = due
 		heap.Fix(&t.heap, s.hidx)
 	}
-	notify := !t.armedSet || before(due, t.armed)
+	notify := !t.armedSet || kcpx.Before(due, t.armed)
 	if notify {
 		t.armed, t.armedSet = due, true
 	}
@@ -234,9 +236,9 @@ func (t *transport) updateLoop() {
 	defer timer.Stop()
 	var due []*session
 	for {
-		now := kcpNow()
+		now := kcpx.Now()
 		t.hmu.Lock()
-		for len(t.heap) > 0 && !before(now, t.heap[0].due) {
+		for len(t.heap) > 0 && !kcpx.Before(now, t.heap[0].due) {
 			due = append(due, heap.Pop(&t.heap).(*session))
 		}
 		wait := -1
@@ -286,7 +288,7 @@ func (t *transport) updateLoop() {
 // send). A session is often woken for a resend that its acks have made
 // moot since: then it costs a look at its send buffer, not a flush.
 func (t *transport) update(s *session) {
-	now := kcpNow()
+	now := kcpx.Now()
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
@@ -296,7 +298,7 @@ func (t *transport) update(s *session) {
 	if delay == 0 {
 		// Resends, a probe, or acks whose time is up. Acks that are not
 		// due wait for the next frame, as they do when Input makes them.
-		s.holdAcks = !s.flushSet || before(now, s.flushBy)
+		s.holdAcks = !s.flushSet || kcpx.Before(now, s.flushBy)
 		s.flushLocked(false, now)
 		s.holdAcks = false
 		delay = s.dueInLocked(now)
@@ -312,7 +314,7 @@ func (t *transport) update(s *session) {
 type sessHeap []*session
 
 func (h sessHeap) Len() int           { return len(h) }
-func (h sessHeap) Less(i, j int) bool { return before(h[i].due, h[j].due) }
+func (h sessHeap) Less(i, j int) bool { return kcpx.Before(h[i].due, h[j].due) }
 func (h sessHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].hidx, h[j].hidx = i, j

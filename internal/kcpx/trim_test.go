@@ -1,4 +1,4 @@
-package relay
+package kcpx
 
 import (
 	"bytes"
@@ -35,11 +35,11 @@ func TestTrimKCPCarriesBurstsAndResends(t *testing.T) {
 	for _, k := range []*kcp.KCP{p.a, p.b} {
 		k.WndSize(128, 128)
 		k.SetMtu(mtu)
-		if !trimKCP(k, mtu) {
-			t.Fatal("trimKCP refused a new KCP")
+		if !Trim(k, mtu) {
+			t.Fatal("Trim refused a new KCP")
 		}
-		if c := ringCaps(k); c != [3]int{trimmedRing, trimmedRing, trimmedRing} {
-			t.Fatalf("ring capacities after trimKCP: %v", c)
+		if c := ringCaps(k); c != [3]int{TrimmedRing, TrimmedRing, TrimmedRing} {
+			t.Fatalf("ring capacities after Trim: %v", c)
 		}
 		if n := len(outputBuffer(k)); n != mtu+kcp.IKCP_OVERHEAD {
 			t.Fatalf("output buffer: %d bytes", n)
@@ -63,7 +63,7 @@ func TestTrimKCPCarriesBurstsAndResends(t *testing.T) {
 				t.Fatalf("Send %d refused", sent)
 			}
 		}
-		flushNow(p.a, kcpNow())
+		FlushNow(p.a, Now())
 		if round == 2 && len(p.toB) > 1 {
 			p.toB = p.toB[1:] // lost: resent when later acks count past it
 		}
@@ -83,13 +83,13 @@ func TestTrimKCPCarriesBurstsAndResends(t *testing.T) {
 			}
 			got++
 		}
-		flushNow(p.b, kcpNow())
+		FlushNow(p.b, Now())
 		deliver(p.a, &p.toA)
 	}
-	if c := ringCaps(p.a); c[0] <= trimmedRing || c[1] <= trimmedRing {
+	if c := ringCaps(p.a); c[0] <= TrimmedRing || c[1] <= TrimmedRing {
 		t.Errorf("sender's rings did not grow: %v", c)
 	}
-	if c := ringCaps(p.b); c[2] <= trimmedRing {
+	if c := ringCaps(p.b); c[2] <= TrimmedRing {
 		t.Errorf("receiver's queue did not grow: %v", c)
 	}
 }
@@ -98,8 +98,8 @@ func TestTrimKCPLeavesABusyKCPAlone(t *testing.T) {
 	p := newKCPPair()
 	p.a.Send(make([]byte, 10))
 	before := ringCaps(p.a)
-	if trimKCP(p.a, 1200) {
-		t.Fatal("trimKCP trimmed a KCP with a queued segment")
+	if Trim(p.a, 1200) {
+		t.Fatal("Trim trimmed a KCP with a queued segment")
 	}
 	if after := ringCaps(p.a); after != before {
 		t.Fatalf("ring capacities changed from %v to %v", before, after)

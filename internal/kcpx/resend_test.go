@@ -1,4 +1,4 @@
-package relay
+package kcpx
 
 import (
 	"reflect"
@@ -61,50 +61,50 @@ func deliver(k *kcp.KCP, q *[][]byte) {
 
 func TestResendInFollowsTheSendBuffer(t *testing.T) {
 	p := newKCPPair()
-	now := kcpNow()
-	if ms, held, ok := resendIn(p.a, now, 10); !ok || ms != -1 || held != 0 {
-		t.Fatalf("empty: resendIn = %d, %d, %v; want -1, 0, true", ms, held, ok)
+	now := Now()
+	if ms, held, ok := ResendIn(p.a, now, 10); !ok || ms != -1 || held != 0 {
+		t.Fatalf("empty: ResendIn = %d, %d, %v; want -1, 0, true", ms, held, ok)
 	}
 	p.a.Send(make([]byte, 100))
 	p.a.Send(make([]byte, 100))
-	flushNow(p.a, now)
-	ms, held, ok := resendIn(p.a, now, 10)
+	FlushNow(p.a, now)
+	ms, held, ok := ResendIn(p.a, now, 10)
 	if !ok || held != 2 || ms < 30 {
-		t.Fatalf("after sending: resendIn = %d, %d, %v; want >= 30 ms (the minimum RTO), 2 held", ms, held, ok)
+		t.Fatalf("after sending: ResendIn = %d, %d, %v; want >= 30 ms (the minimum RTO), 2 held", ms, held, ok)
 	}
-	// Check caps its answer at one interval; resendIn does not.
+	// Check caps its answer at one interval; ResendIn does not.
 	if d := int(int32(p.a.Check() - now)); d > 10 {
-		t.Fatalf("Check looks %d ms ahead: the reason for resendIn is gone", d)
+		t.Fatalf("Check looks %d ms ahead: the reason for ResendIn is gone", d)
 	}
 	// At the resend time it is due, and a flush then resends.
-	if ms2, _, _ := resendIn(p.a, now+uint32(ms), 10); ms2 != 0 {
+	if ms2, _, _ := ResendIn(p.a, now+uint32(ms), 10); ms2 != 0 {
 		t.Fatalf("at the resend time: %d ms, want 0", ms2)
 	}
 	// Once acknowledged, nothing is in flight.
 	deliver(p.b, &p.toB)
-	flushNow(p.b, now)
+	FlushNow(p.b, now)
 	deliver(p.a, &p.toA)
-	if ms, held, _ := resendIn(p.a, kcpNow(), 10); ms != -1 || held != 0 {
-		t.Fatalf("after the acks: resendIn = %d, %d; want -1, 0", ms, held)
+	if ms, held, _ := ResendIn(p.a, Now(), 10); ms != -1 || held != 0 {
+		t.Fatalf("after the acks: ResendIn = %d, %d; want -1, 0", ms, held)
 	}
 }
 
 func TestResendInWaitsAtMostAnIntervalForAnEarlyRetransmit(t *testing.T) {
 	p := newKCPPair()
-	now := kcpNow()
+	now := Now()
 	p.dropToPeer = true
 	p.a.Send(make([]byte, 100)) // lost
-	flushNow(p.a, now)
+	FlushNow(p.a, now)
 	p.dropToPeer = false
 	p.a.Send(make([]byte, 100))
-	flushNow(p.a, now)
+	FlushNow(p.a, now)
 	// The peer acks the second segment only: the first gets a fast ack
 	// count, which the next flush answers with an early retransmit.
 	deliver(p.b, &p.toB)
-	flushNow(p.b, now)
+	FlushNow(p.b, now)
 	deliver(p.a, &p.toA)
-	ms, held, _ := resendIn(p.a, now, 10)
+	ms, held, _ := ResendIn(p.a, now, 10)
 	if held == 0 || ms < 0 || ms > 10 {
-		t.Fatalf("resendIn = %d ms, %d held; want at most one interval", ms, held)
+		t.Fatalf("ResendIn = %d ms, %d held; want at most one interval", ms, held)
 	}
 }

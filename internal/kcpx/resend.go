@@ -1,4 +1,4 @@
-package relay
+package kcpx
 
 import (
 	"reflect"
@@ -7,14 +7,14 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 )
 
-// kcp-go's Check never looks further ahead than one interval, so a session
-// with a frame in flight would be woken every 10 ms although nothing is due
-// until its earliest resend (the tick sends the next frame, and Input
-// flushes whenever an ack slides the window or triggers a fast resend).
-// resendIn reads that time from KCP's send buffer, an unexported field. Its
-// layout is compared with the mirror types below, field by field, when the
-// package loads; if kcp-go ever changes it, resendIn reports !ok and the
-// transport falls back to Check.
+// kcp-go's Check never looks further ahead than one interval, so a relay
+// session with a frame in flight would be woken every 10 ms although
+// nothing is due until its earliest resend (the tick sends the next frame,
+// and Input flushes whenever an ack slides the window or triggers a fast
+// resend). ResendIn reads that time from KCP's send buffer, an unexported
+// field. Its layout is compared with the mirror types below, field by
+// field, when the package loads; if kcp-go ever changes it, ResendIn
+// reports !ok and the caller falls back to Check.
 
 type segmentMirror struct {
 	conv     uint32
@@ -77,12 +77,12 @@ func sameLayout(a, b reflect.Type) bool {
 	return true
 }
 
-// resendIn reports, for k's send buffer at kcp-go time now: ms until its
+// ResendIn reports, for k's send buffer at kcp-go time now: ms until its
 // first timeout resend (0 if one is due), at most interval when a segment
 // waits for an early retransmit that Input left to the next flush, or -1
 // when nothing is unacknowledged; and how many segments the buffer holds.
-// ok is false when the layout check failed. Called under the session lock.
-func resendIn(k *kcp.KCP, now uint32, interval int) (ms, held int, ok bool) {
+// ok is false when the layout check failed. The caller holds whatever lock guards k.
+func ResendIn(k *kcp.KCP, now uint32, interval int) (ms, held int, ok bool) {
 	if sndBufOff == noOffset {
 		return 0, 0, false
 	}

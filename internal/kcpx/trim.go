@@ -1,4 +1,4 @@
-package relay
+package kcpx
 
 import (
 	"reflect"
@@ -12,17 +12,17 @@ import (
 // for a bulk stream. A relay session keeps a handful of segments in them
 // (MaxInFlight frames and one tick's input), and flush never writes more
 // than an MTU into the buffer before handing it to output. Those were about
-// 15 of a session's 23 KiB of heap, so trimKCP replaces them with small
+// 15 of a session's 23 KiB of heap, so Trim replaces them with small
 // ones: the rings still grow on demand (kcp-go's Push grows a full ring), so
-// a session that needs more gets it, once. Like resendIn it works through
+// a session that needs more gets it, once. Like ResendIn it works through
 // the mirror types, checked field by field against kcp-go's when the package
-// loads; if the layout differs, trimKCP leaves the KCP as it is.
+// loads; if the layout differs, Trim leaves the KCP as it is.
 
-// trimmedRing is the capacity a trimmed ring starts with: kcp-go's minimum
+// TrimmedRing is the capacity a trimmed ring starts with: kcp-go's minimum
 // (it holds one less, then doubles).
-const trimmedRing = kcp.RINGBUFFER_MIN
+const TrimmedRing = kcp.RINGBUFFER_MIN
 
-// kcpTrimOffsets are the offsets in KCP of the fields trimKCP replaces.
+// kcpTrimOffsets are the offsets in KCP of the fields Trim replaces.
 type kcpTrimOffsets struct {
 	rings  [3]uintptr // snd_queue, snd_buf, rcv_queue
 	buffer uintptr
@@ -47,10 +47,10 @@ var trimOffsets = func() *kcpTrimOffsets {
 	return &o
 }()
 
-// trimKCP shrinks a new (or empty) KCP's rings and sizes its output buffer
+// Trim shrinks a new (or empty) KCP's rings and sizes its output buffer
 // to its MTU; call it after SetMtu, which reallocates the buffer. It reports
 // whether it did; rings holding segments are left alone.
-func trimKCP(k *kcp.KCP, mtu int) bool {
+func Trim(k *kcp.KCP, mtu int) bool {
 	o := trimOffsets
 	if o == nil {
 		return false
@@ -64,7 +64,7 @@ func trimKCP(k *kcp.KCP, mtu int) bool {
 	for _, off := range o.rings {
 		r := *(**ringMirror)(unsafe.Add(unsafe.Pointer(k), off))
 		r.head, r.tail = 0, 0
-		r.elements = make([]segmentMirror, trimmedRing)
+		r.elements = make([]segmentMirror, TrimmedRing)
 	}
 	// flush checks size+need > mtu before each write, so it never writes
 	// past mtu; one header of slack on top.

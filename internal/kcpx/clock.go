@@ -1,4 +1,4 @@
-package relay
+package kcpx
 
 import (
 	"reflect"
@@ -9,22 +9,23 @@ import (
 
 // kcpNowSrc is a KCP that is never updated: its Check returns kcp-go's own
 // millisecond clock, which Check, Update and the resend times use. The
-// transport schedules on the same clock (read once per operation), so the
-// delay until a session's resend is exact.
+// caller schedules on the same clock (read once per operation), so the
+// delay until a KCP's resend is exact.
 var kcpNowSrc = kcp.NewKCP(0, func([]byte, int) {})
 
-func kcpNow() uint32 { return kcpNowSrc.Check() }
+// Now is kcp-go's clock, in ms.
+func Now() uint32 { return kcpNowSrc.Check() }
 
-// before reports whether kcp-go time a is earlier than b (the clock wraps
+// Before reports whether kcp-go time a is earlier than b (the clock wraps
 // after 49 days; times compared are never that far apart).
-func before(a, b uint32) bool { return int32(a-b) < 0 }
+func Before(a, b uint32) bool { return int32(a-b) < 0 }
 
 // tsFlushOff is the offset of KCP.ts_flush, or noOffset if this kcp-go does
 // not have a uint32 field of that name.
 //
 // kcp-go exports no flush: Update flushes only once ts_flush is reached (up
 // to one interval away), while its own UDPSession.Write flushes at once. To
-// send the tick's frames with no added delay, flushNow sets ts_flush to now
+// send the tick's frames with no added delay, FlushNow sets ts_flush to now
 // and calls Update, which then flushes exactly as Write does.
 var tsFlushOff = func() uintptr {
 	f, ok := reflect.TypeOf(kcp.KCP{}).FieldByName("ts_flush")
@@ -34,10 +35,10 @@ var tsFlushOff = func() uintptr {
 	return f.Offset
 }()
 
-// flushNow flushes k at once (acks, new data within the window, due
-// resends); now is kcpNow(). Without the field it falls back to Update,
-// which flushes at the session's next interval.
-func flushNow(k *kcp.KCP, now uint32) {
+// FlushNow flushes k at once (acks, new data within the window, due
+// resends); now is Now(). Without the field it falls back to Update,
+// which flushes at the KCP's next interval.
+func FlushNow(k *kcp.KCP, now uint32) {
 	if tsFlushOff != noOffset {
 		*(*uint32)(unsafe.Add(unsafe.Pointer(k), tsFlushOff)) = now
 	}

@@ -1,0 +1,13 @@
+// Package kcpx reaches into kcp-go's KCP state machine for what its API
+// does not offer and a relay with thousands of sessions needs: the time of
+// a KCP's earliest resend (ResendIn), a flush now rather than at the next
+// interval (FlushNow), kcp-go's own clock (Now), and smaller buffers for a
+// KCP that carries a few messages at a time (Trim).
+//
+// The fields it touches are unexported. Each is found by reflection when
+// the package loads and compared, field by field, with a mirror type here;
+// if kcp-go ever changes one, the function that needs it reports that it
+// could not act (ok false, or no effect) and the caller falls back to
+// kcp-go's public API. The tests fail in that case, so an upgrade of
+// kcp-go that breaks a mirror is noticed.
+package kcpx
