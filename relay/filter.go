@@ -39,18 +39,18 @@ package relay
 //   - Spoofed sources. KCP has no handshake and protocol v1 has no
 //     return-routability cookie, so a sender that forges source addresses
 //     can send well-formed hellos that are admitted up to the rate and the
-//     caps. Each admitted hello costs a session and a player: 22.5 KiB of
+//     caps. Each admitted hello costs a session and a player: 7.6 KiB of
 //     heap with the relay's own transport (TestTransportMemoryPerSession);
 //     ~295 KiB when kcp-go's UDPSession sits behind filterConn.
 //     . While pending (before the server accepts the hello): at most
-//     maxPending of them, 128 x 22.5 KiB ~= 3 MiB.
+//     maxPending of them, 128 x 7.6 KiB ~= 1 MiB.
 //     . But the hello IS valid: the server accepts it and calls established,
 //     which frees the pending slot. A silent spoofed session then lives
 //     until the idle timeout (10 s) + close linger (0.5 s): at the default
-//     rate up to 200/s x 10.5 s = 2,100 sessions ~= 47 MiB. A spoofer that
+//     rate up to 200/s x 10.5 s = 2,100 sessions ~= 16 MiB. A spoofer that
 //     also sends pings blindly (conv and sn are its own choice; nothing in
 //     them is secret) keeps them open for good, up to maxSessions x
-//     22.5 KiB (10,000 -> ~225 MiB). Size newPerSec and maxSessions to the
+//     7.6 KiB (10,000 -> ~76 MiB). Size newPerSec and maxSessions to the
 //     machine's memory; the per-IP caps only stop senders that cannot
 //     forge addresses.
 //     . A real fix needs a protocol change: a stateless cookie (the server

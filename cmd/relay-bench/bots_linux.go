@@ -17,6 +17,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/kcpx"
 )
 
 // The bots are built for cost, not convenience: thousands of them must load
@@ -134,6 +135,13 @@ type bot struct {
 	// with data, or until heldAt + one tick.
 	held   []byte
 	heldAt int64
+
+	// Scheduling (sched_linux.go): the bot is in the wheel at due; a
+	// flush is owed by flushDue (data received or queued).
+	due       uint32
+	inWheel   bool
+	flushOwed bool
+	flushDue  uint32
 }
 
 type worker struct {
@@ -146,7 +154,8 @@ type worker struct {
 	period int64 // tick period in ns, from the welcome
 
 	wheel   [wheelSize][]*bot
-	batch   []*bot
+	spare   []*bot // runWheel's swap buffer
+	turning bool   // runWheel is running turns
 	lastMs  uint32
 	clk     *kcp.KCP // never updated, so its Check() reads kcp-go's clock
 	events  []syscall.EpollEvent
@@ -171,7 +180,7 @@ type worker struct {
 }
 
 // wheelSize bounds how far ahead a bot can be scheduled, in kcp-go
-// milliseconds; KCP's Check never asks for more than one interval (10 ms).
+// milliseconds: a little under one state period at 30 Hz.
 const wheelSize = 32
 
 const kcpInterval = 10
@@ -606,85 +615,9 @@ func (w *worker) send(b *bot, p []byte) {
 		return
 	}
 	b.k.Send(p)
+	w.owe(b, w.clk.Check()+kcpInterval)
 	w.st.c.MsgsOut++
 	w.st.c.PayloadOut += uint64(len(p))
-}
-
-func (w *worker) schedule(b *bot, nowMs uint32) {
-	// Check may answer "now" for a due retransmission while Update's flush
-	// timer is not due, and Update would then do nothing: never spin.
-	d := b.k.Check()
-	if int32(d-nowMs) < 1 {
-		d = nowMs + 1
-	} else if int32(d-nowMs) > kcpInterval {
-		d = nowMs + kcpInterval
-	}
-	w.wheel[d%wheelSize] = append(w.wheel[d%wheelSize], b)
-}
-
-func (w *worker) runWheel(now int64, ph phase) {
-	nowMs := w.clk.Check()
-	behind := int32(nowMs - w.lastMs)
-	if behind <= 0 {
-		return
-	}
-	if behind >= kcpInterval {
-		// Stalled for a whole interval: every scheduled bot is due, and the
-		// slots would alias, so take them all at once.
-		batch := w.batch[:0]
-		for i := range w.wheel {
-			batch = append(batch, w.wheel[i]...)
-			w.wheel[i] = w.wheel[i][:0]
-		}
-		w.lastMs = nowMs
-		for _, b := range batch {
-			w.turn(b, now, nowMs, ph)
-		}
-		clear(batch)
-		w.batch = batch[:0]
-		return
-	}
-	for w.lastMs != nowMs {
-		w.lastMs++
-		slot := w.lastMs % wheelSize
-		// Rescheduled bots land 1..10 ms after nowMs, never in this slot
-		// or one still to be run in this loop.
-		list := w.wheel[slot]
-		for _, b := range list {
-			w.turn(b, now, nowMs, ph)
-		}
-		clear(list)
-		w.wheel[slot] = list[:0]
-	}
-}
-
-// turn is a bot's scheduled KCP update, with whatever it has to send first
-// so that the update's flush carries it at once.
-func (w *worker) turn(b *bot, now int64, nowMs uint32, ph phase) {
-	if b.state == botClosed {
-		return // not rescheduled: the bot is done
-	}
-	if ph < phaseBye {
-		if b.state == botInRoom && b.room != nil && w.cfg.rate > 0 && now >= b.nextState {
-			w.sendState(b)
-			period := int64(time.Second) / int64(w.cfg.rate)
-			b.nextState += period
-			if b.nextState <= now { // more than a period late: drop, don't burst
-				b.nextState = now + period
-			}
-		}
-		if b.state >= botWelcomed && now >= b.nextPing {
-			w.sbuf = codec.AppendClient(w.sbuf[:0], &codec.ClientMsg{Type: codec.TPing, ClientTime: mono()})
-			w.send(b, w.sbuf)
-			w.st.c.Pings++
-			b.nextPing = now + int64(time.Second)
-		}
-	}
-	b.k.Update()
-	if w.cfg.holdAcks {
-		w.releaseHeld(b, now)
-	}
-	w.schedule(b, nowMs)
 }
 
 func (w *worker) sendState(b *bot) {
@@ -703,8 +636,9 @@ func (w *worker) connectDue(now int64) {
 		b.nextPing = now + int64(time.Second)
 		w.sbuf = codec.AppendClient(w.sbuf[:0], &codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion, Name: b.name})
 		w.send(b, w.sbuf)
-		b.k.Update() // the first update flushes at once
-		w.schedule(b, nowMs)
+		kcpx.FlushNow(b.k, nowMs)
+		b.flushOwed = false
+		w.plan(b, now, nowMs)
 	}
 }
 
@@ -740,6 +674,7 @@ func (w *worker) readable(b *bot, measuring bool) {
 	if b.k.Input(w.rbuf[:n], kcp.IKCP_PACKET_REGULAR, false) != 0 {
 		w.st.c.KCPInputErrs++
 	}
+	w.received(b, w.rbuf[:n])
 	w.drain(b, mono(), measuring)
 }
 
