@@ -11,6 +11,25 @@ import (
 	"github.com/tickrelay/tickrelay/codec"
 )
 
+// serveLoopback runs srv on a new 127.0.0.1 socket until the test ends,
+// then checks that Serve returned ErrServerClosed.
+func serveLoopback(t *testing.T, srv *Server) *net.UDPAddr {
+	t.Helper()
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(pc) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-served; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v", err)
+		}
+	})
+	return pc.LocalAddr().(*net.UDPAddr)
+}
+
 // kcpClient is a bare KCP client on its own socket, driven by its caller
 // alone, so a test can also send raw datagrams from the same address.
 type kcpClient struct {
@@ -72,19 +91,7 @@ func (kc *kcpClient) pump(t *testing.T, what string, done func() bool) {
 // that address, count them, and leave the session working.
 func TestKnownAddressDatagramsAreChecked(t *testing.T) {
 	srv := &Server{ResumeGrace: -1}
-	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(pc) }()
-	defer func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	}()
-	addr := pc.LocalAddr().(*net.UDPAddr)
+	addr := serveLoopback(t, srv)
 
 	const conv = 0x5150
 	kc := newKCPClient(t, addr, conv)

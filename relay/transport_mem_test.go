@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"errors"
 	"net"
 	"runtime"
 	"sync"
@@ -35,19 +34,7 @@ func TestTransportMemoryPerSession(t *testing.T) {
 		MaxSessionsPerIP: n, NewSessionRate: 1e6, IdleTimeout: time.Minute,
 		HandshakeTimeout: time.Minute, ResumeGrace: -1,
 	}
-	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(pc) }()
-	defer func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	}()
-	addr := pc.LocalAddr().(*net.UDPAddr)
+	addr := serveLoopback(t, srv)
 
 	runtime.GC()
 	runtime.GC()
