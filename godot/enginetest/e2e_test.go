@@ -57,15 +57,7 @@ func TestClientEndToEndLossy(t *testing.T) {
 		"--events="+strconv.Itoa(nEvents), "--states="+strconv.Itoa(nStates),
 		"--ana-events="+strconv.Itoa(anaEvents), "--ana-states="+strconv.Itoa(anaStates), "--timeout-ms=25000")
 	ctx := untilEngineExits(t, run, 28*time.Second)
-	fail := func(format string, args ...any) {
-		t.Helper()
-		select {
-		case <-run.Done():
-			run.wait() // reports the script's failure and output
-		default:
-		}
-		t.Fatalf(format+"\nengine output so far:\n%s", append(args, filterNoise(run.output()))...)
-	}
+	fail := run.failer(t)
 
 	// Phase 1: the Godot client joins.
 	gid, err := waitForPlayer(ctx, ana.c, "godot")

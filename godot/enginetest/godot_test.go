@@ -174,6 +174,20 @@ func (r *engineRun) Done() <-chan struct{} { return r.done }
 // output is what the engine printed so far.
 func (r *engineRun) output() string { return r.w.String() }
 
+// failer returns a Fatalf for t that first reports the script's own
+// failure if the engine has exited, and otherwise appends its output so far.
+func (r *engineRun) failer(t *testing.T) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		t.Helper()
+		select {
+		case <-r.Done():
+			r.wait() // reports the script's failure and output
+		default:
+		}
+		t.Fatalf(format+"\nengine output so far:\n%s", append(args, filterNoise(r.output()))...)
+	}
+}
+
 // wait waits for the engine to exit and requires exit code 0 and a summary
 // line with no failures.
 func (r *engineRun) wait() result {

@@ -75,15 +75,7 @@ func TestClientResume(t *testing.T) {
 		"--ana="+strconv.Itoa(int(ana.c.ID())), "--first="+strconv.Itoa(firstEvents),
 		"--before-resume-now="+strconv.Itoa(total-lastEvents), "--total="+strconv.Itoa(total), "--timeout-ms=35000")
 	ctx := untilEngineExits(t, run, 38*time.Second)
-	fail := func(format string, args ...any) {
-		t.Helper()
-		select {
-		case <-run.Done():
-			run.wait() // reports the script's failure and output
-		default:
-		}
-		t.Fatalf(format+"\nengine output so far:\n%s", append(args, filterNoise(run.output()))...)
-	}
+	fail := run.failer(t)
 	sent := 0
 	send := func(n int, every time.Duration) {
 		t.Helper()
