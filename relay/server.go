@@ -131,10 +131,16 @@ type KCPConfig struct {
 	// more would only arrive staler, and each one is resent when the
 	// client stops acknowledging: a low bound keeps an overloaded client
 	// (or server) from drowning in resends.
-	MaxInFlight  int
-	RecvWindow   int // packets; default 128
-	Interval     int // ms between KCP updates; default 10
-	Resend       int // fast resend after this many skipped acks; default 2, -1 disables
+	MaxInFlight int
+	RecvWindow  int // packets; default 128
+	Interval    int // ms between KCP updates; default 10
+	Resend      int // fast resend after this many skipped acks; default 2, -1 disables
+	// MinRTO is the least time, in ms, before an unacknowledged packet is
+	// sent again: default kcp-go's 30 plus one tick (63 at 30 Hz). Clients
+	// may hold their acks for up to about a tick to send them with their
+	// next state (the Godot client does, by default); with kcp-go's bound
+	// alone, frames that were not lost went twice.
+	MinRTO       int
 	Congestion   bool
 	SocketBuffer int // bytes for the UDP socket's send and receive buffers; default 4 MiB
 }

@@ -13,6 +13,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/internal/kcpx"
+	"github.com/tickrelay/tickrelay/tick"
 )
 
 // transport is the server's session layer on one socket: one reader
@@ -30,7 +31,7 @@ type transport struct {
 
 	// KCP settings.
 	mtu, sndWnd, rcvWnd, interval, resend, nc int
-	maxInFlight                               int
+	maxInFlight, minRTO                       int
 	mss                                       int
 
 	mu       sync.Mutex // guards sessions
@@ -61,6 +62,17 @@ func (t *transport) ackDelay(now uint32) int {
 
 const maxAckHold = 50
 
+// defaultMinRTO is KCPConfig.MinRTO's default for a tick rate (0: the
+// default rate): kcp-go's own bound in no-delay mode, plus the tick that a
+// client's acks may wait for its next state.
+func defaultMinRTO(tickRate int) int {
+	rate, err := tick.ResolveRate(tickRate)
+	if err != nil {
+		rate = 30 // Serve refuses the rate before sessions exist
+	}
+	return kcp.IKCP_RTO_NDL + 1000/rate
+}
+
 func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
 	c := srv.KCP
 	t := &transport{
@@ -72,6 +84,7 @@ func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
 		rcvWnd:      orInt(c.RecvWindow, 128),
 		interval:    orInt(c.Interval, 10),
 		resend:      orInt(c.Resend, 2),
+		minRTO:      orInt(c.MinRTO, defaultMinRTO(srv.TickRate)),
 		maxInFlight: min(orInt(c.MaxInFlight, 8), maxInFlightCap),
 		nc:          1,
 		sessions:    make(map[netip.AddrPort]*session),
@@ -95,6 +108,7 @@ func (t *transport) configure(k *kcp.KCP) {
 	k.WndSize(t.sndWnd, t.rcvWnd)
 	k.SetMtu(t.mtu)
 	kcpx.Trim(k, t.mtu)
+	kcpx.SetMinRTO(k, uint32(t.minRTO))
 }
 
 // start launches the reader and the updater; wg owns them.

@@ -130,6 +130,14 @@ type bot struct {
 	nextPing  int64
 	lastFrame int64
 	lastTick  uint64
+	// With states on frames: the tick of the frame the last state
+	// answered, and whether a newer frame asks for one now.
+	stateTick uint64
+	stateOwed bool
+	inInput   bool  // acks that Input sends wait (held) for the state
+	pollPhase int64 // the modelled game's polls are at pollPhase + k*poll period
+	answering bool  // a frame's answer (state and acks) goes at answerAt
+	answerAt  int64
 	in        []byte // received stream bytes not yet cut into frames
 	// With -hold-acks: datagrams of acks only, held for the next datagram
 	// with data, or until heldAt + one tick.
@@ -303,6 +311,9 @@ func (w *worker) newBot(server netip.AddrPort, index int, spacing int64) (*bot, 
 		name:      fmt.Appendf(nil, "bot%d", index),
 		connectAt: int64(index) * spacing,
 	}
+	if w.cfg.pollHz > 0 {
+		b.pollPhase = rand.Int64N(int64(time.Second) / int64(w.cfg.pollHz))
+	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(b.local)}
 	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fail("epoll_ctl", err)
@@ -465,7 +476,7 @@ func (w *worker) run() {
 			w.sayBye()
 		}
 		for i := 0; i < n; i++ {
-			w.readable(w.bots[w.events[i].Fd], measuring)
+			w.readable(w.bots[w.events[i].Fd], ph, measuring)
 		}
 		now := mono()
 		if ph < phaseBye {
@@ -532,24 +543,23 @@ func (w *worker) timeout(ph phase) int {
 	return wait
 }
 
+// output is b's KCP output: held acks go with the next datagram.
 func (w *worker) output(b *bot, p []byte) {
-	if w.cfg.holdAcks {
-		if ackOnly(p) && len(b.held)+len(p) <= botMTU {
-			if len(b.held) == 0 {
-				b.heldAt = mono()
-			}
+	if (w.cfg.holdAcks || b.inInput) && ackOnly(p) && len(b.held)+len(p) <= botMTU {
+		if len(b.held) == 0 {
+			b.heldAt = mono()
+		}
+		b.held = append(b.held, p...)
+		return
+	}
+	if len(b.held) > 0 {
+		if len(b.held)+len(p) <= botMTU {
 			b.held = append(b.held, p...)
-			return
+			p = b.held
+		} else {
+			w.write(b, b.held)
 		}
-		if len(b.held) > 0 {
-			if len(b.held)+len(p) <= botMTU {
-				b.held = append(b.held, p...)
-				p = b.held
-			} else {
-				w.write(b, b.held)
-			}
-			b.held = b.held[:0]
-		}
+		b.held = b.held[:0]
 	}
 	w.write(b, p)
 }
@@ -658,7 +668,7 @@ func (w *worker) sayBye() {
 	}
 }
 
-func (w *worker) readable(b *bot, measuring bool) {
+func (w *worker) readable(b *bot, ph phase, measuring bool) {
 	n, err := syscall.Read(b.fd, w.rbuf)
 	if err != nil {
 		if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR) {
@@ -671,11 +681,61 @@ func (w *worker) readable(b *bot, measuring bool) {
 	if b.state == botClosed {
 		return
 	}
+	// kcp-go's Input sends the acks itself when an ack in p slides its
+	// window; with states on frames they wait, in held, for the state.
+	b.inInput = w.statesOnFrames()
 	if b.k.Input(w.rbuf[:n], kcp.IKCP_PACKET_REGULAR, false) != 0 {
 		w.st.c.KCPInputErrs++
 	}
+	b.inInput = false
 	w.received(b, w.rbuf[:n])
-	w.drain(b, mono(), measuring)
+	now := mono()
+	w.drain(b, now, measuring)
+	if b.stateOwed {
+		b.stateOwed = false
+		if ph < phaseBye && b.state == botInRoom {
+			w.owedAnswer(b, now)
+		}
+	}
+	if len(b.held) > 0 && !w.cfg.holdAcks && !b.answering {
+		w.write(b, b.held) // no state to carry them
+		b.held = b.held[:0]
+	}
+}
+
+// statesOnFrames reports whether states go with each frame's acks: the
+// Godot client's default (state_per_tick), which sends its state once per
+// server tick in the datagram that acknowledges the tick's frame.
+func (w *worker) statesOnFrames() bool {
+	return w.cfg.onFrame && w.cfg.rate > 0 && w.cfg.rate == w.st.tickRate
+}
+
+// owedAnswer schedules b's answer to the frame it just read: its state,
+// in the datagram that acknowledges the frame. The Godot client reads the
+// frame at its first poll after it arrives and answers there, or, with
+// coalesce_sends and polls at most 0.55 of a tick apart, at the poll after
+// that. With -poll-hz 0 the answer goes at once.
+func (w *worker) owedAnswer(b *bot, now int64) {
+	nowMs := w.clk.Check()
+	if w.cfg.pollHz <= 0 {
+		w.sendState(b)
+		b.nextState = now + 2*w.periodOr() // the fallback if frames stop
+		kcpx.FlushNow(b.k, nowMs)
+		b.flushOwed = false
+		w.plan(b, now, nowMs)
+		return
+	}
+	if b.answering {
+		return
+	}
+	p := int64(time.Second) / int64(w.cfg.pollHz)
+	at := now + ((b.pollPhase-now)%p+p)%p // the first poll at or after now
+	if p*100 <= w.periodOr()*55 {
+		at += p
+	}
+	b.answerAt, b.answering = at, true
+	b.flushOwed = false // the answer carries the acks
+	w.plan(b, now, nowMs)
 }
 
 // maxServerFrame bounds a server message; a room's full snapshot can be
@@ -766,9 +826,15 @@ func (w *worker) handle(b *bot, body []byte, now int64, measuring bool) {
 			rm.waiting = nil
 		}
 		b.state = botInRoom
-		// Spread the bots' state sends over the period, as real clients
-		// are, instead of having every bot of a room send at once.
-		if w.cfg.rate > 0 {
+		switch {
+		case w.statesOnFrames():
+			// The first state answers the first frame; the timer only
+			// covers frames that stop coming.
+			b.nextState = now + 2*w.periodOr()
+		case w.cfg.rate > 0:
+			// Spread the bots' state sends over the period, as real
+			// clients are, instead of having every bot of a room send
+			// at once.
 			b.nextState = now + rand.Int64N(int64(time.Second)/int64(w.cfg.rate))
 		}
 		w.joined(b, now)
@@ -867,6 +933,9 @@ func (w *worker) frame(b *bot, body []byte, now int64, measuring bool) {
 	b.lastFrame, b.lastTick = now, tk
 	if r.IsNil() {
 		return
+	}
+	if tk > b.stateTick && w.statesOnFrames() {
+		b.stateTick, b.stateOwed = tk, true
 	}
 	n, err := r.ArrayLen(64)
 	if err != nil || n < 9 {

@@ -61,6 +61,8 @@ type config struct {
 	workers     int
 	joinByCode  bool
 	holdAcks    bool
+	onFrame     bool
+	pollHz      int
 	json        bool
 	cpuProfile  string
 }
@@ -85,6 +87,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.ramp, "ramp", 1000, "bots connecting per second")
 	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "worker threads running the bots")
 	fs.BoolVar(&c.joinByCode, "join-by-code", false, "join rooms by code instead of by id")
+	fs.BoolVar(&c.onFrame, "state-on-frame", true, "bots send their state with the acks of each frame, as the Godot client does by default (when -rate is the tick rate); false: on a timer, spread over the period")
+	fs.IntVar(&c.pollHz, "poll-hz", 60, "with -state-on-frame: how often the modelled game polls its client; a frame read at one poll is answered at the next, as the Godot client's coalesce_sends does; 0: at once")
 	fs.BoolVar(&c.holdAcks, "hold-acks", false, "bots hold acknowledgements for their next state (at most a tick) instead of sending them at once as kcp-go does")
 	fs.BoolVar(&c.json, "json", false, "print the summary as JSON on stdout (and the human one on stderr)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this process's CPU profile of the measured window to this file")
@@ -109,6 +113,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-rate must be 0..1000")
 	case c.duration <= 0 || c.warmup < 0:
 		return nil, errors.New("-duration must be positive and -warmup not negative")
+	case c.pollHz < 0 || c.pollHz > 1000:
+		return nil, errors.New("-poll-hz must be 0..1000")
 	case c.ramp < 1:
 		return nil, errors.New("-ramp must be at least 1")
 	case c.workers < 1:

@@ -166,7 +166,7 @@ func TestHoldAcksHalvesUpstreamDatagrams(t *testing.T) {
 	for _, hold := range []bool{false, true} {
 		var out, errOut bytes.Buffer
 		args := []string{"-embedded", "-players", "8", "-room-size", "8", "-duration", "1s", "-warmup", "300ms",
-			"-progress", "0", "-json", "-hold-acks=" + strconv.FormatBool(hold)}
+			"-progress", "0", "-json", "-state-on-frame=false", "-hold-acks=" + strconv.FormatBool(hold)}
 		if err := run(ctx, args, &out, &errOut); err != nil {
 			t.Fatalf("run: %v\n%s", err, errOut.String())
 		}
@@ -182,5 +182,38 @@ func TestHoldAcksHalvesUpstreamDatagrams(t *testing.T) {
 	t.Logf("upstream datagrams per message: %.2f at once, %.2f held", up[false], up[true])
 	if up[true] > 1.2 || up[true] >= up[false] {
 		t.Errorf("held acks: %.2f datagrams per message (at once: %.2f), want at most 1.2 and fewer", up[true], up[false])
+	}
+}
+
+// By default a bot answers each frame with its state, in the datagram that
+// acknowledges the frame, as the Godot client does: one upstream datagram
+// per message and about one state per tick, whether the answer goes at
+// the next poll (-poll-hz 60) or at once (0). Counts, not timing.
+func TestStatesOnFramesCarryTheAcks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, hz := range []string{"60", "0"} {
+		var out, errOut bytes.Buffer
+		args := []string{"-embedded", "-players", "8", "-room-size", "8", "-duration", "1s", "-warmup", "300ms",
+			"-progress", "0", "-json", "-poll-hz", hz}
+		if err := run(ctx, args, &out, &errOut); err != nil {
+			t.Fatalf("run: %v\n%s", err, errOut.String())
+		}
+		var r report
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("json: %v", err)
+		}
+		if r.CCU != 8 || r.Up.Messages <= 0 || r.ParseErrors != 0 || !strings.HasPrefix(r.Sending, "states with each frame") {
+			t.Fatalf("poll %s Hz: ccu %d, up %+v, parse errors %d, sending %q", hz, r.CCU, r.Up, r.ParseErrors, r.Sending)
+		}
+		perMsg := r.Up.Datagrams / r.Up.Messages
+		perTick := r.StatesSentPerSec / float64(r.CCU) / 30
+		t.Logf("poll %s Hz: %.2f upstream datagrams per message, %.2f states per bot per tick", hz, perMsg, perTick)
+		if perMsg > 1.2 {
+			t.Errorf("poll %s Hz: %.2f upstream datagrams per message, want at most 1.2", hz, perMsg)
+		}
+		if perTick < 0.7 || perTick > 1.05 {
+			t.Errorf("poll %s Hz: %.2f states per bot per tick, want about 1", hz, perTick)
+		}
 	}
 }

@@ -96,6 +96,7 @@ type report struct {
 	RoomSize    int     `json:"room_size"`
 	StateBytes  int     `json:"state_bytes"`
 	Rate        int     `json:"rate"`
+	Sending     string  `json:"state_sending"` // when states and acks go out
 	Workers     int     `json:"workers"`
 	Seconds     float64 `json:"measured_seconds"`
 	JoinSeconds float64 `json:"join_phase_seconds"`
@@ -143,7 +144,7 @@ func buildReport(c *config, t *target, workers int, begin, end sample, final wor
 	r := &report{
 		Mode: "external", Addr: t.addr.String(),
 		Players: c.players, RoomSize: c.roomSize, StateBytes: c.stateBytes, Rate: c.rate,
-		Seconds: secs, JoinSeconds: joinTook.Seconds(),
+		Sending: sending(c, end.bots.tickRate), Seconds: secs, JoinSeconds: joinTook.Seconds(),
 		CCU: ccu, Joined: end.bots.join.n, Failed: end.bots.failed,
 		Join: quantilesOf(&end.bots.join), Latency: quantilesOf(&end.bots.lat),
 		Jitter: quantilesOf(&end.bots.jitter), RTT: quantilesOf(&end.bots.rtt),
@@ -286,6 +287,23 @@ func errorsJoin(errs ...error) error {
 	return fmt.Errorf("%s", strings.Join(msgs, "; "))
 }
 
+// sending says when the bots' states and acks went out.
+func sending(c *config, tickRate int) string {
+	var s string
+	switch {
+	case c.rate == 0:
+		s = "no states"
+	case c.onFrame && c.rate == tickRate:
+		s = "states with each frame's acks"
+	default:
+		s = "states on a timer"
+	}
+	if c.holdAcks {
+		return s + ", other acks held for the next state"
+	}
+	return s + ", other acks at once"
+}
+
 func kib(v float64) string { return fmt.Sprintf("%.2f KiB", v/1024) }
 
 func (r *report) print(out io.Writer) {
@@ -294,8 +312,8 @@ func (r *report) print(out io.Writer) {
 	if r.RoomSize == 0 {
 		roomDesc = "the lobby (no rooms)"
 	}
-	p("relay-bench: %d bots in %s, %d-byte states at %d Hz, %s relay at %s; measured %.1f s (joining took %.1f s)",
-		r.Players, roomDesc, r.StateBytes, r.Rate, r.Mode, r.Addr, r.Seconds, r.JoinSeconds)
+	p("relay-bench: %d bots in %s, %d-byte states at %d Hz (%s), %s relay at %s; measured %.1f s (joining took %.1f s)",
+		r.Players, roomDesc, r.StateBytes, r.Rate, r.Sending, r.Mode, r.Addr, r.Seconds, r.JoinSeconds)
 	if r.Interrupted {
 		p("INTERRUPTED: the figures cover less than the requested time")
 	}

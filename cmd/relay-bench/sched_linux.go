@@ -39,7 +39,11 @@ func (w *worker) plan(b *bot, now int64, nowMs uint32) {
 		earlier(int64(int32(b.flushDue - nowMs)))
 	}
 	if b.state == botInRoom && b.room != nil && w.cfg.rate > 0 {
-		earlier(untilMs(b.nextState))
+		if b.answering {
+			earlier(untilMs(b.answerAt))
+		} else {
+			earlier(untilMs(b.nextState))
+		}
 	}
 	if b.state >= botWelcomed {
 		earlier(untilMs(b.nextPing))
@@ -128,11 +132,22 @@ func (w *worker) turn(b *bot, now int64, nowMs uint32, ph phase) {
 	}
 	flush := false
 	if ph < phaseBye {
-		if b.state == botInRoom && b.room != nil && w.cfg.rate > 0 && now >= b.nextState {
+		inRoom := b.state == botInRoom && b.room != nil && w.cfg.rate > 0
+		switch {
+		case inRoom && b.answering && now >= b.answerAt:
+			b.answering = false
+			w.sendState(b)
+			b.nextState = now + 2*w.periodOr() // the fallback if frames stop
+			flush = true
+		case inRoom && !b.answering && now >= b.nextState:
 			w.sendState(b)
 			period := int64(time.Second) / int64(w.cfg.rate)
 			b.nextState += period
-			if b.nextState <= now { // more than a period late: drop, don't burst
+			if w.statesOnFrames() {
+				// No frame for two ticks: the Godot client then sends
+				// without waiting for one, every two ticks.
+				b.nextState = now + 2*period
+			} else if b.nextState <= now { // more than a period late: drop, don't burst
 				b.nextState = now + period
 			}
 			flush = true
@@ -144,6 +159,10 @@ func (w *worker) turn(b *bot, now int64, nowMs uint32, ph phase) {
 			b.nextPing = now + int64(time.Second)
 			flush = true
 		}
+	}
+	if ph >= phaseBye && b.answering {
+		b.answering = false // no more states; held acks go with the bye
+		flush = true
 	}
 	if b.flushOwed && !kcpx.Before(nowMs, b.flushDue) {
 		flush = true

@@ -79,6 +79,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&s.KCP.MTU, "mtu", 1200, "KCP MTU: bytes per UDP payload")
 	fs.IntVar(&s.KCP.SendWindow, "send-window", 128, "KCP send window, packets")
 	fs.IntVar(&s.KCP.RecvWindow, "recv-window", 128, "KCP receive window, packets")
+	fs.IntVar(&s.KCP.MinRTO, "min-rto", 0, "least ms before KCP resends an unacknowledged packet (0: 30 + one tick, 63 at 30 Hz)")
 	fs.IntVar(&s.KCP.MaxInFlight, "max-in-flight", 8, "unacknowledged messages before a client's frames are held back and merged (at most 64)")
 	fs.StringVar(&c.authSecret, "auth-secret", "", "HMAC secret for player tokens; empty allows anonymous play")
 	fs.Float64Var(&s.RateLimits.Messages, "rate-messages", 120, "messages per second per session (negative: no limit)")

@@ -1,0 +1,46 @@
+package kcpx
+
+import "testing"
+
+// After round trips of about 0 ms, a segment's resend is due at the lower
+// bound: kcp-go's 30 ms, or SetMinRTO's.
+func TestSetMinRTOBoundsTheResendTime(t *testing.T) {
+	if minRTOOff == noOffset {
+		t.Fatal("kcp-go's KCP has no rx_minrto: clients holding acks would see frames resent early")
+	}
+	for _, c := range []struct {
+		set     bool
+		minRTO  int
+		wantMax int
+	}{{false, 0, kcpNoDelayMinRTO}, {true, 48, 48}, {true, 100, 100}} {
+		p := newKCPPair()
+		if c.set && !SetMinRTO(p.a, uint32(c.minRTO)) {
+			t.Fatal("SetMinRTO refused")
+		}
+		// A few messages acknowledged at once: RTT samples of ~0 ms.
+		for range 4 {
+			p.a.Send([]byte("frame"))
+			FlushNow(p.a, Now())
+			deliver(p.b, &p.toB)
+			FlushNow(p.b, Now())
+			deliver(p.a, &p.toA)
+		}
+		if p.a.WaitSnd() != 0 {
+			t.Fatalf("minRTO %d: %d segments unacknowledged", c.minRTO, p.a.WaitSnd())
+		}
+		p.a.Send([]byte("frame"))
+		now := Now()
+		FlushNow(p.a, now)
+		ms, held, ok := ResendIn(p.a, now, 10)
+		if !ok || held != 1 {
+			t.Fatalf("ResendIn: ok %v, held %d", ok, held)
+		}
+		// The flush read kcp-go's clock itself, a little after now.
+		if ms > c.wantMax || ms < c.wantMax-5 {
+			t.Errorf("set %v %d: resend due in %d ms, want %d (-5)", c.set, c.minRTO, ms, c.wantMax)
+		}
+	}
+}
+
+// kcpNoDelayMinRTO is kcp-go's own bound in no-delay mode.
+const kcpNoDelayMinRTO = 30
