@@ -321,9 +321,10 @@ func (s *session) Send(b []byte) {
 	s.msgEnds[s.msgHead] = s.segsSent
 	s.msgHead = (s.msgHead + 1) % maxInFlightCap
 	s.flushLocked(true, now)
-	delay := s.dueInLocked(now)
+	// Under s.mu, so that what input schedules for this session comes
+	// after this exact due time and only ever moves it earlier.
+	s.t.reschedule(s, s.dueInLocked(now), now)
 	s.mu.Unlock()
-	s.t.schedule(s, delay, now)
 }
 
 // flushLocked flushes KCP at kcp-go time now, and the acks that were held

@@ -245,6 +245,35 @@ func (t *transport) schedule(s *session, delay int, now uint32) {
 	}
 }
 
+// reschedule sets s's due time to exactly delay ms from now (negative:
+// none). The tick calls it under s.mu after sending a frame, when delay is
+// all s has left to do: a session that gets a frame every tick would
+// otherwise keep a wake-up for its previous frame's resend in the heap,
+// which the frame's ack has made moot, and the updater would pop, check and
+// re-insert every such session once per tick for nothing.
+func (t *transport) reschedule(s *session, delay int, now uint32) {
+	t.hmu.Lock()
+	defer t.hmu.Unlock()
+	switch {
+	case delay < 0 && s.hidx >= 0:
+		heap.Remove(&t.heap, s.hidx)
+	case delay < 0:
+	case s.hidx < 0:
+		s.due = now + uint32(delay)
+		heap.Push(&t.heap, s)
+	default:
+		s.due = now + uint32(delay)
+		heap.Fix(&t.heap, s.hidx)
+	}
+	if delay >= 0 && (!t.armedSet || kcpx.Before(s.due, t.armed)) {
+		t.armed, t.armedSet = s.due, true
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 func (t *transport) updateLoop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
