@@ -799,6 +799,9 @@ func (w *worker) handle(b *bot, body []byte, now int64, measuring bool) {
 		if m.TickRate > 0 {
 			w.period = int64(time.Second) / int64(m.TickRate)
 			w.st.tickRate = m.TickRate
+			// As the Godot client does: the relay holds its acks up to
+			// a tick, so a shorter resend bound sends states twice.
+			kcpx.SetMinRTO(b.k, uint32(kcp.IKCP_RTO_NDL+1000/m.TickRate))
 		}
 		b.state = botWelcomed
 		switch rm := b.room; {

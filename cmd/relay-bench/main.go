@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"time"
 
+	kcp "github.com/xtaci/kcp-go/v5"
+
 	"github.com/tickrelay/tickrelay/relay"
 )
 
@@ -227,10 +229,11 @@ type sample struct {
 	workerCPU   time.Duration
 	serverDrops uint64
 	botDrops    uint64
+	kcp         *kcp.Snmp // kcp-go's process-wide counters: the bots' (and an embedded relay's)
 }
 
 func takeSample(t *target, set *botSet) sample {
-	s := sample{at: time.Now(), bots: set.snapshot(), selfCPU: selfCPU(), workerCPU: set.workerCPU()}
+	s := sample{at: time.Now(), bots: set.snapshot(), selfCPU: selfCPU(), workerCPU: set.workerCPU(), kcp: kcp.DefaultSnmp.Copy()}
 	if t.stats != nil {
 		s.server, s.serverErr = t.stats()
 	}

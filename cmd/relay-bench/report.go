@@ -126,15 +126,19 @@ type report struct {
 	GeneratorWorkerCPU float64 `json:"generator_worker_cpu_seconds_per_second"`
 	GeneratorRSS       int64   `json:"generator_rss_bytes"`
 
-	BotSocketDrops uint64         `json:"bot_socket_drops"`
-	BotSendEAGAIN  uint64         `json:"bot_send_eagain"`
-	BotSendErrors  uint64         `json:"bot_send_errors"`
-	BotReadErrors  uint64         `json:"bot_read_errors"`
-	BotSendBlocked uint64         `json:"bot_send_blocked"`
-	ParseErrors    uint64         `json:"parse_errors"`
-	KCPInputErrors uint64         `json:"kcp_input_errors"`
-	ClosesSeen     map[string]int `json:"closes_seen_by_bots"` // during the whole run, bye included
-	ErrorsSeen     map[string]int `json:"errors_seen_by_bots"`
+	BotSocketDrops uint64 `json:"bot_socket_drops"`
+	BotSendEAGAIN  uint64 `json:"bot_send_eagain"`
+	BotSendErrors  uint64 `json:"bot_send_errors"`
+	BotReadErrors  uint64 `json:"bot_read_errors"`
+	BotSendBlocked uint64 `json:"bot_send_blocked"`
+	ParseErrors    uint64 `json:"parse_errors"`
+	KCPInputErrors uint64 `json:"kcp_input_errors"`
+	// The bots' KCP segments sent and resent (external relay only: an
+	// embedded one shares kcp-go's counters).
+	BotSegs    uint64         `json:"bot_kcp_out_segs,omitempty"`
+	BotResent  uint64         `json:"bot_kcp_retrans_segs,omitempty"`
+	ClosesSeen map[string]int `json:"closes_seen_by_bots"` // during the whole run, bye included
+	ErrorsSeen map[string]int `json:"errors_seen_by_bots"`
 }
 
 func buildReport(c *config, t *target, workers int, begin, end sample, final workerStats, joinTook time.Duration, rssBefore, rssEnd, selfRSS int64) *report {
@@ -267,6 +271,10 @@ func buildReport(c *config, t *target, workers int, begin, end sample, final wor
 			s.CPUPerClientTick = cpu * secs / (float64(ccu) * ticks) * 1e6
 		}
 	}
+	if !c.embedded && begin.kcp != nil && end.kcp != nil {
+		r.BotSegs = end.kcp.OutSegs - begin.kcp.OutSegs
+		r.BotResent = end.kcp.RetransSegs - begin.kcp.RetransSegs
+	}
 	return r
 }
 
@@ -371,6 +379,9 @@ func (r *report) print(out io.Writer) {
 			s.Datagrams, s.SendRefused, s.KCPOutSegs, s.KCPRetrans, s.KCPFastResend, s.KCPLost)
 	} else if s.StatsError == "" {
 		p("tick            unknown (give -stats-url)")
+	}
+	if r.BotSegs > 0 {
+		p("bots sent       KCP %d segments, %d resent", r.BotSegs, r.BotResent)
 	}
 	p("socket drops    server %d, bots %d; bot send EAGAIN %d, errors %d, queue full %d; read errors %d",
 		s.SocketDrops, r.BotSocketDrops, r.BotSendEAGAIN, r.BotSendErrors, r.BotSendBlocked, r.BotReadErrors)

@@ -102,9 +102,14 @@ func test_room_view():
 	c.interpolator = interp
 	watch(c)
 	c.status = Client.STATUS_CONNECTING
+	c._opts = {"mtu": 1200, "window": 128}
+	c._new_kcp(7)
+	h.check(c._kcp.rx_minrto == 30, "KCP's own lower bound before the welcome: %d" % c._kcp.rx_minrto)
 	var got = feed(c, [2, 1, 2, "tok", 30, 1700000000000, 100])
 	h.check(got == ["connected[2]"], "welcome: %s" % str(got))
 	h.check(c.status == Client.STATUS_CONNECTED and c.player_id == 2 and c.tick_rate == 30 and c.server_tick == 100, "welcome fields")
+	# The relay holds its acks up to a tick: the resend bound covers it.
+	h.check(c._kcp.rx_minrto == 63, "resend bound after the welcome: %d" % c._kcp.rx_minrto)
 	got = feed(c, [31, 1, 7, "ABCDEF", "dm", 8])
 	h.check(got == ["room_joined[7, ABCDEF]"], "room_joined: %s" % str(got))
 	h.check(c.room_id == 7 and c.room_code == "ABCDEF" and c.room_mode == "dm" and c.room_max_players == 8 and c.players.size() == 0, "room_joined view")

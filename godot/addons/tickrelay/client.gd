@@ -306,6 +306,15 @@ func _open_socket(ip, port):
 	return udp
 
 
+# The relay holds its acks for what a client sends until just after its
+# next tick, to send them with the client's frame: KCP's 30 ms lower bound
+# on the resend time, plus that tick, keeps states that were not lost from
+# going twice (as the relay does for its frames, -min-rto).
+func _fit_rto():
+	if _kcp != null and tick_rate > 0:
+		_kcp.rx_minrto = _kcp.RTO_NDL + 1000 / tick_rate
+
+
 # A new KCP conversation (conv 0: a random one) and an empty stream buffer.
 func _new_kcp(conv):
 	while conv == 0:
@@ -428,6 +437,7 @@ func _on_resumed(m, now_us):
 	status = STATUS_CONNECTED
 	resume_token = m.resume_token
 	tick_rate = m.tick_rate
+	_fit_rto()
 	server_tick = m.tick
 	_tick_base = m.tick
 	_tick_base_ms = m.server_time_ms
@@ -992,6 +1002,7 @@ func _handle(m, now_us):
 		player_id = m.player_id
 		resume_token = m.resume_token
 		tick_rate = m.tick_rate
+		_fit_rto()
 		server_tick = m.tick
 		_tick_base = m.tick
 		_tick_base_ms = m.server_time_ms
