@@ -694,7 +694,7 @@ func (w *worker) readable(b *bot, ph phase, measuring bool) {
 	if b.stateOwed {
 		b.stateOwed = false
 		if ph < phaseBye && b.state == botInRoom {
-			w.owedAnswer(b, now)
+			w.owedAnswer(b, now, ph)
 		}
 	}
 	if len(b.held) > 0 && !w.cfg.holdAcks && !b.answering {
@@ -706,35 +706,32 @@ func (w *worker) readable(b *bot, ph phase, measuring bool) {
 // statesOnFrames reports whether states go with each frame's acks: the
 // Godot client's default (state_per_tick), which sends its state once per
 // server tick in the datagram that acknowledges the tick's frame.
-func (w *worker) statesOnFrames() bool {
-	return w.cfg.onFrame && w.cfg.rate > 0 && w.cfg.rate == w.st.tickRate
-}
+func (w *worker) statesOnFrames() bool { return w.cfg.statesOnFrames(w.st.tickRate) }
 
 // owedAnswer schedules b's answer to the frame it just read: its state,
 // in the datagram that acknowledges the frame. The Godot client reads the
 // frame at its first poll after it arrives and answers there, or, with
 // coalesce_sends and polls at most 0.55 of a tick apart, at the poll after
 // that. With -poll-hz 0 the answer goes at once.
-func (w *worker) owedAnswer(b *bot, now int64) {
-	nowMs := w.clk.Check()
-	if w.cfg.pollHz <= 0 {
-		w.sendState(b)
-		b.nextState = now + 2*w.periodOr() // the fallback if frames stop
-		kcpx.FlushNow(b.k, nowMs)
-		b.flushOwed = false
-		w.plan(b, now, nowMs)
-		return
-	}
+func (w *worker) owedAnswer(b *bot, now int64, ph phase) {
 	if b.answering {
 		return
 	}
-	p := int64(time.Second) / int64(w.cfg.pollHz)
-	at := now + ((b.pollPhase-now)%p+p)%p // the first poll at or after now
-	if p*100 <= w.periodOr()*55 {
-		at += p
+	at := now
+	if w.cfg.pollHz > 0 {
+		p := int64(time.Second) / int64(w.cfg.pollHz)
+		at += ((b.pollPhase-now)%p + p) % p // the first poll at or after now
+		if p*100 <= w.periodOr()*55 {
+			at += p
+		}
 	}
 	b.answerAt, b.answering = at, true
 	b.flushOwed = false // the answer carries the acks
+	nowMs := w.clk.Check()
+	if at <= now {
+		w.turn(b, now, nowMs, ph) // the state, one flush, the next due time
+		return
+	}
 	w.plan(b, now, nowMs)
 }
 

@@ -130,6 +130,12 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
+// statesOnFrames reports whether bots answer each frame with their state
+// (-state-on-frame), which needs a state per tick.
+func (c *config) statesOnFrames(tickRate int) bool {
+	return c.onFrame && c.rate > 0 && c.rate == tickRate
+}
+
 // loopbackAddr resolves host:port and refuses anything outside
 // 127.0.0.0/8: this tool floods its target, and must never be pointed at
 // another machine.

@@ -301,7 +301,7 @@ func sending(c *config, tickRate int) string {
 	switch {
 	case c.rate == 0:
 		s = "no states"
-	case c.onFrame && c.rate == tickRate:
+	case c.statesOnFrames(tickRate):
 		s = "states with each frame's acks"
 	default:
 		s = "states on a timer"
