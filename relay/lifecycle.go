@@ -50,6 +50,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 
 	h.end()
 	s.tr.out.flush() // the frames of this tick, across sessions
+	s.gc.afterTick(&s.wg)
 
 	// A session stays listed while it is open: attached to a player, or
 	// delivering its last bytes.

@@ -113,6 +113,7 @@ type Server struct {
 	hub        *hub
 	spareItems []inItem // the last drained inbox, reused
 	lastWork   uint32   // ms the last tick took
+	gc         *gcPacer // collections between ticks
 	live       []*session
 	shutSeen   bool
 	drainDone  bool
@@ -249,6 +250,7 @@ func (s *Server) Serve(pc net.PacketConn) error {
 	s.shutdown = make(chan struct{})
 	s.drained = make(chan struct{})
 	s.hub = newHub(s.hubConfig(rate), &s.stats)
+	s.gc = newGCPacer()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopTick = cancel
 	loop := &tick.Loop{Rate: rate, Clock: s.Clock, Work: s.onTick}
