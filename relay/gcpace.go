@@ -11,8 +11,8 @@ import (
 // boxes every data segment it takes into its receive heap: about 9 MB/s at
 // 2,000 clients), and the runtime then collects every few seconds. With one
 // core, a collection that starts in the middle of a tick shares the core
-// with it and stretches it by up to a third: those were most of the ticks
-// over 15 ms at 2,000 clients. gcPacer starts the collection itself right
+// with it and slows it: a share of the ticks over 15 ms at 2,000 clients
+// (BENCHMARKS.md, round 6). gcPacer starts the collection itself right
 // after a tick has sent its frames, once half the runway to the runtime's
 // goal is used, so that its mark phase runs while the core is otherwise
 // idle. A collection costs a few milliseconds of CPU; starting them earlier

@@ -37,7 +37,7 @@ type transport struct {
 	mu       sync.Mutex // guards sessions
 	sessions map[netip.AddrPort]*session
 
-	hmu      sync.Mutex // guards the heap, armed and armedSet
+	hmu      sync.Mutex // guards the heap, armed and armedSet; taken under a session's mu, never the reverse
 	heap     sessHeap
 	armed    uint32 // due time the updater sleeps until, if armedSet
 	armedSet bool

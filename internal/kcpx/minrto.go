@@ -13,8 +13,9 @@ import (
 // (the Godot client does, by default): on a short path the round trips
 // KCP measures are then mostly that hold, and with a 30 ms bound 0.5-2% of
 // the frames sent to 2,000 such clients timed out and went again although
-// none was lost (BENCHMARKS.md, round 6). SetMinRTO raises the bound through the
-// unexported field, found by name and type when the package loads.
+// none was lost (BENCHMARKS.md, round 6). SetMinRTO raises the bound
+// through the unexported field, found by name and type when the package
+// loads.
 
 // minRTOOff is the offset of KCP.rx_minrto, or noOffset if this kcp-go
 // has no uint32 field of that name.

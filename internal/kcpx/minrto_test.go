@@ -1,6 +1,10 @@
 package kcpx
 
-import "testing"
+import (
+	"testing"
+
+	kcp "github.com/xtaci/kcp-go/v5"
+)
 
 // After round trips of about 0 ms, a segment's resend is due at the lower
 // bound: kcp-go's 30 ms, or SetMinRTO's.
@@ -12,7 +16,7 @@ func TestSetMinRTOBoundsTheResendTime(t *testing.T) {
 		set     bool
 		minRTO  int
 		wantMax int
-	}{{false, 0, kcpNoDelayMinRTO}, {true, 48, 48}, {true, 100, 100}} {
+	}{{false, 0, kcp.IKCP_RTO_NDL}, {true, 48, 48}, {true, 100, 100}} {
 		p := newKCPPair()
 		if c.set && !SetMinRTO(p.a, uint32(c.minRTO)) {
 			t.Fatal("SetMinRTO refused")
@@ -41,6 +45,3 @@ func TestSetMinRTOBoundsTheResendTime(t *testing.T) {
 		}
 	}
 }
-
-// kcpNoDelayMinRTO is kcp-go's own bound in no-delay mode.
-const kcpNoDelayMinRTO = 30
