@@ -90,7 +90,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "worker threads running the bots")
 	fs.BoolVar(&c.joinByCode, "join-by-code", false, "join rooms by code instead of by id")
 	fs.BoolVar(&c.onFrame, "state-on-frame", true, "bots send their state with the acks of each frame, as the Godot client does by default (when -rate is the tick rate); false: on a timer, spread over the period")
-	fs.IntVar(&c.pollHz, "poll-hz", 60, "with -state-on-frame: how often the modelled game polls its client; a frame read at one poll is answered at the next, as the Godot client's coalesce_sends does; 0: at once")
+	fs.IntVar(&c.pollHz, "poll-hz", 60, "with -state-on-frame: how often the modelled game polls its client; a frame is answered at the poll after the one that read it when polls are at most 0.55 of a tick apart (the Godot client's coalesce_sends), else at that poll; 0: at once")
 	fs.BoolVar(&c.holdAcks, "hold-acks", false, "bots hold acknowledgements for their next state (at most a tick) instead of sending them at once as kcp-go does")
 	fs.BoolVar(&c.json, "json", false, "print the summary as JSON on stdout (and the human one on stderr)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this process's CPU profile of the measured window to this file")

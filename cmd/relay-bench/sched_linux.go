@@ -142,13 +142,15 @@ func (w *worker) turn(b *bot, now int64, nowMs uint32, ph phase) {
 		case inRoom && !b.answering && now >= b.nextState:
 			w.sendState(b)
 			period := int64(time.Second) / int64(w.cfg.rate)
-			b.nextState += period
-			if w.statesOnFrames() {
+			switch {
+			case w.statesOnFrames():
 				// No frame for two ticks: the Godot client then sends
 				// without waiting for one, every two ticks.
 				b.nextState = now + 2*period
-			} else if b.nextState <= now { // more than a period late: drop, don't burst
+			case b.nextState+period <= now: // more than a period late: drop, don't burst
 				b.nextState = now + period
+			default:
+				b.nextState += period
 			}
 			flush = true
 		}
