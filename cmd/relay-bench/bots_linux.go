@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,11 +23,11 @@ import (
 // a server without the generator becoming the bottleneck (kcp-go's own
 // client sessions cost about as much CPU as the server they load). So:
 //
-//   - each bot is a bare KCP state machine (kcp.NewKCP) over its own
-//     non-blocking UDP socket, because the server keys sessions by source
-//     address;
+//   - each bot is a bare KCP state machine (kcp.NewKCP) with its own
+//     loopback address, because the server keys sessions by source
+//     address, on its worker's one UDP socket (sock_linux.go);
 //   - a few workers, each locked to one OS thread, own disjoint sets of
-//     bots and run them from one epoll instance and one timing wheel: no
+//     bots and run them from one socket and one timing wheel: no
 //     goroutine, timer or lock per bot, and a bot's state is only ever
 //     touched by its worker;
 //   - all bots of a room live on one worker, so the creator can hand its
@@ -73,7 +72,7 @@ type counters struct {
 	TickGaps                uint64 // tick numbers missing between a bot's consecutive frames
 	Pings                   uint64
 	SendAgain               uint64 // writes refused with EAGAIN: dropped at our own socket
-	SendErrs, ReadErrs      uint64 // other socket errors (e.g. ECONNREFUSED: no server)
+	SendErrs, ReadErrs      uint64 // other socket errors; datagrams not from the server to a bot
 	SendBlocked             uint64 // messages not sent because the bot's KCP queue was full
 	KCPInputErrs            uint64
 	ParseErrs               uint64
@@ -114,9 +113,8 @@ type room struct {
 
 type bot struct {
 	w         *worker
-	local     int // index in w.bots
-	fd        int
-	port      int
+	local     int     // index in w.bots
+	addr      [4]byte // botAddr(local): the source of its datagrams
 	k         *kcp.KCP
 	room      *room
 	name      []byte
@@ -155,9 +153,7 @@ type bot struct {
 type worker struct {
 	cfg    *config
 	ctl    *control
-	epfd   int
-	epf    *os.File        // epfd, registered with Go's netpoller
-	eprc   syscall.RawConn // to park on it
+	sock   *botSocket
 	bots   []*bot
 	period int64 // tick period in ns, from the welcome
 
@@ -166,8 +162,6 @@ type worker struct {
 	turning bool   // runWheel is running turns
 	lastMs  uint32
 	clk     *kcp.KCP // never updated, so its Check() reads kcp-go's clock
-	events  []syscall.EpollEvent
-	rbuf    []byte
 	sbuf    []byte
 	stateFr []byte // a state message, re-stamped for every send
 	stampAt int    // offset of the send time in stateFr
@@ -217,32 +211,15 @@ func newBotSet(cfg *config, server netip.AddrPort) (*botSet, error) {
 		close(set.ctl.settledC)
 	}
 	for i := 0; i < nw; i++ {
-		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		sock, err := openBotSocket(server, cfg.embedded)
 		if err != nil {
 			set.close()
-			return nil, fmt.Errorf("epoll: %w", err)
+			return nil, err
 		}
-		// An embedded relay's tick must not wait for a P that a worker
-		// holds while asleep in epoll_wait (sysmon takes it back only
-		// after up to 10 ms). An epoll fd is pollable, so with -embedded
-		// the worker parks in Go's netpoller instead (see wait).
-		if err := syscall.SetNonblock(epfd, true); err != nil {
-			syscall.Close(epfd)
-			set.close()
-			return nil, fmt.Errorf("epoll: %w", err)
-		}
-		epf := os.NewFile(uintptr(epfd), "epoll")
-		rc, err := epf.SyscallConn()
-		if err != nil {
-			epf.Close()
-			set.close()
-			return nil, fmt.Errorf("epoll: %w", err)
-		}
+		set.ports[sock.port] = true
 		w := &worker{
-			cfg: cfg, ctl: set.ctl, epfd: epfd, epf: epf, eprc: rc,
+			cfg: cfg, ctl: set.ctl, sock: sock,
 			clk:     kcp.NewKCP(0, nil),
-			events:  make([]syscall.EpollEvent, 256),
-			rbuf:    make([]byte, 64<<10),
 			byeDone: make(chan struct{}),
 			ready:   make(chan struct{}),
 			done:    make(chan struct{}),
@@ -268,12 +245,11 @@ func newBotSet(cfg *config, server netip.AddrPort) (*botSet, error) {
 		w := set.workers[r%nw]
 		rm := &room{}
 		for i := r * roomSize; i < min((r+1)*roomSize, cfg.players); i++ {
-			b, err := w.newBot(server, i, spacing)
+			b, err := w.newBot(i, spacing)
 			if err != nil {
 				set.close()
 				return nil, err
 			}
-			set.ports[b.port] = true
 			if cfg.roomSize > 0 {
 				b.room = rm
 				if rm.creator == nil {
@@ -285,38 +261,17 @@ func newBotSet(cfg *config, server netip.AddrPort) (*botSet, error) {
 	return set, nil
 }
 
-func (w *worker) newBot(server netip.AddrPort, index int, spacing int64) (*bot, error) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("bot socket %d: %w (raise the open file limit?)", index, err)
-	}
-	fail := func(what string, err error) (*bot, error) {
-		syscall.Close(fd)
-		return nil, fmt.Errorf("bot %d: %s: %w", index, what, err)
-	}
-	// Loopback source, connected to the server: the kernel then filters
-	// other senders, and plain read/write carry one datagram each.
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		return fail("bind", err)
-	}
-	if err := syscall.Connect(fd, &syscall.SockaddrInet4{Addr: server.Addr().As4(), Port: int(server.Port())}); err != nil {
-		return fail("connect", err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		return fail("getsockname", err)
+func (w *worker) newBot(index int, spacing int64) (*bot, error) {
+	if len(w.bots) >= maxBotsPerSet {
+		return nil, fmt.Errorf("bot %d: more than %d bots on one worker (raise -workers)", index, maxBotsPerSet)
 	}
 	b := &bot{
-		w: w, local: len(w.bots), fd: fd, port: sa.(*syscall.SockaddrInet4).Port,
+		w: w, local: len(w.bots), addr: botAddr(len(w.bots)),
 		name:      fmt.Appendf(nil, "bot%d", index),
 		connectAt: int64(index) * spacing,
 	}
 	if w.cfg.pollHz > 0 {
 		b.pollPhase = rand.Int64N(int64(time.Second) / int64(w.cfg.pollHz))
-	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(b.local)}
-	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		return fail("epoll_ctl", err)
 	}
 	conv := rand.Uint32() | 1 // any non-zero conversation id
 	b.k = kcp.NewKCP(conv, func(buf []byte, size int) { w.output(b, buf[:size]) })
@@ -464,9 +419,8 @@ func (w *worker) run() {
 		if ph == phaseStop {
 			return
 		}
-		n, err := w.wait(w.timeout(ph))
-		if err != nil {
-			w.err = fmt.Errorf("epoll_wait: %w", err)
+		if err := w.wait(w.timeout(ph)); err != nil {
+			w.err = fmt.Errorf("bot socket: %w", err)
 			return
 		}
 		w.mu.Lock()
@@ -475,54 +429,43 @@ func (w *worker) run() {
 		if ph >= phaseBye && !w.byeSent {
 			w.sayBye()
 		}
-		for i := 0; i < n; i++ {
-			w.readable(w.bots[w.events[i].Fd], ph, measuring)
+		for i := range w.sock.rn {
+			p, to, ok := w.sock.datagram(i)
+			if i, mine := botIndex(to, len(w.bots)); ok && mine {
+				w.readable(w.bots[i], p, ph, measuring)
+			} else {
+				w.st.c.ReadErrs++
+			}
 		}
 		now := mono()
 		if ph < phaseBye {
 			w.connectDue(now)
 		}
 		w.runWheel(now, ph)
+		w.sock.flush(&w.st.c)
 		w.mu.Unlock()
 	}
 }
 
-// wait returns the ready events, sleeping up to timeoutMs when there are
-// none. With an external relay the worker sleeps in epoll_wait itself:
-// that keeps the worker on one thread with no handoff per wake-up, and
-// the P it holds meanwhile only delays the bench's own controller. With
-// -embedded it parks in the netpoller instead, which frees the P for the
-// relay but costs a thread handoff per wake-up (the worker is locked to
-// its thread), so embedded CPU figures overstate the generator's cost.
-func (w *worker) wait(timeoutMs int) (int, error) {
-	poll := func(ms int) (int, error) {
-		n, err := syscall.EpollWait(w.epfd, w.events, ms)
-		if errors.Is(err, syscall.EINTR) {
-			return 0, nil
-		}
-		return n, err
+// wait reads a batch of datagrams into w.sock, sleeping up to timeoutMs
+// when none is waiting. With an external relay the worker sleeps in
+// poll(2) itself: that keeps the worker on one thread with no handoff per
+// wake-up, and the P it holds meanwhile only delays the bench's own
+// controller. With -embedded it parks in the netpoller instead, which
+// frees the P for the relay but costs a thread handoff per wake-up (the
+// worker is locked to its thread), so embedded CPU figures overstate the
+// generator's cost.
+func (w *worker) wait(timeoutMs int) error {
+	if err := w.sock.recv(); err != nil || w.sock.rn > 0 || timeoutMs <= 0 {
+		return err
 	}
-	if !w.cfg.embedded {
-		return poll(timeoutMs)
+	if err := w.sock.wait(timeoutMs); err != nil || w.sock.rn > 0 {
+		return err
 	}
-	n, err := poll(0)
-	if n > 0 || err != nil || timeoutMs <= 0 {
-		return n, err
-	}
-	if err := w.epf.SetReadDeadline(time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)); err != nil {
-		return 0, err
-	}
-	rerr := w.eprc.Read(func(uintptr) bool {
-		n, err = poll(0)
-		return n > 0 || err != nil // false: park until the epoll fd is readable
-	})
-	if rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
-		return 0, rerr
-	}
-	return n, err
+	return w.sock.recv()
 }
 
-// timeout is how long epoll may sleep: until the next scheduled KCP update
+// timeout is how long the worker may sleep: until the next scheduled KCP update
 // or connection, at most one KCP interval so phase changes are seen soon.
 func (w *worker) timeout(ph phase) int {
 	nowMs := w.clk.Check()
@@ -594,18 +537,7 @@ func ackOnly(p []byte) bool {
 	return len(p) == 0
 }
 
-func (w *worker) write(b *bot, p []byte) {
-	n, err := syscall.Write(b.fd, p)
-	switch {
-	case err == nil:
-		w.st.c.DgramsOut++
-		w.st.c.UDPBytesOut += uint64(n)
-	case errors.Is(err, syscall.EAGAIN):
-		w.st.c.SendAgain++
-	default:
-		w.st.c.SendErrs++
-	}
-}
+func (w *worker) write(b *bot, p []byte) { w.sock.queue(b.addr, p, &w.st.c) }
 
 // botMTU is the bots' KCP MTU, the server's default.
 const botMTU = 1200
@@ -668,27 +600,21 @@ func (w *worker) sayBye() {
 	}
 }
 
-func (w *worker) readable(b *bot, ph phase, measuring bool) {
-	n, err := syscall.Read(b.fd, w.rbuf)
-	if err != nil {
-		if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR) {
-			w.st.c.ReadErrs++
-		}
-		return
-	}
+// readable hands b one datagram p from the server.
+func (w *worker) readable(b *bot, p []byte, ph phase, measuring bool) {
 	w.st.c.DgramsIn++
-	w.st.c.UDPBytesIn += uint64(n)
+	w.st.c.UDPBytesIn += uint64(len(p))
 	if b.state == botClosed {
 		return
 	}
 	// kcp-go's Input sends the acks itself when an ack in p slides its
 	// window; with states on frames they wait, in held, for the state.
 	b.inInput = w.statesOnFrames()
-	if b.k.Input(w.rbuf[:n], kcp.IKCP_PACKET_REGULAR, false) != 0 {
+	if b.k.Input(p, kcp.IKCP_PACKET_REGULAR, false) != 0 {
 		w.st.c.KCPInputErrs++
 	}
 	b.inInput = false
-	w.received(b, w.rbuf[:n])
+	w.received(b, p)
 	now := mono()
 	w.drain(b, now, measuring)
 	if b.stateOwed {
@@ -1013,14 +939,7 @@ func stampOf(v []byte) (int64, bool) {
 }
 
 func (w *worker) closeFDs() {
-	for _, b := range w.bots {
-		if b.fd >= 0 {
-			syscall.Close(b.fd)
-			b.fd = -1
-		}
-	}
-	if w.epf != nil {
-		w.epf.Close()
-		w.epf = nil
+	if w.sock != nil {
+		w.sock.close()
 	}
 }

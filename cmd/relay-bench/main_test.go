@@ -217,3 +217,40 @@ func TestStatesOnFramesCarryTheAcks(t *testing.T) {
 		}
 	}
 }
+
+// Every bot sends from its own loopback address, as players come from
+// their own machines: more bots than the relay's default sessions per IP
+// (32) all join, and the bots' address mapping is one-to-one.
+func TestBotsHaveTheirOwnAddresses(t *testing.T) {
+	for _, i := range []int{0, 1, 253, 254, 255, 256, 65533} {
+		a := botAddr(i)
+		if a[0] != 127 {
+			t.Fatalf("bot %d: address %v is not loopback", i, a)
+		}
+		if j, ok := botIndex(a, 65534); !ok || j != i {
+			t.Fatalf("bot %d: address %v maps back to %d, %v", i, a, j, ok)
+		}
+	}
+	if _, ok := botIndex([4]byte{127, 0, 0, 1}, 65534); ok {
+		t.Fatal("127.0.0.1 maps to a bot")
+	}
+	if _, ok := botIndex(botAddr(10), 10); ok {
+		t.Fatal("an address past the worker's bots maps to a bot")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args := []string{"-embedded", "-players", "48", "-room-size", "8", "-ramp", "150", "-duration", "1s",
+		"-warmup", "300ms", "-progress", "0", "-json"}
+	if err := run(ctx, args, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	var r report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("json: %v", err)
+	}
+	if r.CCU != 48 || r.Failed != 0 || r.BotReadErrors != 0 || r.FramesPerSec == 0 {
+		t.Fatalf("ccu %d, failed %d, read errors %d, frames per second %.0f", r.CCU, r.Failed, r.BotReadErrors, r.FramesPerSec)
+	}
+}
