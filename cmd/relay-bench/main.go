@@ -7,7 +7,9 @@
 //
 // It drives a running relay (-addr, with -stats-url and -pid for the
 // server's own figures) or starts one in-process (-embedded). Traffic goes
-// only to 127.0.0.0/8: any other address is refused.
+// only to 127.0.0.0/8: any other address is refused. Each bot sends from
+// its own address in 127.1.0.0/16, so the relay's per-IP limits see one
+// player per address, as on the internet.
 package main
 
 import (

@@ -1,6 +1,6 @@
 //go:build !linux
 
-// Command relay-bench loads a relay with bots; it needs Linux (epoll and
+// Command relay-bench loads a relay with bots; it needs Linux (recvmmsg,
 // /proc), see BENCHMARKS.md.
 package main
 
@@ -10,6 +10,6 @@ import (
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "relay-bench: Linux only (it drives its bots with epoll and reads /proc)")
+	fmt.Fprintln(os.Stderr, "relay-bench: Linux only (its bots use recvmmsg, sendmmsg and IP_PKTINFO, and it reads /proc)")
 	os.Exit(2)
 }
