@@ -262,8 +262,8 @@ func newBotSet(cfg *config, server netip.AddrPort) (*botSet, error) {
 }
 
 func (w *worker) newBot(index int, spacing int64) (*bot, error) {
-	if len(w.bots) >= maxBotsPerSet {
-		return nil, fmt.Errorf("bot %d: more than %d bots on one worker (raise -workers)", index, maxBotsPerSet)
+	if len(w.bots) >= maxBotsPerWorker {
+		return nil, fmt.Errorf("bot %d: more than %d bots on one worker (raise -workers)", index, maxBotsPerWorker)
 	}
 	b := &bot{
 		w: w, local: len(w.bots), addr: botAddr(len(w.bots)),

@@ -56,12 +56,12 @@ type mmsghdr struct {
 }
 
 const (
-	sockBatch     = 64
-	pktinfoSpace  = 32 // unix.CmsgSpace(unix.SizeofInet4Pktinfo) on 64-bit, rounded up for 32-bit
-	sockBufBytes  = 32 << 20
-	maxDatagram   = 2048
-	botAddrBase   = 127<<24 | 1<<16 // 127.1.0.0
-	maxBotsPerSet = 1<<16 - 2
+	sockBatch        = 64
+	pktinfoSpace     = 32 // unix.CmsgSpace(unix.SizeofInet4Pktinfo) on 64-bit, rounded up for 32-bit
+	sockBufBytes     = 32 << 20
+	maxDatagram      = 2048
+	botAddrBase      = 127<<24 | 1<<16 // 127.1.0.0
+	maxBotsPerWorker = 1<<16 - 2
 )
 
 // botAddr is the loopback address of a worker's bot number i.
@@ -79,7 +79,7 @@ func botIndex(a [4]byte, n int) (int, bool) {
 func openBotSocket(server netip.AddrPort, embedded bool) (*botSocket, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("bot socket: %w (raise the open file limit?)", err)
+		return nil, fmt.Errorf("bot socket: %w", err)
 	}
 	s := &botSocket{fd: fd}
 	fail := func(what string, err error) (*botSocket, error) {
