@@ -114,7 +114,7 @@ type room struct {
 type bot struct {
 	w         *worker
 	local     int     // index in w.bots
-	addr      [4]byte // botAddr(local): the source of its datagrams
+	addr      [4]byte // botAddr of its index among all bots: the source of its datagrams
 	k         *kcp.KCP
 	room      *room
 	name      []byte
@@ -155,7 +155,8 @@ type worker struct {
 	ctl    *control
 	sock   *botSocket
 	bots   []*bot
-	period int64 // tick period in ns, from the welcome
+	all    []*bot // every worker's bots by index (botAddr), read-only once running
+	period int64  // tick period in ns, from the welcome
 
 	wheel   [wheelSize][]*bot
 	spare   []*bot // runWheel's swap buffer
@@ -241,6 +242,7 @@ func newBotSet(cfg *config, server netip.AddrPort) (*botSet, error) {
 	if cfg.ramp > 0 {
 		spacing = int64(time.Second) / int64(cfg.ramp)
 	}
+	all := make([]*bot, 0, cfg.players)
 	for r := 0; r < rooms; r++ {
 		w := set.workers[r%nw]
 		rm := &room{}
@@ -250,6 +252,7 @@ func newBotSet(cfg *config, server netip.AddrPort) (*botSet, error) {
 				set.close()
 				return nil, err
 			}
+			all = append(all, b)
 			if cfg.roomSize > 0 {
 				b.room = rm
 				if rm.creator == nil {
@@ -258,15 +261,18 @@ func newBotSet(cfg *config, server netip.AddrPort) (*botSet, error) {
 			}
 		}
 	}
+	for _, w := range set.workers {
+		w.all = all
+	}
 	return set, nil
 }
 
 func (w *worker) newBot(index int, spacing int64) (*bot, error) {
-	if len(w.bots) >= maxBotsPerWorker {
-		return nil, fmt.Errorf("bot %d: more than %d bots on one worker (raise -workers)", index, maxBotsPerWorker)
+	if index >= maxBots {
+		return nil, fmt.Errorf("bot %d: at most %d bots have a loopback address", index, maxBots)
 	}
 	b := &bot{
-		w: w, local: len(w.bots), addr: botAddr(len(w.bots)),
+		w: w, local: len(w.bots), addr: botAddr(index),
 		name:      fmt.Appendf(nil, "bot%d", index),
 		connectAt: int64(index) * spacing,
 	}
@@ -431,8 +437,8 @@ func (w *worker) run() {
 		}
 		for i := range w.sock.rn {
 			p, to, ok := w.sock.datagram(i)
-			if i, mine := botIndex(to, len(w.bots)); ok && mine {
-				w.readable(w.bots[i], p, ph, measuring)
+			if g, mine := botIndex(to, len(w.all)); ok && mine && w.all[g].w == w {
+				w.readable(w.all[g], p, ph, measuring)
 			} else {
 				w.st.c.ReadErrs++
 			}

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,7 +237,29 @@ func TestBotsHaveTheirOwnAddresses(t *testing.T) {
 		t.Fatal("127.0.0.1 maps to a bot")
 	}
 	if _, ok := botIndex(botAddr(10), 10); ok {
-		t.Fatal("an address past the worker's bots maps to a bot")
+		t.Fatal("an address past the bots maps to a bot")
+	}
+	// Unique across workers too.
+	cfg, err := parse([]string{"-players", "40", "-workers", "3"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := newBotSet(cfg, netip.MustParseAddrPort("127.0.0.1:9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[[4]byte]bool{}
+	for _, w := range set.workers {
+		for _, b := range w.bots {
+			if seen[b.addr] {
+				t.Errorf("bot %s: address %v taken twice", b.name, b.addr)
+			}
+			seen[b.addr] = true
+		}
+	}
+	set.close()
+	if len(seen) != 40 {
+		t.Errorf("%d addresses for 40 bots", len(seen))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

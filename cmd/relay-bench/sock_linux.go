@@ -15,7 +15,8 @@ import (
 
 // botSocket is one worker's UDP socket, shared by all its bots. The server
 // keys sessions by source address, so each bot has its own loopback
-// address (botAddr), which every datagram it sends names with IP_PKTINFO;
+// address (botAddr, unique across workers), which every datagram it sends
+// names with IP_PKTINFO;
 // an arriving datagram names its bot by its destination address. One
 // socket per bot made the server's loopback sends pay, per datagram, for
 // the lookup among thousands of sockets and for the epoll callback of the
@@ -56,15 +57,15 @@ type mmsghdr struct {
 }
 
 const (
-	sockBatch        = 64
-	pktinfoSpace     = 32 // unix.CmsgSpace(unix.SizeofInet4Pktinfo) on 64-bit, rounded up for 32-bit
-	sockBufBytes     = 32 << 20
-	maxDatagram      = 2048
-	botAddrBase      = 127<<24 | 1<<16 // 127.1.0.0
-	maxBotsPerWorker = 1<<16 - 2
+	sockBatch    = 64
+	pktinfoSpace = 32 // unix.CmsgSpace(unix.SizeofInet4Pktinfo) on 64-bit, rounded up for 32-bit
+	sockBufBytes = 32 << 20
+	maxDatagram  = 2048
+	botAddrBase  = 127<<24 | 1<<16   // 127.1.0.0
+	maxBots      = 1<<24 - 1<<16 - 2 // up to 127.255.255.254
 )
 
-// botAddr is the loopback address of a worker's bot number i.
+// botAddr is the loopback address of bot number i (of all workers).
 func botAddr(i int) [4]byte {
 	a := uint32(botAddrBase + 1 + i)
 	return [4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}
