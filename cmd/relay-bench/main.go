@@ -233,6 +233,8 @@ type sample struct {
 	server      relay.Stats
 	serverErr   error
 	serverCPU   time.Duration
+	serverSched schedInfo
+	selfSched   schedInfo
 	selfCPU     time.Duration
 	workerCPU   time.Duration
 	serverDrops uint64
@@ -247,7 +249,9 @@ func takeSample(t *target, set *botSet) sample {
 	}
 	if t.pid != 0 {
 		s.serverCPU, _ = procCPU(t.pid)
+		s.serverSched, _ = procSched(t.pid)
 	}
+	s.selfSched, _ = procSched(os.Getpid())
 	s.serverDrops, _ = udpDrops(map[int]bool{int(t.addr.Port()): true})
 	s.botDrops, _ = udpDrops(set.ports)
 	return s

@@ -8,10 +8,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/netip"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A short embedded run: every bot joins, states cross between bots, and
@@ -62,6 +66,9 @@ func TestEmbeddedRunReportsSaneNumbers(t *testing.T) {
 	}
 	if r.ParseErrors != 0 || r.KCPInputErrors != 0 {
 		t.Errorf("parse errors %d, kcp input errors %d", r.ParseErrors, r.KCPInputErrors)
+	}
+	if g := r.GeneratorSched; g == nil || !strings.HasPrefix(g.Policy, "SCHED_") || g.CPUs == "" || g.Preempted < 0 {
+		t.Errorf("generator scheduling %+v", g)
 	}
 	if r.ClosesSeen["client_closed"] != 16 {
 		t.Errorf("closes after bye: %v", r.ClosesSeen)
@@ -276,5 +283,44 @@ func TestBotsHaveTheirOwnAddresses(t *testing.T) {
 	}
 	if r.CCU != 48 || r.Failed != 0 || r.BotReadErrors != 0 || r.FramesPerSec == 0 {
 		t.Fatalf("ccu %d, failed %d, read errors %d, frames per second %.0f", r.CCU, r.Failed, r.BotReadErrors, r.FramesPerSec)
+	}
+}
+
+// procSched reads the policy and nice value the kernel has for a process:
+// a child is given SCHED_BATCH and nice 7 (neither needs privileges) and
+// must be reported so, with the CPUs it may run on.
+func TestProcSchedReadsPolicyAndNice(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	child := exec.CommandContext(ctx, "sleep", "60")
+	if err := child.Start(); err != nil {
+		t.Skipf("no sleep binary: %v", err)
+	}
+	defer child.Wait()
+	defer cancel()
+	before, err := procSched(child.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: 3 /* SCHED_BATCH */, Nice: 7}
+	if err := unix.SchedSetAttr(child.Process.Pid, &attr, 0); err != nil {
+		t.Skipf("sched_setattr: %v", err)
+	}
+	after, err := procSched(child.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Policy != "SCHED_BATCH" || after.Nice != 7 || after.Priority != 0 {
+		t.Errorf("after sched_setattr: %+v, want SCHED_BATCH nice 7 (before: %+v)", after, before)
+	}
+	if before.Policy == after.Policy && before.Nice == after.Nice {
+		t.Errorf("child was already %s nice %d: the test shows nothing", before.Policy, before.Nice)
+	}
+	self, err := procSched(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.CPUs == "" || after.CPUs != self.CPUs {
+		t.Errorf("child may run on CPUs %q, this process on %q: affinity is inherited", after.CPUs, self.CPUs)
 	}
 }

@@ -137,3 +137,75 @@ func udpDrops(ports map[int]bool) (uint64, error) {
 	}
 	return total, nil
 }
+
+// schedInfo is how the kernel schedules a process. Another task on the
+// server's core delays ticks by as long as it runs (BENCHMARKS.md, round
+// 8), so a run's summary says what policy the server had and how often its
+// threads were preempted.
+type schedInfo struct {
+	Policy   string // SCHED_OTHER, SCHED_RR, ...
+	Priority int    // real-time priority (0 for SCHED_OTHER)
+	Nice     int    // nice value (SCHED_OTHER)
+	CPUs     string // CPUs the process may run on
+	// Preempted sums the threads' involuntary context switches: by other
+	// tasks and by the process's own threads alike (a thread that
+	// blocks or sleeps switches voluntarily).
+	Preempted uint64
+}
+
+var policyNames = map[int]string{0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 5: "SCHED_IDLE", 6: "SCHED_DEADLINE"}
+
+// procSched reads schedInfo for process pid from /proc. Preempted counts
+// threads alive now, so the difference of two readings misses threads that
+// exited in between (a Go server keeps its threads).
+func procSched(pid int) (schedInfo, error) {
+	var si schedInfo
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return si, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return si, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 39 {
+		return si, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	// Fields 19 (nice), 40 (rt_priority) and 41 (policy) of proc(5),
+	// counted from field 3 here.
+	si.Nice, _ = strconv.Atoi(f[16])
+	si.Priority, _ = strconv.Atoi(f[37])
+	policy, _ := strconv.Atoi(f[38])
+	if si.Policy = policyNames[policy]; si.Policy == "" {
+		si.Policy = fmt.Sprintf("policy %d", policy)
+	}
+	if v, ok := statusField(fmt.Sprintf("/proc/%d/status", pid), "Cpus_allowed_list:"); ok {
+		si.CPUs = v
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return si, err
+	}
+	for _, t := range tasks {
+		v, _ := statusField(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()), "nonvoluntary_ctxt_switches:")
+		n, _ := strconv.ParseUint(v, 10, 64)
+		si.Preempted += n
+	}
+	return si, nil
+}
+
+// statusField returns the value of the line of a /proc status file that
+// starts with key.
+func statusField(path, key string) (string, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false
+	}
+	for l := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(l, key); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}

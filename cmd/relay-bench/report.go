@@ -74,13 +74,43 @@ type serverReport struct {
 	SocketDrops    uint64            `json:"socket_drops"`
 	// Server datagrams sent, refused by its socket, and KCP segments sent
 	// and resent (kcp-go counts per process: with -embedded, bots too).
-	Datagrams     uint64 `json:"datagrams_sent"`
-	SendRefused   uint64 `json:"send_refused"`
-	KCPOutSegs    uint64 `json:"kcp_out_segs"`
-	KCPRetrans    uint64 `json:"kcp_retrans_segs"`
-	KCPFastResend uint64 `json:"kcp_fast_retrans_segs"`
-	KCPLost       uint64 `json:"kcp_lost_segs"`
-	StatsError    string `json:"stats_error,omitempty"`
+	Datagrams     uint64       `json:"datagrams_sent"`
+	SendRefused   uint64       `json:"send_refused"`
+	KCPOutSegs    uint64       `json:"kcp_out_segs"`
+	KCPRetrans    uint64       `json:"kcp_retrans_segs"`
+	KCPFastResend uint64       `json:"kcp_fast_retrans_segs"`
+	KCPLost       uint64       `json:"kcp_lost_segs"`
+	StatsError    string       `json:"stats_error,omitempty"`
+	Sched         *schedReport `json:"scheduling,omitempty"` // with -pid
+}
+
+// schedReport is how the kernel scheduled a process over the window.
+type schedReport struct {
+	Policy   string `json:"policy"`
+	Priority int    `json:"rt_priority"`
+	Nice     int    `json:"nice"`
+	CPUs     string `json:"cpus"`
+	// Preempted is involuntary context switches per second, summed over
+	// the threads: by other tasks and by the process's own threads alike.
+	Preempted float64 `json:"preempted_per_second"`
+}
+
+func schedReportOf(begin, end schedInfo, secs float64) *schedReport {
+	if end.Policy == "" || secs <= 0 {
+		return nil
+	}
+	return &schedReport{
+		Policy: end.Policy, Priority: end.Priority, Nice: end.Nice, CPUs: end.CPUs,
+		Preempted: float64(end.Preempted-begin.Preempted) / secs,
+	}
+}
+
+func (s *schedReport) String() string {
+	prio := fmt.Sprintf("nice %d", s.Nice)
+	if s.Policy == "SCHED_FIFO" || s.Policy == "SCHED_RR" {
+		prio = fmt.Sprintf("priority %d", s.Priority)
+	}
+	return fmt.Sprintf("%s %s on CPUs %s; threads preempted %.1f times/s", s.Policy, prio, s.CPUs, s.Preempted)
 }
 
 type tickQ struct {
@@ -122,9 +152,10 @@ type report struct {
 
 	Server serverReport `json:"server"`
 
-	GeneratorCPU       float64 `json:"generator_cpu_seconds_per_second"` // the bench process (with -embedded: server included)
-	GeneratorWorkerCPU float64 `json:"generator_worker_cpu_seconds_per_second"`
-	GeneratorRSS       int64   `json:"generator_rss_bytes"`
+	GeneratorCPU       float64      `json:"generator_cpu_seconds_per_second"` // the bench process (with -embedded: server included)
+	GeneratorWorkerCPU float64      `json:"generator_worker_cpu_seconds_per_second"`
+	GeneratorRSS       int64        `json:"generator_rss_bytes"`
+	GeneratorSched     *schedReport `json:"generator_scheduling,omitempty"`
 
 	BotSocketDrops uint64 `json:"bot_socket_drops"`
 	BotSendEAGAIN  uint64 `json:"bot_send_eagain"`
@@ -201,6 +232,7 @@ func buildReport(c *config, t *target, workers int, begin, end sample, final wor
 		r.GeneratorCPU = (end.selfCPU - begin.selfCPU).Seconds() / secs
 		r.GeneratorWorkerCPU = (end.workerCPU - begin.workerCPU).Seconds() / secs
 	}
+	r.GeneratorSched = schedReportOf(begin.selfSched, end.selfSched, secs)
 
 	s := &r.Server
 	s.Shared = c.embedded
@@ -251,6 +283,9 @@ func buildReport(c *config, t *target, workers int, begin, end sample, final wor
 	s.TickRate = end.bots.tickRate
 	if s.TickRate == 0 {
 		s.TickRate = c.tickRate
+	}
+	if t.pid != 0 && !c.embedded {
+		s.Sched = schedReportOf(begin.serverSched, end.serverSched, secs)
 	}
 	if t.pid != 0 && secs > 0 {
 		s.CPUPerSec = (end.serverCPU - begin.serverCPU).Seconds() / secs
@@ -360,6 +395,9 @@ func (r *report) print(out io.Writer) {
 	} else {
 		p("server cpu      unknown (give -pid)")
 	}
+	if s.Sched != nil {
+		p("server sched    %s", s.Sched)
+	}
 	if s.StatsError != "" {
 		p("server stats    error: %s", s.StatsError)
 	}
@@ -388,6 +426,9 @@ func (r *report) print(out io.Writer) {
 	p("generator       %.3f s/s process cpu%s, %.3f s/s in %d worker threads, rss %.1f MiB",
 		r.GeneratorCPU, map[bool]string{true: " (server included)", false: ""}[s.Shared], r.GeneratorWorkerCPU, r.Workers,
 		float64(r.GeneratorRSS)/(1<<20))
+	if r.GeneratorSched != nil {
+		p("                %s", r.GeneratorSched)
+	}
 	p("bots saw        closes %s; errors %s; parse errors %d, kcp input errors %d",
 		fmtMap(r.ClosesSeen), fmtMap(r.ErrorsSeen), r.ParseErrors, r.KCPInputErrors)
 }
