@@ -2,8 +2,8 @@
 
 // Command relay-bench loads a relay with bots over loopback and reports
 // what clients and the server saw: join time, state latency between bots,
-// frame jitter, bytes on the wire, and the server's CPU, memory and tick
-// timing. See BENCHMARKS.md for the scenario and results.
+// frame jitter, bytes on the wire, and the server's CPU, memory, tick
+// timing and scheduling. See BENCHMARKS.md for the scenario and results.
 //
 // It drives a running relay (-addr, with -stats-url and -pid for the
 // server's own figures) or starts one in-process (-embedded). Traffic goes
