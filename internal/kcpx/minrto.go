@@ -2,6 +2,7 @@ package kcpx
 
 import (
 	"reflect"
+	"sync"
 	"unsafe"
 
 	kcp "github.com/xtaci/kcp-go/v5"
@@ -35,4 +36,52 @@ func SetMinRTO(k *kcp.KCP, ms uint32) bool {
 	}
 	*(*uint32)(unsafe.Add(unsafe.Pointer(k), minRTOOff)) = ms
 	return true
+}
+
+// The Go client runs kcp-go's UDPSession, whose KCP is unexported too and
+// guarded by the session's unexported mutex, which kcp-go's own updater
+// takes. sessMuOff and sessKCPOff are their offsets, found by name and
+// type when the package loads, or noOffset.
+var sessMuOff, sessKCPOff = func() (uintptr, uintptr) {
+	t := reflect.TypeOf(kcp.UDPSession{})
+	mu, ok1 := t.FieldByName("mu")
+	k, ok2 := t.FieldByName("kcp")
+	if !ok1 || !ok2 || mu.Type != reflect.TypeOf(sync.Mutex{}) || k.Type != reflect.TypeOf(&kcp.KCP{}) {
+		return noOffset, noOffset
+	}
+	return mu.Offset, k.Offset
+}()
+
+// SetSessionMinRTO is SetMinRTO for the KCP inside s, under s's lock. Call
+// it after SetNoDelay, which resets the bound. It reports whether it could.
+func SetSessionMinRTO(s *kcp.UDPSession, ms uint32) bool {
+	ok := false
+	withSessionKCP(s, func(k *kcp.KCP) { ok = SetMinRTO(k, ms) })
+	return ok
+}
+
+// SessionMinRTO returns the bound SetSessionMinRTO sets, or 0 if it cannot
+// be read.
+func SessionMinRTO(s *kcp.UDPSession) uint32 {
+	var ms uint32
+	withSessionKCP(s, func(k *kcp.KCP) {
+		if minRTOOff != noOffset {
+			ms = *(*uint32)(unsafe.Add(unsafe.Pointer(k), minRTOOff))
+		}
+	})
+	return ms
+}
+
+func withSessionKCP(s *kcp.UDPSession, fn func(*kcp.KCP)) {
+	if sessMuOff == noOffset || s == nil {
+		return
+	}
+	mu := (*sync.Mutex)(unsafe.Add(unsafe.Pointer(s), sessMuOff))
+	k := *(**kcp.KCP)(unsafe.Add(unsafe.Pointer(s), sessKCPOff))
+	if k == nil {
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	fn(k)
 }

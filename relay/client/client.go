@@ -15,6 +15,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/kcpx"
 )
 
 // Options configure Dial. Zero fields take their defaults.
@@ -149,6 +150,13 @@ func (c *Client) handshake(ctx context.Context, hello *codec.ClientMsg) (Welcome
 	}
 	select {
 	case m := <-welcome:
+		if m.TickRate > 0 {
+			// The relay holds its acks for up to a tick, to send them with
+			// the next frame: a resend bound of KCP's 30 ms alone would
+			// resend messages that were not lost, as the Godot client and
+			// the relay itself would without the same bound.
+			kcpx.SetSessionMinRTO(conn, uint32(kcp.IKCP_RTO_NDL+1000/int(m.TickRate)))
+		}
 		wl := Welcome{PlayerID: m.PlayerID, ResumeToken: m.ResumeToken, TickRate: m.TickRate,
 			ServerTimeMs: m.ServerTimeMs, Tick: m.Tick, Resumed: m.Resumed, RoomID: m.RoomID}
 		c.mu.Lock()
