@@ -152,9 +152,9 @@ func (c *Client) handshake(ctx context.Context, hello *codec.ClientMsg) (Welcome
 	case m := <-welcome:
 		if m.TickRate > 0 {
 			// The relay holds its acks for up to a tick, to send them with
-			// the next frame: a resend bound of KCP's 30 ms alone would
-			// resend messages that were not lost, as the Godot client and
-			// the relay itself would without the same bound.
+			// the next frame: with KCP's 30 ms bound alone, messages that
+			// were not lost would go again. The Godot client and the
+			// relay-bench bots use the same bound.
 			kcpx.SetSessionMinRTO(conn, uint32(kcp.IKCP_RTO_NDL+1000/int(m.TickRate)))
 		}
 		wl := Welcome{PlayerID: m.PlayerID, ResumeToken: m.ResumeToken, TickRate: m.TickRate,
