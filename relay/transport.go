@@ -70,7 +70,7 @@ func defaultMinRTO(tickRate int) int {
 	if err != nil {
 		rate = 30 // Serve refuses the rate before sessions exist
 	}
-	return kcp.IKCP_RTO_NDL + 1000/rate
+	return int(kcpx.MinRTOForTick(rate))
 }
 
 func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
@@ -216,7 +216,7 @@ func (t *transport) checkDelay(k *kcp.KCP, now uint32) int {
 	return max(0, min(d, t.interval))
 }
 
-// schedule makes sure s is updated within delay ms of now (kcpNow); a
+// schedule makes sure s is updated within delay ms of now (kcpx.Now); a
 // negative delay asks for nothing.
 func (t *transport) schedule(s *session, delay int, now uint32) {
 	if delay < 0 {
@@ -232,17 +232,8 @@ func (t *transport) schedule(s *session, delay int, now uint32) {
 		s.due = due
 		heap.Fix(&t.heap, s.hidx)
 	}
-	notify := !t.armedSet || kcpx.Before(due, t.armed)
-	if notify {
-		t.armed, t.armedSet = due, true
-	}
+	t.armLocked(due)
 	t.hmu.Unlock()
-	if notify {
-		select {
-		case t.wake <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // reschedule sets s's due time to exactly delay ms from now (negative:
@@ -265,12 +256,21 @@ func (t *transport) reschedule(s *session, delay int, now uint32) {
 		s.due = now + uint32(delay)
 		heap.Fix(&t.heap, s.hidx)
 	}
-	if delay >= 0 && (!t.armedSet || kcpx.Before(s.due, t.armed)) {
-		t.armed, t.armedSet = s.due, true
-		select {
-		case t.wake <- struct{}{}:
-		default:
-		}
+	if delay >= 0 {
+		t.armLocked(s.due)
+	}
+}
+
+// armLocked wakes the updater if it sleeps past due. The wake-up never
+// blocks, so t.hmu may be held (it must be, for armed and armedSet).
+func (t *transport) armLocked(due uint32) {
+	if t.armedSet && !kcpx.Before(due, t.armed) {
+		return
+	}
+	t.armed, t.armedSet = due, true
+	select {
+	case t.wake <- struct{}{}:
+	default:
 	}
 }
 

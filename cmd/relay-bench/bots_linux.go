@@ -730,7 +730,7 @@ func (w *worker) handle(b *bot, body []byte, now int64, measuring bool) {
 			w.st.tickRate = m.TickRate
 			// As the Godot client does: the relay holds its acks up to
 			// a tick, so a shorter resend bound sends states twice.
-			kcpx.SetMinRTO(b.k, uint32(kcp.IKCP_RTO_NDL+1000/m.TickRate))
+			kcpx.SetMinRTO(b.k, kcpx.MinRTOForTick(m.TickRate))
 		}
 		b.state = botWelcomed
 		switch rm := b.room; {

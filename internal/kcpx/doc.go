@@ -1,8 +1,10 @@
 // Package kcpx reaches into kcp-go's KCP state machine for what its API
 // does not offer and a relay with thousands of sessions needs: the time of
 // a KCP's earliest resend (ResendIn), a flush now rather than at the next
-// interval (FlushNow), kcp-go's own clock (Now), and smaller buffers for a
-// KCP that carries a few messages at a time (Trim).
+// interval (FlushNow), kcp-go's own clock (Now), smaller buffers for a KCP
+// that carries a few messages at a time (Trim), and a lower bound on the
+// resend time that covers a peer holding its acks for a tick (SetMinRTO,
+// and SetSessionMinRTO for the KCP inside a UDPSession).
 //
 // The fields it touches are unexported. Each is found by reflection when
 // the package loads and compared, field by field, with a mirror type here;

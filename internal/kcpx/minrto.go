@@ -28,6 +28,14 @@ var minRTOOff = func() uintptr {
 	return f.Offset
 }()
 
+// MinRTOForTick is the resend bound for a peer that holds its acks for up
+// to one tick at tickRate (> 0) ticks per second: kcp-go's own bound plus
+// the tick. The relay holds its clients' acks so, and its clients hold the
+// relay's (the Godot client does, by default).
+func MinRTOForTick(tickRate int) uint32 {
+	return uint32(kcp.IKCP_RTO_NDL + 1000/tickRate)
+}
+
 // SetMinRTO sets k's lower bound on the retransmission timeout to ms. Call
 // it after NoDelay, which resets the bound. It reports whether it could.
 func SetMinRTO(k *kcp.KCP, ms uint32) bool {

@@ -155,7 +155,7 @@ func (c *Client) handshake(ctx context.Context, hello *codec.ClientMsg) (Welcome
 			// the next frame: with KCP's 30 ms bound alone, messages that
 			// were not lost would go again. The Godot client and the
 			// relay-bench bots use the same bound.
-			kcpx.SetSessionMinRTO(conn, uint32(kcp.IKCP_RTO_NDL+1000/int(m.TickRate)))
+			kcpx.SetSessionMinRTO(conn, kcpx.MinRTOForTick(int(m.TickRate)))
 		}
 		wl := Welcome{PlayerID: m.PlayerID, ResumeToken: m.ResumeToken, TickRate: m.TickRate,
 			ServerTimeMs: m.ServerTimeMs, Tick: m.Tick, Resumed: m.Resumed, RoomID: m.RoomID}
