@@ -61,13 +61,33 @@ const maxJoinCode = 16
 // maxFields bounds the element count of any message array.
 const maxFields = 64
 
-// ErrorCode maps a decode error to the code a server sends before closing.
+// FieldError refuses one request for the value of one field: the message
+// was framed and its type and rid read, but a field is out of range or over
+// a limit. The server answers it with an error reply (rid 0 for messages
+// without one) and keeps the session; only a refused hello closes it.
+// Decoding stops at the first such field: the rest of the body is not read.
+type FieldError struct {
+	Type  Type
+	RID   uint32
+	Code  Code // CodeBadRequest, CodeTooLarge or CodeLimit
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("message %d: %s: %v", e.Type, e.Field, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ErrorCode maps a decode error to the code a server sends with it.
 func ErrorCode(err error) Code {
+	var fe *FieldError
 	switch {
+	case errors.As(err, &fe):
+		return fe.Code
 	case errors.Is(err, ErrUnknownType):
 		return CodeUnknownMessage
-	case errors.Is(err, ErrTooLarge):
-		return CodeTooLarge
 	case errors.Is(err, ErrFrameTooLarge):
 		return CodeFrameTooLarge
 	default:
@@ -75,10 +95,44 @@ func ErrorCode(err error) Code {
 	}
 }
 
-// DecodeClient decodes one client message body into m.
+// hasRID reports whether messages of type t carry a request id.
+func hasRID(t Type) bool {
+	switch t {
+	case THello, TState, TEvent, TChat, TPing, TBye:
+		return false
+	}
+	return minFields[t] != 0
+}
+
+// PeekRID returns the request id of a client message body without decoding
+// the rest: 0 when the message has none or the body is not a request. A
+// server refusing a message before decoding it (a rate limit) answers with
+// it.
+func PeekRID(body []byte) uint32 {
+	r := NewReader(body)
+	if n, err := r.ArrayLen(maxFields); err != nil || n < 2 {
+		return 0
+	}
+	t, err := r.Uint(255)
+	if err != nil || !hasRID(Type(t)) {
+		return 0
+	}
+	rid, err := r.Uint(math.MaxUint32)
+	if err != nil {
+		return 0
+	}
+	return uint32(rid)
+}
+
+// DecodeClient decodes one client message body into m. It returns a
+// *FieldError when the message is refused for a field's value (PROTOCOL.md
+// section 4, "Refusals"), any other error when the body cannot be parsed.
 func DecodeClient(body []byte, lim *Limits, m *ClientMsg) error {
 	r := NewReader(body)
 	n, err := r.ArrayLen(maxFields)
+	if errors.Is(err, ErrTooLarge) {
+		return fmt.Errorf("%w: a message of %d fields or more", ErrType, maxFields+1)
+	}
 	if err != nil {
 		return err
 	}
@@ -97,18 +151,19 @@ func DecodeClient(body []byte, lim *Limits, m *ClientMsg) error {
 		return fmt.Errorf("%w: message %d has %d fields, needs %d", ErrType, t, n, want)
 	}
 	*m = ClientMsg{Props: m.Props[:0], Targets: m.Targets[:0], Type: Type(t)}
-	if err := decodeClientFields(&r, lim, m); err != nil {
-		return fmt.Errorf("message %d: %w", t, err)
+	d := fieldReader{r: &r, lim: lim, m: m}
+	if err := d.fields(); err != nil {
+		return d.wrap(err)
 	}
 	if m.Type == THello && n > want {
-		if err := decodeHelloExtras(&r, m, n-want); err != nil {
-			return fmt.Errorf("message %d: %w", t, err)
+		if err := d.helloExtras(n - want); err != nil {
+			return d.wrap(err)
 		}
 		want = min(n, want+helloExtras)
 	}
 	if m.Type == TPing && n > want {
-		if m.AckedTick, err = r.Uint(math.MaxInt64); err != nil {
-			return fmt.Errorf("message %d: %w", t, err)
+		if m.AckedTick, err = d.uint("acked_tick", math.MaxInt64); err != nil {
+			return d.wrap(err)
 		}
 		want++
 	}
@@ -123,10 +178,70 @@ func DecodeClient(body []byte, lim *Limits, m *ClientMsg) error {
 	return nil
 }
 
-func decodeClientFields(r *Reader, lim *Limits, m *ClientMsg) (err error) {
-	if m.Type != THello && m.Type != TState && m.Type != TEvent && m.Type != TChat &&
-		m.Type != TPing && m.Type != TBye {
+// fieldReader reads one client message's fields, turning a value that is
+// present but out of range or over its limit into a *FieldError.
+type fieldReader struct {
+	r   *Reader
+	lim *Limits
+	m   *ClientMsg
+}
+
+func (d *fieldReader) wrap(err error) error {
+	if _, ok := err.(*FieldError); ok {
+		return err
+	}
+	return fmt.Errorf("message %d: %w", d.m.Type, err)
+}
+
+func (d *fieldReader) refuse(field string, code Code, err error) error {
+	return &FieldError{Type: d.m.Type, RID: d.m.RID, Code: code, Field: field, Err: err}
+}
+
+// str reads a string of at most limit bytes.
+func (d *fieldReader) str(field string, limit int) ([]byte, error) {
+	v, err := d.r.StrBytes(limit)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, d.refuse(field, CodeTooLarge, err)
+	}
+	return v, err
+}
+
+// raw reads an opaque value of at most limit encoded bytes.
+func (d *fieldReader) raw(field string, limit int) ([]byte, error) {
+	v, err := d.r.Raw(limit)
+	if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrTooDeep) {
+		return nil, d.refuse(field, CodeTooLarge, err)
+	}
+	return v, err
+}
+
+// uint reads an integer that must lie in [0, max].
+func (d *fieldReader) uint(field string, max uint64) (uint64, error) {
+	v, err := d.r.Uint(max)
+	if errors.Is(err, ErrRange) {
+		return 0, d.refuse(field, CodeBadRequest, err)
+	}
+	return v, err
+}
+
+func (d *fieldReader) id(field string) (uint32, error) {
+	v, err := d.uint(field, math.MaxUint32)
+	return uint32(v), err
+}
+
+func (d *fieldReader) int(field string, max int) (int, error) {
+	v, err := d.uint(field, uint64(max))
+	return int(v), err
+}
+
+func (d *fieldReader) fields() (err error) {
+	r, lim, m := d.r, d.lim, d.m
+	if hasRID(m.Type) {
+		// Without a rid there is nothing to answer: a bad one is malformed.
 		rid, err := r.Uint(math.MaxUint32)
+		if errors.Is(err, ErrRange) {
+			return fmt.Errorf("%w: rid %v", ErrType, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -137,57 +252,57 @@ func decodeClientFields(r *Reader, lim *Limits, m *ClientMsg) (err error) {
 		if m.Version, err = r.Int(); err != nil {
 			return err
 		}
-		if m.Name, err = r.StrBytes(lim.Name); err != nil {
+		if m.Name, err = d.str("name", lim.Name); err != nil {
 			return err
 		}
-		return decodeProps(r, lim, m)
+		return d.props()
 	case TCreateRoom:
-		if m.Mode, err = r.StrBytes(lim.Mode); err != nil {
+		if m.Mode, err = d.str("mode", lim.Mode); err != nil {
 			return err
 		}
-		if m.MaxPlayers, err = readInt(r, lim.MaxPlayers); err != nil {
+		if m.MaxPlayers, err = d.int("max_players", lim.MaxPlayers); err != nil {
 			return err
 		}
 		if m.Public, err = r.Bool(); err != nil {
 			return err
 		}
-		return decodeProps(r, lim, m)
+		return d.props()
 	case TJoinRoom:
-		m.RoomID, err = readID(r)
+		m.RoomID, err = d.id("room_id")
 	case TJoinCode:
-		m.Code, err = r.StrBytes(maxJoinCode)
+		m.Code, err = d.str("code", maxJoinCode)
 	case TListRooms:
-		if m.Mode, err = r.StrBytes(lim.Mode); err != nil {
+		if m.Mode, err = d.str("mode", lim.Mode); err != nil {
 			return err
 		}
-		if err = decodeProps(r, lim, m); err != nil {
+		if err = d.props(); err != nil {
 			return err
 		}
-		m.Limit, err = readInt(r, math.MaxInt32)
+		m.Limit, err = d.int("limit", math.MaxInt32)
 	case TJoinOrCreate:
-		if m.Mode, err = r.StrBytes(lim.Mode); err != nil {
+		if m.Mode, err = d.str("mode", lim.Mode); err != nil {
 			return err
 		}
-		if err = decodeProps(r, lim, m); err != nil {
+		if err = d.props(); err != nil {
 			return err
 		}
-		m.MaxPlayers, err = readInt(r, lim.MaxPlayers)
+		m.MaxPlayers, err = d.int("max_players", lim.MaxPlayers)
 	case TLeaveRoom, TBye:
 	case TSetRoomProps, TSetPlayerProps:
-		err = decodeProps(r, lim, m)
+		err = d.props()
 	case TSetLocked:
 		m.Locked, err = r.Bool()
 	case TKick:
-		m.PlayerID, err = readID(r)
+		m.PlayerID, err = d.id("player_id")
 	case TState:
-		m.Value, err = r.Raw(lim.State)
+		m.Value, err = d.raw("value", lim.State)
 	case TEvent:
-		return decodeEvent(r, lim, m)
+		return d.event()
 	case TChat:
-		if m.To, err = readID(r); err != nil {
+		if m.To, err = d.id("to"); err != nil {
 			return err
 		}
-		m.Text, err = r.StrBytes(lim.Chat)
+		m.Text, err = d.str("text", lim.Chat)
 	case TPing:
 		m.ClientTime, err = r.Int()
 	}
@@ -200,46 +315,49 @@ const helloExtras = 3
 // maxToken bounds an auth token's length.
 const maxToken = 4096
 
-func decodeHelloExtras(r *Reader, m *ClientMsg, n int) (err error) {
-	if m.Auth, err = r.StrBytes(maxToken); err != nil {
+func (d *fieldReader) helloExtras(n int) (err error) {
+	m := d.m
+	if m.Auth, err = d.str("auth", maxToken); err != nil {
 		return err
 	}
 	if n < 2 {
 		return nil
 	}
-	if m.Resume, err = r.StrBytes(64); err != nil {
+	if m.Resume, err = d.str("resume", 64); err != nil {
 		return err
 	}
 	if n < 3 {
 		return nil
 	}
-	m.LastTick, err = r.Uint(math.MaxInt64)
+	m.LastTick, err = d.uint("last_tick", math.MaxInt64)
 	return err
 }
 
-func decodeEvent(r *Reader, lim *Limits, m *ClientMsg) error {
-	t, err := r.Uint(TargetMaster)
+func (d *fieldReader) event() error {
+	r, m := d.r, d.m
+	t, err := d.uint("target", TargetMaster)
 	if err != nil {
 		return err
 	}
 	m.Target = uint8(t)
-	code, err := r.Uint(math.MaxUint32)
-	if err != nil {
+	if m.EventCode, err = d.id("code"); err != nil {
 		return err
 	}
-	m.EventCode = uint32(code)
-	if m.Value, err = r.Raw(lim.Payload); err != nil {
+	if m.Value, err = d.raw("payload", d.lim.Payload); err != nil {
 		return err
 	}
 	if r.IsNil() {
 		return nil
 	}
-	n, err := r.ArrayLen(lim.Targets)
+	n, err := r.ArrayLen(d.lim.Targets)
+	if errors.Is(err, ErrTooLarge) {
+		return d.refuse("ids", CodeLimit, err)
+	}
 	if err != nil {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		id, err := readID(r)
+		id, err := d.id("ids")
 		if err != nil {
 			return err
 		}
@@ -248,21 +366,25 @@ func decodeEvent(r *Reader, lim *Limits, m *ClientMsg) error {
 	return nil
 }
 
-// decodeProps reads a string-keyed map of raw values; nil means no map.
-func decodeProps(r *Reader, lim *Limits, m *ClientMsg) error {
+// props reads a string-keyed map of opaque values; nil means no map.
+func (d *fieldReader) props() error {
+	r, lim, m := d.r, d.lim, d.m
 	if r.IsNil() {
 		return nil
 	}
 	n, err := r.MapLen(lim.PropKeys)
+	if errors.Is(err, ErrTooLarge) {
+		return d.refuse("props", CodeLimit, err)
+	}
 	if err != nil {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		k, err := r.StrBytes(lim.PropKey)
+		k, err := d.str("props key", lim.PropKey)
 		if err != nil {
 			return err
 		}
-		v, err := r.Raw(lim.PropValue)
+		v, err := d.raw("props value", lim.PropValue)
 		if err != nil {
 			return err
 		}

@@ -70,7 +70,8 @@ func TestDecodeErrorCodes(t *testing.T) {
 		want Code
 	}{
 		{[]byte{0x91, 0x63}, CodeUnknownMessage},
-		{[]byte{0xdd, 0x10, 0x00, 0x00, 0x00}, CodeTooLarge}, // 2^28 elements > the 64-field limit
+		{[]byte{0xdd, 0x10, 0x00, 0x00, 0x00}, CodeMalformed},                                // 2^28 elements declared, none present
+		{append([]byte{0xdc, 0x00, 0x41}, bytes.Repeat([]byte{0x01}, 65)...), CodeMalformed}, // 65 fields: no message has that shape
 		{[]byte{0x92, 0x14}, CodeMalformed},
 		{append([]byte{0x92, 0x14, 0xc5, 0x08, 0x00}, make([]byte, 2048)...), CodeTooLarge}, // 2 KiB state > 1 KiB
 	}
@@ -79,6 +80,91 @@ func TestDecodeErrorCodes(t *testing.T) {
 		if got := ErrorCode(err); got != c.want {
 			t.Errorf("%x: code %v (%v), want %v", c.body, got, err, c.want)
 		}
+	}
+}
+
+// TestDecodeRefusals checks the rule of PROTOCOL.md section 4 ("Refusals"):
+// a field present but out of range or over its limit is a *FieldError
+// carrying the message's rid; what cannot be parsed is not.
+func TestDecodeRefusals(t *testing.T) {
+	lim := DefaultLimits
+	keys := func(n int) []Prop {
+		ps := make([]Prop, n)
+		for i := range ps {
+			ps[i] = Prop{Key: []byte{'k', byte('A' + i/26), byte('a' + i%26)}, Value: []byte{0x01}}
+		}
+		return ps
+	}
+	body := func(m ClientMsg) []byte { return AppendClient(nil, &m)[FrameHeaderSize:] }
+	long := func(n int) []byte { return bytes.Repeat([]byte("x"), n) }
+	// [10, rid=7, mode="dm", max_players, public=true, nil] with a raw max_players.
+	createWith := func(maxPlayers ...byte) []byte {
+		b := []byte{0x96, 0x0a, 0x07, 0xa2, 'd', 'm'}
+		b = append(b, maxPlayers...)
+		return append(b, 0xc3, 0xc0)
+	}
+	cases := []struct {
+		name  string
+		body  []byte
+		field bool // a *FieldError: answered, the session stays
+		code  Code
+		rid   uint32
+	}{
+		{"33 keys in set_player_props", body(ClientMsg{Type: TSetPlayerProps, RID: 5, Props: keys(33)}), true, CodeLimit, 5},
+		{"32 keys in set_room_props", body(ClientMsg{Type: TSetRoomProps, RID: 5, Props: keys(32)}), false, 0, 5},
+		{"33 keys in create_room", body(ClientMsg{Type: TCreateRoom, RID: 6, Mode: []byte("dm"), Props: keys(33)}), true, CodeLimit, 6},
+		{"33 keys in hello", body(ClientMsg{Type: THello, Version: 1, Props: keys(33)}), true, CodeLimit, 0},
+		{"33-byte name in hello", body(ClientMsg{Type: THello, Version: 1, Name: long(33)}), true, CodeTooLarge, 0},
+		{"33-byte mode", body(ClientMsg{Type: TJoinOrCreate, RID: 9, Mode: long(33)}), true, CodeTooLarge, 9},
+		{"33-byte prop key", body(ClientMsg{Type: TSetPlayerProps, RID: 3, Props: []Prop{{Key: long(33), Value: []byte{1}}}}), true, CodeTooLarge, 3},
+		{"257-byte prop value", body(ClientMsg{Type: TSetPlayerProps, RID: 3, Props: []Prop{{Key: []byte("k"), Value: AppendStr(nil, string(long(255)))}}}), true, CodeTooLarge, 3},
+		{"257-byte chat", body(ClientMsg{Type: TChat, Text: long(257)}), true, CodeTooLarge, 0},
+		{"256-byte chat", body(ClientMsg{Type: TChat, Text: long(256)}), false, 0, 0},
+		{"17-byte join code", body(ClientMsg{Type: TJoinCode, RID: 4, Code: long(17)}), true, CodeTooLarge, 4},
+		{"1025-byte state", body(ClientMsg{Type: TState, Value: AppendBin(nil, long(1022))}), true, CodeTooLarge, 0},
+		{"state nested 17 deep", append([]byte{0x92, 0x14}, append(bytes.Repeat([]byte{0x91}, 17), 0x01)...), true, CodeTooLarge, 0},
+		{"state nested 16 deep", append([]byte{0x92, 0x14}, append(bytes.Repeat([]byte{0x91}, 16), 0x01)...), false, 0, 0},
+		{"1025-byte event payload", body(ClientMsg{Type: TEvent, Value: AppendBin(nil, long(1022))}), true, CodeTooLarge, 0},
+		{"65 event ids", body(ClientMsg{Type: TEvent, Target: TargetList, Targets: make([]uint32, 65)}), true, CodeLimit, 0},
+		{"event target 4", []byte{0x95, 0x15, 0x04, 0x01, 0xc0, 0xc0}, true, CodeBadRequest, 0},
+		{"max_players -1", createWith(0xff), true, CodeBadRequest, 7},
+		{"max_players 65", createWith(0x41), true, CodeBadRequest, 7},
+		{"max_players 64", createWith(0x40), false, 0, 7},
+		{"max_players a string", createWith(0xa1, '4'), false, CodeMalformed, 7},
+		{"list limit -1", []byte{0x95, 0x0d, 0x02, 0xa0, 0xc0, 0xff}, true, CodeBadRequest, 2},
+		{"kick id 2^32", []byte{0x93, 0x13, 0x02, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0}, true, CodeBadRequest, 2},
+		{"chat to -1", []byte{0x93, 0x16, 0xff, 0xa1, 'x'}, true, CodeBadRequest, 0},
+		{"rid -1", []byte{0x92, 0x0f, 0xff}, false, CodeMalformed, 0},
+		{"rid 2^32", []byte{0x92, 0x0f, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0}, false, CodeMalformed, 0},
+		{"rid 0 is valid", []byte{0x92, 0x0f, 0x00}, false, 0, 0},
+		{"string length past the body", []byte{0x93, 0x16, 0x00, 0xdb, 0x7f, 0xff, 0xff, 0xff}, false, CodeMalformed, 0},
+		{"map count past the body", []byte{0x93, 0x11, 0x01, 0xdf, 0x7f, 0xff, 0xff, 0xff}, false, CodeMalformed, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var m ClientMsg
+			err := DecodeClient(c.body, &lim, &m)
+			var fe *FieldError
+			isField := errors.As(err, &fe)
+			switch {
+			case c.code == 0 && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.code == 0:
+				if m.RID != c.rid {
+					t.Errorf("rid %d, want %d", m.RID, c.rid)
+				}
+				return
+			case err == nil:
+				t.Fatalf("accepted, want %v", c.code)
+			case isField != c.field:
+				t.Fatalf("field error %v, want %v: %v", isField, c.field, err)
+			case ErrorCode(err) != c.code:
+				t.Fatalf("code %v, want %v: %v", ErrorCode(err), c.code, err)
+			}
+			if isField && fe.RID != c.rid {
+				t.Errorf("rid %d, want %d", fe.RID, c.rid)
+			}
+		})
 	}
 }
 

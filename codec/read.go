@@ -84,12 +84,15 @@ func (r *Reader) readLen(n int) (int, error) {
 
 // checkCount validates a declared element count: each element takes at
 // least minBytes, so a count the remaining bytes cannot hold is a lie.
+// A count the bytes cannot hold is truncated input whatever the limit, so
+// that is checked first: ErrTooLarge then means a count that is really
+// there and over the caller's limit.
 func (r *Reader) checkCount(n, limit, minBytes int) error {
+	if n > r.Len()/minBytes {
+		return ErrTruncated
+	}
 	if n > limit {
 		return fmt.Errorf("%w: %d > %d", ErrTooLarge, n, limit)
-	}
-	if n*minBytes > r.Len() {
-		return ErrTruncated
 	}
 	return nil
 }
@@ -283,6 +286,9 @@ func (r *Reader) StrBytes(limit int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n > r.Len() {
+		return nil, ErrTruncated
+	}
 	if n > limit {
 		return nil, fmt.Errorf("%w: string of %d bytes > %d", ErrTooLarge, n, limit)
 	}
@@ -314,6 +320,9 @@ func (r *Reader) Bin(limit int) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if n > r.Len() {
+		return nil, ErrTruncated
 	}
 	if n > limit {
 		return nil, fmt.Errorf("%w: bin of %d bytes > %d", ErrTooLarge, n, limit)

@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -22,6 +23,10 @@ type fakeLink struct {
 	sendBusy  int // Send calls made while busy (a contract violation)
 	discard   bool
 	lastBytes []byte // the last buffer, when discard is set (reused: no allocation)
+	// silent makes Heard report heardAt: the peer sent nothing since.
+	// Otherwise the peer is always heard from (it keeps acknowledging).
+	silent  bool
+	heardAt time.Time
 }
 
 func (l *fakeLink) Busy() bool { return l.busy }
@@ -39,6 +44,13 @@ func (l *fakeLink) Send(b []byte) {
 }
 
 func (l *fakeLink) Close() { l.closes++ }
+
+func (l *fakeLink) Heard() int64 {
+	if l.silent {
+		return l.heardAt.UnixNano()
+	}
+	return math.MaxInt64
+}
 
 // testHubConfig has small limits so that tests reach them quickly.
 func testHubConfig() hubConfig {

@@ -59,14 +59,31 @@ func (h *hub) checkPlayer(p *player) {
 	// States are latest-value-wins, so the next frame carries the delta
 	// since the last one sent; events and chat wait, up to a bound.
 	if p.room != nil || p.nEvents > 0 || p.nChat > 0 || len(p.out) > 0 {
+		if p.behind == 0 {
+			p.behindSince = h.now
+		}
 		p.behind++
 		h.stats.framesBehind.Add(1)
 	}
-	if p.pending() > h.cfg.maxPending {
-		h.closePlayer(p, codec.CodeSlowConsumer, "too much output waiting for the client")
-	} else if time.Duration(p.behind)*time.Second/time.Duration(h.cfg.tickRate) > h.cfg.slowTimeout {
-		h.closePlayer(p, codec.CodeSlowConsumer, "the client stopped receiving")
+	var why string
+	switch {
+	case p.pending() > h.cfg.maxPending:
+		why = "too much output waiting for the client"
+	case time.Duration(p.behind)*time.Second/time.Duration(h.cfg.tickRate) > h.cfg.slowTimeout:
+		why = "the client stopped receiving"
+	default:
+		return
 	}
+	// A client that sent nothing at all (not even an ack) since its frames
+	// were first held back has lost its network: that is a lost link, kept
+	// for a resume. One that still sends but cannot keep up is the slow
+	// consumer.
+	if p.link.Heard() < p.behindSince.UnixNano() {
+		h.detach(p, codec.CodeIdleTimeout, "nothing received while frames were held back")
+		h.awayOrRemove(p, "link went silent")
+		return
+	}
+	h.closePlayer(p, codec.CodeSlowConsumer, why)
 }
 
 func (h *hub) flushPlayer(p *player) {

@@ -107,12 +107,11 @@ func TestHostileInputClosesOnlyThatSession(t *testing.T) {
 		{"hello-shaped then malformed", false, frame([]byte{0x94, 0x01, 0xc1, 0xc0, 0xc0}), codec.CodeMalformed},
 		{"bad version", false, codec.AppendClient(nil, &codec.ClientMsg{Type: codec.THello, Version: 99}), codec.CodeVersionMismatch},
 		{"oversized frame", true, []byte{0x00, 0x10, 0x00, 0x01}, codec.CodeFrameTooLarge},
-		{"4 GiB array body", true, frame([]byte{0xdd, 0x10, 0x00, 0x00, 0x00}), codec.CodeTooLarge},
+		{"4 GiB array body", true, frame([]byte{0xdd, 0x10, 0x00, 0x00, 0x00}), codec.CodeMalformed},
 		{"2 GiB bin body", true, frame([]byte{0xc6, 0x7f, 0xff, 0xff, 0xff}), codec.CodeMalformed},
 		{"huge map body", true, frame([]byte{0xdf, 0x7f, 0xff, 0xff, 0xff}), codec.CodeMalformed},
 		{"state string longer than frame", true, frame([]byte{0x92, 0x14, 0xdb, 0x7f, 0xff, 0xff, 0xff, 'x'}), codec.CodeMalformed},
 		{"unknown type", true, frame([]byte{0x91, 0x63}), codec.CodeUnknownMessage},
-		{"state over limit", true, frame(append([]byte{0x92, 0x14, 0xc5, 0x10, 0x00}, make([]byte, 4096)...)), codec.CodeTooLarge},
 		{"empty frame", true, []byte{0, 0, 0, 0}, codec.CodeMalformed},
 	}
 	for _, c := range cases {
@@ -130,6 +129,21 @@ func TestHostileInputClosesOnlyThatSession(t *testing.T) {
 			waitFrames(t, ctx, kg, 3)
 		})
 	}
+
+	// A well-framed message over a limit is refused with an error and the
+	// session goes on: a ping after it is answered.
+	t.Run("state over limit is refused, not closed", func(t *testing.T) {
+		r := dialRaw(t, addr)
+		r.hello(t)
+		r.send(t, frame(append([]byte{0x92, 0x14, 0xc5, 0x10, 0x00}, make([]byte, 4096)...)))
+		r.send(t, codec.AppendClient(nil, &codec.ClientMsg{Type: codec.TPing, ClientTime: 77}))
+		if m := r.next(t); m.Type != codec.TError || m.Code != codec.CodeTooLarge || m.RID != 0 {
+			t.Fatalf("got type %d code %v rid %d, want error too_large rid 0", m.Type, m.Code, m.RID)
+		}
+		if m := r.next(t); m.Type != codec.TPong || m.ClientTime != 77 {
+			t.Fatalf("got type %d, want the pong", m.Type)
+		}
+	})
 
 	// Junk from a new address never becomes a session: the filter in front
 	// of KCP drops it, and nothing is sent back.

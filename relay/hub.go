@@ -3,6 +3,7 @@ package relay
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -118,12 +119,12 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 	}
 	h.stats.messagesIn.Add(1)
 	if !p.limits.admit(h.now, len(body)+codec.FrameHeaderSize) {
-		h.rateLimited(p, "message")
+		h.rateLimited(p, codec.PeekRID(body), "message")
 		return
 	}
 	m := &h.msg
 	if err := codec.DecodeClient(body, &h.cfg.limits, m); err != nil {
-		h.closePlayer(p, codec.ErrorCode(err), err.Error())
+		h.refuse(p, err)
 		return
 	}
 	if !p.helloed {
@@ -191,7 +192,7 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		h.event(p, m)
 	case codec.TChat:
 		if !p.limits.chat.AllowN(h.now, 1) {
-			h.rateLimited(p, "chat")
+			h.rateLimited(p, 0, "chat")
 			return
 		}
 		h.chat(p, m)
@@ -239,6 +240,26 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 	p.log = lc.Logger()
 	p.out = codec.AppendWelcome(p.out, p.id, p.resumeToken, h.cfg.tickRate, h.nowMs, h.tick, false, 0)
 	p.log.Info().Msg("player connected")
+}
+
+// refuse answers a message that did not decode. A request refused for a
+// field's value gets an error and the session stays; what cannot be parsed,
+// a refused hello, or a message before hello closes it (PROTOCOL.md 4,
+// "Refusals").
+func (h *hub) refuse(p *player, err error) {
+	var fe *codec.FieldError
+	switch {
+	case !errors.As(err, &fe):
+		h.closePlayer(p, codec.ErrorCode(err), err.Error())
+	case !p.helloed && fe.Type != codec.THello:
+		h.closePlayer(p, codec.CodeNotReady, "the first message must be hello")
+	case p.helloed && fe.Type == codec.THello:
+		h.closePlayer(p, codec.CodeNotReady, "hello was already received")
+	case fe.Type == codec.THello:
+		h.closePlayer(p, fe.Code, err.Error())
+	default:
+		h.replyError(p, fe.RID, fe.Code, err.Error())
+	}
 }
 
 func (h *hub) replyError(p *player, rid uint32, code codec.Code, msg string) {

@@ -16,6 +16,10 @@ type link interface {
 	Send(b []byte)
 	// Close ends the transport at once.
 	Close()
+	// Heard is when anything at all last arrived from the peer (Unix ns):
+	// a message, or only transport acknowledgements. A link silent while
+	// its frames are held back is lost, not slow.
+	Heard() int64
 }
 
 // player is one connected client. Owned by the tick goroutine.
@@ -55,6 +59,8 @@ type player struct {
 	inflight []byte // handed to the link, not yet released
 	spare    []byte
 	behind   int // consecutive ticks with output held back by a busy link
+	// behindSince is when the current run of held-back ticks began.
+	behindSince time.Time
 
 	closing bool // being removed: no more input is handled
 
@@ -64,7 +70,7 @@ type player struct {
 	presenceTick uint64      // tick of the last away/back change
 	hist         []histEntry // events and chat sent but not yet acknowledged
 	histBytes    int
-	histFloor    uint64 // frames up to this tick were dropped from hist
+	histFloor    uint64 // the newest frame whose events and chat were dropped from hist (acknowledged, or over a bound): a resume from before it fails
 }
 
 // histEntry is what one sent frame carried of events and chat, kept until

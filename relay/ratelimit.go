@@ -70,10 +70,11 @@ func (l *limiter) violate(now time.Time) (disconnect bool) {
 }
 
 // rateLimited drops a message: p is told, and disconnected when it keeps on.
-func (h *hub) rateLimited(p *player, what string) {
+// rid answers the dropped request (0 for messages without one).
+func (h *hub) rateLimited(p *player, rid uint32, what string) {
 	if p.limits.violate(h.now) {
 		h.closePlayer(p, codec.CodeRateLimited, "repeatedly over the "+what+" rate limit")
 		return
 	}
-	h.replyError(p, 0, codec.CodeRateLimited, "over the "+what+" rate limit: message dropped")
+	h.replyError(p, rid, codec.CodeRateLimited, "over the "+what+" rate limit: message dropped")
 }

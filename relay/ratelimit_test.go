@@ -103,3 +103,23 @@ func TestRateLimitRepeatedViolationsDisconnect(t *testing.T) {
 		t.Fatalf("the other player: %s", dump(ms))
 	}
 }
+
+// A request dropped by the rate limit is answered with its own rid, so the
+// client can match the refusal to the request it made.
+func TestRateLimitAnswersTheRequestsRID(t *testing.T) {
+	x := rateHarness(t, RateLimits{Messages: 1, Bytes: -1, Chat: -1, Violations: 100})
+	a := x.player("a") // one of the two tokens left
+	a.send(codec.ClientMsg{Type: codec.TListRooms, RID: 41})
+	a.send(codec.ClientMsg{Type: codec.TListRooms, RID: 42})
+	a.send(codec.ClientMsg{Type: codec.TState, Value: mpInt(1)})
+	x.tick()
+	ms := a.recv()
+	if len(ofType(ms, codec.TRoomList)) != 1 {
+		t.Fatalf("want one answered list: %s", dump(ms))
+	}
+	errs := ofType(ms, codec.TError)
+	if len(errs) != 2 || errs[0].RID != 42 || errs[1].RID != 0 ||
+		errs[0].Code != codec.CodeRateLimited || errs[1].Code != codec.CodeRateLimited {
+		t.Fatalf("want rate_limited for rid 42, then rid 0 for the state: %s", dump(ms))
+	}
+}

@@ -89,10 +89,12 @@ func (h *hub) recordHistory(p *player) {
 	}
 }
 
-// pruneHistory forgets frames the client says it received.
+// pruneHistory forgets frames the client says it received. The floor
+// rises with them: a resume claiming an older last frame would need them.
 func (p *player) pruneHistory(acked uint64) {
 	i := 0
 	for i < len(p.hist) && p.hist[i].tick <= acked {
+		p.histFloor = max(p.histFloor, p.hist[i].tick)
 		p.histBytes -= len(p.hist[i].events) + len(p.hist[i].chat)
 		p.hist[i] = histEntry{}
 		i++

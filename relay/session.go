@@ -69,7 +69,8 @@ type session struct {
 	msgEnds  [maxInFlightCap]uint64
 	msgHead  int
 
-	lastRecv atomic.Int64 // unix nanoseconds of the last bytes received
+	lastRecv  atomic.Int64 // unix nanoseconds of the last message received
+	lastHeard atomic.Int64 // unix nanoseconds of the last datagram accepted, acks included
 	done     chan struct{}
 	once     sync.Once
 
@@ -91,13 +92,16 @@ func newSession(t *transport, key, raw netip.AddrPort, conv uint32) *session {
 	}
 	s.kcp = kcp.NewKCP(conv, s.output)
 	t.configure(s.kcp)
-	s.lastRecv.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	s.lastRecv.Store(now)
+	s.lastHeard.Store(now)
 	return s
 }
 
 // input feeds one datagram to KCP and moves what it completes to the inbox.
 // Called by the transport's reader.
 func (s *session) input(b []byte) {
+	s.lastHeard.Store(time.Now().UnixNano())
 	now := kcpx.Now()
 	s.mu.Lock()
 	if s.dead {
@@ -392,6 +396,9 @@ func segmentCmds(b []byte) (cmds uint32, whole bool) {
 
 // cmdBit is command c's bit in segmentCmds' set (any other byte maps to 1<<31).
 func cmdBit(c byte) uint32 { return 1 << min(uint32(c-kcpCmdPush), 31) }
+
+// Heard implements link.
+func (s *session) Heard() int64 { return s.lastHeard.Load() }
 
 // Close implements link.
 func (s *session) Close() { s.close() }
