@@ -71,8 +71,8 @@ type session struct {
 
 	lastRecv  atomic.Int64 // unix nanoseconds of the last message received
 	lastHeard atomic.Int64 // unix nanoseconds of the last datagram accepted, acks included
-	done     chan struct{}
-	once     sync.Once
+	done      chan struct{}
+	once      sync.Once
 
 	// Owned by the updater's heap (under transport.hmu).
 	due  uint32 // kcpNow time
