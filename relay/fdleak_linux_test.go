@@ -61,3 +61,21 @@ func TestServeClosesItsDescriptors(t *testing.T) {
 		t.Fatalf("%d descriptors open after Listen+Close, %d before", after, before)
 	}
 }
+
+// Server fields reach the admission budget the transports share (its
+// behaviour is tested in relay/admit and relay/kcplink).
+func TestServerConfiguresAdmission(t *testing.T) {
+	srv := &Server{MaxHandshakesPerIP: 9, MaxSessionsPerIP: 7, MaxSessions: 50, NewSessionRate: 3}
+	srv.mu.Lock()
+	err := srv.startLocked()
+	q := srv.quota
+	srv.mu.Unlock()
+	defer srv.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := q.Config()
+	if c.MaxPendingPerIP != 9 || c.MaxSessionsPerIP != 7 || c.MaxSessions != 50 || c.NewPerSec != 3 {
+		t.Fatalf("quota config %+v", c)
+	}
+}

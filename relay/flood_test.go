@@ -4,6 +4,7 @@ package relay
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -24,23 +25,16 @@ import (
 	"github.com/tickrelay/tickrelay/relay/client"
 )
 
-// floodServer serves a Server on a loopback socket through a filterConn,
-// as Serve will once the filter is wired in, and shuts it down at the end.
-func floodServer(t *testing.T, srv *Server, cfg filterConfig) (*filterConn, *net.UDPAddr) {
+// floodServer serves srv on a loopback socket, behind the datagram filter
+// Serve puts in front of KCP, and shuts it down at the end.
+func floodServer(t *testing.T, srv *Server) *net.UDPAddr {
 	t.Helper()
 	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What Serve does for a *net.UDPConn; it cannot see through the wrapper.
-	_ = pc.SetReadBuffer(4 << 20)
-	_ = pc.SetWriteBuffer(4 << 20)
-	if cfg.maxFrameSize == 0 {
-		cfg.maxFrameSize = srv.maxFrameSize()
-	}
-	fc := newFilterConn(pc, cfg)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(fc) }()
+	go func() { served <- srv.Serve(pc) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -51,36 +45,32 @@ func floodServer(t *testing.T, srv *Server, cfg filterConfig) (*filterConn, *net
 			t.Errorf("Serve returned %v", err)
 		}
 	})
-	return fc, pc.LocalAddr().(*net.UDPAddr)
+	return pc.LocalAddr().(*net.UDPAddr)
 }
 
-// floodEstablisher tells fc about sessions the server holds, which is what
-// the server's hello hook will do once wired.
-type floodEstablisher struct {
-	srv  *Server
-	fc   *filterConn
-	done map[*session]bool
-	buf  []*session
+// KCP segments as a client sends them (PROTOCOL.md section 1).
+const (
+	floodHeader  = 24
+	floodCmdPush = 81
+	floodCmdAck  = 82
+)
+
+func floodSegment(conv uint32, cmd byte, sn uint32, data []byte) []byte {
+	b := make([]byte, floodHeader, floodHeader+len(data))
+	binary.LittleEndian.PutUint32(b[0:], conv)
+	b[4] = cmd
+	binary.LittleEndian.PutUint16(b[6:], 128) // wnd
+	binary.LittleEndian.PutUint32(b[8:], 12345)
+	binary.LittleEndian.PutUint32(b[12:], sn)
+	binary.LittleEndian.PutUint32(b[20:], uint32(len(data)))
+	return append(b, data...)
 }
 
-// sync calls established for every session not seen before and returns
-// how many sessions the server holds. It holds the server's lock only to
-// copy the set, so the tick is not kept waiting.
-func (e *floodEstablisher) sync() int {
-	e.srv.mu.Lock()
-	e.buf = e.buf[:0]
-	for sess := range e.srv.sessions {
-		e.buf = append(e.buf, sess)
-	}
-	e.srv.mu.Unlock()
-	for _, sess := range e.buf {
-		if !e.done[sess] {
-			e.done[sess] = true
-			e.fc.established(sess.conn.RemoteAddr(), sess.conn.GetConv())
-		}
-	}
-	return len(e.buf)
+func floodHelloFrame() []byte {
+	return codec.AppendClient(nil, &codec.ClientMsg{Type: codec.THello, Version: 1, Name: []byte("x")})
 }
+
+func floodHello(conv uint32) []byte { return floodSegment(conv, floodCmdPush, 0, floodHelloFrame()) }
 
 // floodRecorder watches one client's frames.
 type floodRecorder struct {
@@ -162,7 +152,7 @@ func floodSource(i int) *net.UDPAddr {
 // floodDatagrams is what source i sends: junk for six in ten sources,
 // junk then a hello for one, a well-formed hello (random conv) for three.
 func floodDatagrams(i int, rng *rand.Rand) [][]byte {
-	hello := func() []byte { return fltHello(rng.Uint32()) }
+	hello := func() []byte { return floodHello(rng.Uint32()) }
 	junk := func() []byte {
 		switch (i / 10) % 5 {
 		case 0:
@@ -172,14 +162,14 @@ func floodDatagrams(i int, rng *rand.Rand) [][]byte {
 			}
 			return b
 		case 1:
-			return fltAck(rng.Uint32())
+			return floodSegment(rng.Uint32(), floodCmdAck, 0, nil)
 		case 2:
-			return fltSegment(rng.Uint32(), kcpCmdPush, 0, 1+rng.Uint32N(100), fltHelloFrame())
+			return floodSegment(rng.Uint32(), floodCmdPush, 1+rng.Uint32N(100), floodHelloFrame())
 		case 3:
 			return make([]byte, 24)
 		default:
-			b := fltHello(rng.Uint32())
-			b[kcpHeaderSize+5] = 23 // a ping where the hello should be
+			b := floodHello(rng.Uint32())
+			b[floodHeader+5] = 23 // a ping where the hello should be
 			return b
 		}
 	}
@@ -193,7 +183,7 @@ func floodDatagrams(i int, rng *rand.Rand) [][]byte {
 	}
 }
 
-const floodSessionCost = 320 << 10 // kcp-go session ~270 KiB + relay session and player, rounded up
+const floodSessionCost = 32 << 10 // relay session (7.6 KiB measured) and player, rounded up
 
 // floodRace reports whether the test binary was built with -race, which
 // makes everything, the tick included, several times slower.
@@ -208,28 +198,16 @@ func floodRace() bool {
 	return false
 }
 
-// TestFloodFilteredServer floods a real server, through a filterConn, from
-// 10,000 loopback source addresses while four players exchange states, and
-// checks that the flood cost bounded memory and did not disturb the game.
-//
-// Serve does not call established or forget yet, so the test does it:
-//   - hellos-stay-pending: only the 4 players are established (the state
-//     before wiring). Every admitted flood hello stays pending, so the
-//     pending cap bounds the sessions: 128 x ~300 KiB.
-//   - established-at-hello: every session the server holds is marked
-//     established once per tick period, as the hello hook will do. The
-//     flood's hellos are valid, so they are established and free their
-//     pending slots: only the admission rate and the session caps bound
-//     them, (burst + rate x duration) x ~300 KiB.
+// TestFloodFilteredServer floods a real server from 10,000 loopback source
+// addresses while four players exchange states, and checks that the flood
+// cost bounded memory and did not disturb the game. The flood's hellos are
+// valid, so the server accepts and establishes them, freeing their pending
+// slots: only the admission rate and the session caps bound them,
+// (burst + rate x duration) sessions.
 func TestFloodFilteredServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("flood test")
 	}
-	t.Run("hellos-stay-pending", func(t *testing.T) { floodRun(t, false) })
-	t.Run("established-at-hello", func(t *testing.T) { floodRun(t, true) })
-}
-
-func floodRun(t *testing.T, wired bool) {
 	const sources = 10000
 	batch := 200 // sockets open at once
 	var rl syscall.Rlimit
@@ -241,8 +219,8 @@ func floodRun(t *testing.T, wired bool) {
 	}
 
 	srv := &Server{TickRate: 30}
-	cfg := filterConfig{}.withDefaults()
-	fc, addr := floodServer(t, srv, cfg)
+	cfg := srv.quotaConfig().WithDefaults()
+	addr := floodServer(t, srv)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -267,13 +245,11 @@ func floodRun(t *testing.T, wired bool) {
 			t.Fatal(err)
 		}
 	}
-	est := &floodEstablisher{srv: srv, fc: fc, done: make(map[*session]bool)}
-	if n := est.sync(); n != 4 {
-		t.Fatalf("%d sessions, want 4", n)
+	if n := srv.Stats().Players; n != 4 {
+		t.Fatalf("%d players, want 4", n)
 	}
 
-	// Every player sends a state each tick period; in the wired mode the
-	// same loop plays the server's hello hook.
+	// Every player sends a state each tick period.
 	stop := make(chan struct{})
 	var bg sync.WaitGroup
 	for i, c := range clients {
@@ -290,9 +266,6 @@ func floodRun(t *testing.T, wired bool) {
 					if c.SetState([]int{i, n}) != nil {
 						return
 					}
-					if wired && i == 0 {
-						est.sync()
-					}
 				}
 			}
 		}()
@@ -303,7 +276,7 @@ func floodRun(t *testing.T, wired bool) {
 	runtime.GC()
 	var m0 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	st0 := fc.stats()
+	st0 := srv.Stats().Filter
 	opens0 := atomic.LoadUint64(&kcp.DefaultSnmp.PassiveOpens)
 	players0 := srv.Stats().Players
 	lateBefore := srv.Stats().Tick.Late
@@ -348,7 +321,7 @@ func floodRun(t *testing.T, wired bool) {
 	}
 	floodDur := time.Since(start)
 
-	// Let the server adopt every session kcp-go created, one tick at a time.
+	// Let the server adopt every session the transport opened, one tick at a time.
 	created := func() uint64 { return atomic.LoadUint64(&kcp.DefaultSnmp.PassiveOpens) - opens0 }
 	for range 300 {
 		if uint64(srv.Stats().Players-players0) >= created() {
@@ -362,7 +335,7 @@ func floodRun(t *testing.T, wired bool) {
 	runtime.GC()
 	var m1 runtime.MemStats
 	runtime.ReadMemStats(&m1)
-	st1 := fc.stats()
+	st1 := srv.Stats().Filter
 	sessions := created()
 	recs[0].waitFrames(t, 15) // the game goes on after the flood
 
@@ -372,7 +345,7 @@ func floodRun(t *testing.T, wired bool) {
 	t.Logf("flood: %d datagrams (%d bytes) from %d distinct source addresses in %v", sent, sentBytes, len(distinct), floodDur.Round(time.Millisecond))
 	t.Logf("filter: saw %d, passed %d, dropped %d %v", st1.Passed+st1.Dropped-st0.Passed-st0.Dropped,
 		st1.Passed-st0.Passed, st1.Dropped-st0.Dropped, st1.Drops)
-	t.Logf("filter: admitted %d new addresses; now %d pending, %d pending+established; kcp-go created %d sessions; server players %d",
+	t.Logf("filter: admitted %d new addresses; now %d pending, %d pending+established; the transport opened %d sessions; server players %d",
 		admitted, st1.Pending, st1.Sessions, sessions, srv.Stats().Players)
 	perSession := int64(0)
 	if sessions > 0 {
@@ -384,20 +357,16 @@ func floodRun(t *testing.T, wired bool) {
 		lateBefore.P99, lateBefore.Max, tk.Late.P50, tk.Late.P99, tk.Late.Max, tk.Late.Samples, tk.Work.P99, tk.Work.Max, tk.Overruns, tk.Skipped)
 	t.Logf("tick lateness including the test's forced GCs and %d more ticks: p99 %v max %v", tkEnd.Late.Samples-tk.Late.Samples, tkEnd.Late.P99, tkEnd.Late.Max)
 
-	// Sessions: every kcp-go session needs an admitted address.
-	maxAdmitted := uint64(cfg.newBurst) + uint64(cfg.newPerSec*admitWindow.Seconds()+1)
-	if !wired {
-		// Pending entries live 5 s: at most maxPending per 5 s of flood.
-		maxAdmitted = min(maxAdmitted, uint64(cfg.maxPending)*uint64(1+admitWindow/cfg.pendingTimeout))
-	}
+	// Sessions: every session needs an admitted address.
+	maxAdmitted := uint64(cfg.NewBurst) + uint64(cfg.NewPerSec*admitWindow.Seconds()+1)
 	if admitted > maxAdmitted || sessions > admitted {
-		t.Errorf("admitted %d (bound %d), kcp-go sessions %d", admitted, maxAdmitted, sessions)
+		t.Errorf("admitted %d (bound %d), sessions opened %d", admitted, maxAdmitted, sessions)
 	}
 	if st1.Drops["per_ip_cap"] == 0 || st1.Drops["junk"] != 6000 || st1.Drops["conv_mismatch"] != 0 {
 		t.Errorf("want 6,000 junk drops, some per-IP drops and no conv mismatch: %v", st1.Drops)
 	}
-	// Memory: every admitted address may cost one kcp-go session (~270
-	// KiB) plus the relay's session and player; 16 MiB covers the rest
+	// Memory: every admitted address may cost one session and player;
+	// 16 MiB covers the rest
 	// (GC timing, the clients in this process, sockets being collected).
 	if bound := int64(maxAdmitted)*floodSessionCost + 16<<20; growth > bound {
 		t.Errorf("heap grew %.1f MiB, bound %.1f MiB", float64(growth)/(1<<20), float64(bound)/(1<<20))
@@ -446,13 +415,13 @@ func TestFloodAmplification(t *testing.T) {
 	}
 	const idle = 2 * time.Second
 	srv := &Server{TickRate: 30, IdleTimeout: idle, HandshakeTimeout: idle}
-	fc, addr := floodServer(t, srv, filterConfig{})
+	addr := floodServer(t, srv)
 	victim, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer victim.Close()
-	hello := fltHello(0x5eed)
+	hello := floodHello(0x5eed)
 	if _, err := victim.WriteTo(hello, addr); err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +448,7 @@ func TestFloodAmplification(t *testing.T) {
 		bytes += n
 		sizes = append(sizes, n)
 	}
-	st := fc.stats()
+	st := srv.Stats().Filter
 	t.Logf("one %d-byte hello -> %d datagrams, %d bytes of UDP payload over %v (idle timeout %v): %.0fx; sizes %v",
 		len(hello), got, bytes, last.Sub(first).Round(time.Millisecond), idle, float64(bytes)/float64(len(hello)), sizes)
 	if st.Sent != uint64(got) || st.SentBytes != uint64(bytes) {

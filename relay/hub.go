@@ -40,15 +40,18 @@ type hubConfig struct {
 type hub struct {
 	cfg hubConfig
 
-	players   map[uint32]*player
-	links     map[link]*player   // the player each attached link speaks for
-	tokens    map[string]*player // resume token to player
-	closing   []closingLink      // detached links delivering their last bytes
-	order     []*player          // stable iteration order for flushing
-	dead      []*player          // closed during this tick, removed after flushing
-	rooms     map[uint32]*room
-	roomOrder []*room // creation order, for listing
-	codes     map[string]*room
+	players map[uint32]*player
+	links   map[conn]*player   // the player each attached link speaks for
+	tokens  map[string]*player // resume token to player
+	closing []closingLink      // detached links delivering their last bytes
+	order   []*player          // stable iteration order for flushing
+	dead    []*player          // closed during this tick, removed after flushing
+	// established are the conns whose hello or resume was accepted in
+	// this tick: the server tells their transports, then clears it.
+	established []conn
+	rooms       map[uint32]*room
+	roomOrder   []*room // creation order, for listing
+	codes       map[string]*room
 
 	nextPlayer uint32
 	nextRoom   uint32
@@ -82,7 +85,7 @@ func newHub(cfg hubConfig, stats *counters) *hub {
 	return &hub{
 		cfg:     cfg,
 		players: make(map[uint32]*player),
-		links:   make(map[link]*player),
+		links:   make(map[conn]*player),
 		tokens:  make(map[string]*player),
 		rooms:   make(map[uint32]*room),
 		codes:   make(map[string]*room),
@@ -98,7 +101,7 @@ func (h *hub) begin(n uint64, now time.Time) {
 }
 
 // connect registers a new transport; the player must say hello first.
-func (h *hub) connect(l link, remote string) *player {
+func (h *hub) connect(l conn, remote string) *player {
 	h.nextPlayer++
 	p := &player{id: h.nextPlayer, link: l, remote: remote, connectedAt: h.now, limits: newLimiter(h.cfg.rateLimits)}
 	p.log = h.cfg.log.With().Uint32("player", p.id).Str("remote", remote).Logger()
@@ -232,6 +235,7 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 		return
 	}
 	p.helloed = true
+	h.established = append(h.established, p.link)
 	h.issueToken(p)
 	lc := p.log.With().Str("name", p.name)
 	if p.userID != "" {

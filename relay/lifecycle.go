@@ -5,29 +5,35 @@ import (
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
-	"github.com/tickrelay/tickrelay/internal/kcpx"
+	"github.com/tickrelay/tickrelay/relay/link"
 )
 
-// onTick is the tick's work: adopt new sessions, apply every session's
-// queued messages in arrival order, then send each player its frame.
+// onTick is the tick's work: adopt new links, apply every link's queued
+// messages in arrival order, then send each player its frame.
 func (s *Server) onTick(n uint64, now time.Time) {
 	h := s.hub
 	h.begin(n, now)
-	start := kcpx.Now()
-	period := uint32(time.Second / time.Duration(h.cfg.tickRate) / time.Millisecond)
-	s.tr.nextTick.Store(start + period + s.lastWork + 2)
-	defer func() { s.lastWork = uint32(max(0, int32(kcpx.Now()-start))) }()
+	start := time.Now()
+	period := time.Second / time.Duration(h.cfg.tickRate)
 
 	s.mu.Lock()
 	newcomers := s.pending
 	s.pending = nil
 	shutdown := s.closing
+	transports := s.transports
 	s.mu.Unlock()
 
+	for _, tr := range transports {
+		// Acks for what clients send now wait until just after the next
+		// tick, to ride in the datagram of their next frame.
+		tr.BeginTick(period + s.lastWork + 2*time.Millisecond)
+	}
+	defer func() { s.lastWork = time.Since(start) }()
+
 	maxSessions := orInt(s.MaxSessions, 10000)
-	for _, sess := range newcomers {
-		p := h.connect(sess, sess.conn.to.String())
-		s.live = append(s.live, sess)
+	for _, l := range newcomers {
+		p := h.connect(l, l.Remote().String())
+		s.live = append(s.live, l)
 		if len(s.live) > maxSessions {
 			h.closePlayer(p, codec.CodeServerFull, "the server is full")
 		}
@@ -38,26 +44,35 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	}
 
 	idle := int64(h.cfg.idleTimeout)
-	for _, sess := range s.live {
-		s.drain(sess)
+	for _, l := range s.live {
+		s.drain(l)
 		switch {
-		case sess.closed():
-			h.lostLink(sess, 0, "transport closed")
-		case now.UnixNano()-sess.lastRecv.Load() > idle:
-			h.linkIdle(sess)
+		case l.Closed():
+			h.lostLink(l, 0, "transport closed")
+		case now.UnixNano()-l.LastMessage() > idle:
+			h.linkIdle(l)
 		}
 	}
+	for _, c := range h.established {
+		if l, ok := c.(link.Link); ok {
+			l.Established()
+		}
+	}
+	clear(h.established)
+	h.established = h.established[:0]
 
 	h.end()
-	s.tr.out.flush() // the frames of this tick, across sessions
+	for _, tr := range transports {
+		tr.EndTick() // the frames of this tick, across sessions
+	}
 	s.gc.afterTick(&s.wg)
 
-	// A session stays listed while it is open: attached to a player, or
+	// A link stays listed while it is open: attached to a player, or
 	// delivering its last bytes.
 	kept := s.live[:0]
-	for _, sess := range s.live {
-		if !sess.closed() {
-			kept = append(kept, sess)
+	for _, l := range s.live {
+		if !l.Closed() {
+			kept = append(kept, l)
 		}
 	}
 	clear(s.live[len(kept):])
@@ -69,27 +84,19 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	}
 }
 
-// drain applies what sess queued since the last tick. It takes only what
-// is queued now, so a client that keeps sending cannot hold the tick.
-func (s *Server) drain(sess *session) {
-	items := sess.takeInbox(s.spareItems)
+// drain applies what l queued since the last tick. It takes only what is
+// queued now, so a client that keeps sending cannot hold the tick.
+func (s *Server) drain(l link.Link) {
+	items := l.Take(s.spareItems)
 	for i := range items {
 		item := items[i]
-		items[i] = inItem{}
-		if item.body == nil {
-			s.hub.lostLink(sess, item.code, item.reason)
+		items[i] = link.Inbound{}
+		if item.Body == nil {
+			s.hub.lostLink(l, item.Code, item.Reason)
 			continue
 		}
-		s.hub.handleLink(sess, *item.body, item.arrived)
-		bodyPool.Put(item.body)
-		// Once the session's player said hello (or resumed), its address
-		// is established for the filter and no longer pending.
-		if !sess.filterKnown && s.filter != nil {
-			if p := s.hub.links[sess]; p != nil && p.helloed {
-				sess.filterKnown = true
-				s.filter.establishedKey(sess.key, sess.conn.conv)
-			}
-		}
+		s.hub.handleLink(l, *item.Body, item.Arrived)
+		link.PutBody(item.Body)
 	}
 	s.spareItems = items[:0]
 }
@@ -130,15 +137,11 @@ func (s *Server) Close() error {
 	}
 	s.closeOnce.Do(func() {
 		s.stopTick()
-		s.tr.stop() // closes the socket: the reader and the updater return
 		s.mu.Lock()
-		open := make([]*session, 0, len(s.sessions))
-		for sess := range s.sessions {
-			open = append(open, sess)
-		}
+		transports := s.transports
 		s.mu.Unlock()
-		for _, sess := range open {
-			sess.close()
+		for _, tr := range transports {
+			tr.Stop() // closes sockets and links: their goroutines return
 		}
 	})
 	s.wg.Wait()

@@ -14,14 +14,14 @@ import (
 // closingLink is a link detached from its player that still delivers its
 // last bytes (replies and a close message) before it is closed.
 type closingLink struct {
-	l       link
+	l       conn
 	out     []byte
 	sent    bool
 	closeAt time.Time
 }
 
 // handleLink applies a message that arrived on l.
-func (h *hub) handleLink(l link, body []byte, arrived time.Time) {
+func (h *hub) handleLink(l conn, body []byte, arrived time.Time) {
 	if p := h.links[l]; p != nil {
 		h.handle(p, body, arrived)
 	}
@@ -29,7 +29,7 @@ func (h *hub) handleLink(l link, body []byte, arrived time.Time) {
 
 // lostLink is called when l stopped: its reader failed with code and
 // reason (code 0: the transport itself is gone, nothing can be sent).
-func (h *hub) lostLink(l link, code codec.Code, reason string) {
+func (h *hub) lostLink(l conn, code codec.Code, reason string) {
 	p := h.links[l]
 	if p == nil {
 		return
@@ -44,7 +44,7 @@ func (h *hub) lostLink(l link, code codec.Code, reason string) {
 }
 
 // linkIdle is called when nothing arrived on l within the idle timeout.
-func (h *hub) linkIdle(l link) {
+func (h *hub) linkIdle(l conn) {
 	p := h.links[l]
 	if p == nil || p.closing || !p.helloed {
 		return

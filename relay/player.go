@@ -6,9 +6,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// link is the transport under a player: a session in the server, a fake in
-// tests. The hub hands it whole frames and never waits for it.
-type link interface {
+// conn is the transport under a player, as the hub uses it: a link.Link in
+// the server, a fake in tests. The hub hands it whole frames and never
+// waits for it.
+type conn interface {
 	// Busy reports whether the last buffer handed to Send is still being
 	// written (the peer's KCP send window is full). A busy link is skipped.
 	Busy() bool
@@ -25,7 +26,7 @@ type link interface {
 // player is one connected client. Owned by the tick goroutine.
 type player struct {
 	id     uint32
-	link   link
+	link   conn
 	log    zerolog.Logger
 	remote string
 

@@ -30,6 +30,7 @@ func (h *hub) resume(p *player, m *codec.ClientMsg) {
 	}
 	q.link = l
 	h.links[l] = q
+	h.established = append(h.established, l)
 	if q.away {
 		q.away = false
 		q.presenceTick = h.tick

@@ -1,17 +1,21 @@
-// Package relay is the relay server: KCP sessions, rooms, and a fixed-rate
-// tick that sends each client one frame per tick with what changed.
+// Package relay is the relay server: rooms, and a fixed-rate tick that
+// sends each client one frame per tick with what changed. Clients connect
+// through transports (relay/kcplink for KCP over UDP, relay/wslink for
+// WebSocket), each of which hands the tick its connections as link.Links.
 package relay
 
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/admit"
+	"github.com/tickrelay/tickrelay/relay/kcplink"
+	"github.com/tickrelay/tickrelay/relay/link"
 	"github.com/tickrelay/tickrelay/tick"
 )
 
@@ -92,29 +96,28 @@ type Server struct {
 	// Clock drives the tick; nil means the system clock. For tests.
 	Clock tick.Clock
 
-	mu        sync.Mutex // guards the fields below
-	pc        net.PacketConn
-	filter    *admission // admission of datagrams; set by Serve, read-only after
-	tr        *transport
-	sessions  map[*session]struct{}
-	pending   []*session // accepted, not yet adopted by the tick
-	started   bool
-	closing   bool          // Shutdown or Close was called
-	shutdown  chan struct{} // closed when Shutdown asks the tick to close players
-	drained   chan struct{} // closed by the tick when no player is left after shutdown
-	stopTick  context.CancelFunc
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	mu         sync.Mutex // guards the fields below
+	quota      *admit.Quota
+	transports []transport
+	kcp        *kcplink.Transport // the first KCP transport, for Stats
+	pending    []link.Link        // accepted, not yet adopted by the tick
+	started    bool
+	closing    bool          // Shutdown or Close was called
+	shutdown   chan struct{} // closed when Shutdown asks the tick to close players
+	drained    chan struct{} // closed by the tick when no player is left after shutdown
+	stopTick   context.CancelFunc
+	closeOnce  sync.Once
+	wg         sync.WaitGroup
 
-	loop  *tick.Loop // set by Serve, guarded by mu
+	loop  *tick.Loop // set by start, guarded by mu
 	stats counters
 
 	// Owned by the tick goroutine.
 	hub        *hub
-	spareItems []inItem // the last drained inbox, reused
-	lastWork   uint32   // ms the last tick took
-	gc         *gcPacer // collections between ticks
-	live       []*session
+	spareItems []link.Inbound // the last drained inbox, reused
+	lastWork   time.Duration  // how long the last tick took
+	gc         *gcPacer       // collections between ticks
+	live       []link.Link
 	shutSeen   bool
 	drainDone  bool
 }
@@ -181,8 +184,28 @@ func (s *Server) authSecret() []byte {
 	return s.AuthSecret
 }
 
-func (s *Server) inboxSize() int    { return orInt(s.InboxSize, 64) }
 func (s *Server) maxFrameSize() int { return orInt(s.MaxFrameSize, 16<<10) }
+
+// kcpConfig is the KCP transport's configuration.
+func (s *Server) kcpConfig() kcplink.Config {
+	c := s.KCP
+	return kcplink.Config{
+		MTU: c.MTU, SendWindow: c.SendWindow, RecvWindow: c.RecvWindow, Interval: c.Interval,
+		Resend: c.Resend, MinRTO: c.MinRTO, MaxInFlight: c.MaxInFlight, Congestion: c.Congestion,
+		SocketBuffer: c.SocketBuffer, TickRate: s.TickRate, MaxFrameSize: s.maxFrameSize(),
+		InboxSize: s.InboxSize, HandshakeTimeout: s.HandshakeTimeout,
+	}
+}
+
+// quotaConfig is the admission budget every transport shares.
+func (s *Server) quotaConfig() admit.Config {
+	return admit.Config{
+		NewPerSec:        s.NewSessionRate,
+		MaxPendingPerIP:  s.MaxHandshakesPerIP,
+		MaxSessionsPerIP: s.MaxSessionsPerIP,
+		MaxSessions:      orInt(s.MaxSessions, 10000),
+	}
+}
 
 func (s *Server) hubConfig(rate int) hubConfig {
 	lim := s.Limits.WithDefaults()
@@ -205,91 +228,3 @@ func (s *Server) hubConfig(rate int) hubConfig {
 	}
 }
 
-// ListenAndServe listens on Addr and serves until Shutdown or Close.
-func (s *Server) ListenAndServe() error {
-	pc, err := Listen(s.addr())
-	if err != nil {
-		return err
-	}
-	return s.Serve(pc)
-}
-
-// Serve serves KCP sessions arriving on pc until Shutdown or Close, then
-// returns ErrServerClosed. It closes pc when it returns.
-func (s *Server) Serve(pc net.PacketConn) error {
-	rate, err := tick.ResolveRate(s.TickRate)
-	if err != nil {
-		pc.Close()
-		return err
-	}
-	setSocketBuffers(pc, orInt(s.KCP.SocketBuffer, 4<<20))
-	// Datagrams from unknown addresses must prove they are a hello before
-	// the transport spends a session on them.
-	adm := newAdmission(filterConfig{
-		newPerSec:        s.NewSessionRate,
-		maxSessionsPerIP: s.MaxSessionsPerIP,
-		maxPendingPerIP:  s.MaxHandshakesPerIP,
-		maxSessions:      orInt(s.MaxSessions, 10000),
-		pendingTimeout:   orDur(s.HandshakeTimeout, 5*time.Second),
-		maxFrameSize:     s.maxFrameSize(),
-	})
-	tr := newTransport(s, pc, adm)
-
-	s.mu.Lock()
-	if s.closing || s.started {
-		s.mu.Unlock()
-		pc.Close()
-		if s.started {
-			return errors.New("relay: Serve called twice")
-		}
-		return ErrServerClosed
-	}
-	s.started = true
-	s.pc, s.tr, s.filter = pc, tr, adm
-	s.sessions = make(map[*session]struct{})
-	s.shutdown = make(chan struct{})
-	s.drained = make(chan struct{})
-	s.hub = newHub(s.hubConfig(rate), &s.stats)
-	s.gc = newGCPacer()
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stopTick = cancel
-	loop := &tick.Loop{Rate: rate, Clock: s.Clock, Work: s.onTick}
-	s.loop = loop
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		_ = loop.Run(ctx) // returns when stopTick is called
-	}()
-	readerDone := make(chan struct{})
-	tr.start(&s.wg, readerDone)
-	s.mu.Unlock()
-
-	s.Logger.Info().Str("addr", pc.LocalAddr().String()).Int("tick_rate", rate).Msg("relay listening")
-	<-readerDone
-	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
-	if closing || tr.readErr == nil {
-		return ErrServerClosed
-	}
-	return tr.readErr
-}
-
-// accept hands a new session to the tick; false when the server is closing.
-func (s *Server) accept(sess *session) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.sessions[sess] = struct{}{}
-	s.pending = append(s.pending, sess)
-	return true
-}
-
-// forget drops a closed session from the server's set.
-func (s *Server) forget(sess *session) {
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
-}

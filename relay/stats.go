@@ -4,6 +4,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/kcplink"
 	"github.com/tickrelay/tickrelay/tick"
 )
 
@@ -20,9 +21,13 @@ type Stats struct {
 	EventsRelayed uint64 // event deliveries (one per recipient)
 	ChatRelayed   uint64 // chat deliveries (one per recipient)
 	Closes        map[string]uint64
-	Filter        FilterStats // datagrams in front of KCP
+	Filter        FilterStats // datagrams in front of KCP (the first KCP socket)
 	KCP           KCPStats
 }
+
+// FilterStats counts what the datagram filter in front of KCP let through
+// and dropped, by reason.
+type FilterStats = kcplink.FilterStats
 
 // KCPStats are kcp-go's segment counters. kcp-go keeps them per process,
 // not per server: a process that runs other KCP endpoints (an embedded
@@ -40,7 +45,7 @@ type KCPStats struct {
 // Stats returns a snapshot; it is safe to call while the server runs.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	loop, filter := s.loop, s.filter
+	loop, kcpTr := s.loop, s.kcp
 	s.mu.Unlock()
 	st := Stats{
 		Players:       s.stats.players.Load(),
@@ -62,8 +67,8 @@ func (s *Server) Stats() Stats {
 	if loop != nil {
 		st.Tick = loop.Stats()
 	}
-	if filter != nil {
-		st.Filter = filter.stats()
+	if kcpTr != nil {
+		st.Filter = kcpTr.Stats()
 	}
 	for i := range s.stats.closes {
 		if v := s.stats.closes[i].Load(); v > 0 {

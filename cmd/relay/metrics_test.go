@@ -126,10 +126,21 @@ func TestMetricsListenerScrapesLiveServer(t *testing.T) {
 	if !strings.Contains(body, "relay_players 1\n") {
 		t.Errorf("players not 1:\n%s", grep(body, "relay_players"))
 	}
+	// The tick that sent the welcome is counted once its work returns,
+	// which may be just after the client read the welcome.
 	var st relay.Stats
-	_, js := get(t, base+"/stats")
-	if err := json.Unmarshal([]byte(js), &st); err != nil || st.Tick.Ticks == 0 || st.Players != 1 {
-		t.Fatalf("/stats: %v %+v", err, st)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, js := get(t, base+"/stats")
+		if err := json.Unmarshal([]byte(js), &st); err != nil || st.Players != 1 {
+			t.Fatalf("/stats: %v %+v", err, st)
+		}
+		if st.Tick.Ticks > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/stats: no tick counted: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a counter, bounded by the deadline
 	}
 	if code, body := get(t, base+"/debug/pprof/cmdline"); code != http.StatusOK || body == "" {
 		t.Fatalf("pprof cmdline: %d", code)

@@ -1,4 +1,4 @@
-package relay
+package kcplink
 
 // admission: admission control in front of KCP. The server's transport
 // asks it about every datagram from an address without a session, before
@@ -93,9 +93,13 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/tickrelay/tickrelay/relay/admit"
 )
 
-// filterConfig configures a filterConn. Zero fields take the defaults.
+// filterConfig configures an admission table. Zero fields take the
+// defaults. The caps are admit.Config's: a table given a shared Quota uses
+// the Quota's caps and ignores these.
 type filterConfig struct {
 	newPerSec        float64       // sessions admitted per second, all sources; default 200
 	newBurst         int           // token bucket size; default 200
@@ -109,20 +113,22 @@ type filterConfig struct {
 }
 
 func (c filterConfig) withDefaults() filterConfig {
-	if c.newPerSec <= 0 {
-		c.newPerSec = 200
-	}
-	c.newBurst = orInt(c.newBurst, 200)
-	c.maxPending = orInt(c.maxPending, 128)
-	c.maxPendingPerIP = orInt(c.maxPendingPerIP, 4)
-	c.maxSessionsPerIP = orInt(c.maxSessionsPerIP, 32)
-	c.maxSessions = orInt(c.maxSessions, 10000)
+	q := c.quotaConfig().WithDefaults()
+	c.newPerSec, c.newBurst, c.maxPending = q.NewPerSec, q.NewBurst, q.MaxPending
+	c.maxPendingPerIP, c.maxSessionsPerIP, c.maxSessions = q.MaxPendingPerIP, q.MaxSessionsPerIP, q.MaxSessions
 	c.pendingTimeout = orDur(c.pendingTimeout, 5*time.Second)
 	c.maxFrameSize = orInt(c.maxFrameSize, 16<<10)
 	if c.now == nil {
 		c.now = time.Now
 	}
 	return c
+}
+
+func (c filterConfig) quotaConfig() admit.Config {
+	return admit.Config{
+		NewPerSec: c.newPerSec, NewBurst: c.newBurst, MaxPending: c.maxPending,
+		MaxPendingPerIP: c.maxPendingPerIP, MaxSessionsPerIP: c.maxSessionsPerIP, MaxSessions: c.maxSessions,
+	}
 }
 
 // dropReason says why a datagram was not handed to kcp-go.
@@ -135,10 +141,26 @@ const (
 	dropPerIPCap                       // too many pending or established sessions for the source IP
 	dropSessionCap                     // too many pending + established sessions in total
 	dropConvMismatch                   // known address, another conv
+	dropBanned                         // the address is banned
 	numDropReasons
 )
 
-var dropReasonNames = [numDropReasons]string{"junk", "rate", "pending_cap", "per_ip_cap", "session_cap", "conv_mismatch"}
+var dropReasonNames = [numDropReasons]string{"junk", "rate", "pending_cap", "per_ip_cap", "session_cap", "conv_mismatch", "banned"}
+
+// dropFor maps a quota refusal to the drop it counts as.
+func dropFor(r admit.Refusal) dropReason {
+	switch r {
+	case admit.RateCap:
+		return dropRate
+	case admit.PendingCap:
+		return dropPendingCap
+	case admit.SessionCap:
+		return dropSessionCap
+	case admit.Banned:
+		return dropBanned
+	}
+	return dropPerIPCap
+}
 
 func (r dropReason) String() string { return dropReasonNames[r] }
 
@@ -154,9 +176,10 @@ type FilterStats struct {
 	Expired               uint64 // pending entries that timed out
 	Sent, SentBytes       uint64 // datagrams the server sent
 	SendRefused           uint64 // datagrams the kernel refused (socket buffer full), dropped
-	Pending               int    // addresses pending now
-	Sessions              int    // addresses pending or established now
-	SourceIPs             int    // source IPs (IPv6: /64s) with a pending or established address
+	FullReplies           uint64 // hellos answered with close server_full, without a session
+	Pending               int    // KCP addresses pending now
+	Sessions              int    // KCP addresses pending or established now
+	SourceIPs             int    // source IPs (IPv6: /64s) holding a session on any transport
 }
 
 // filterEntry is one pending or established address.
@@ -169,24 +192,24 @@ type filterEntry struct {
 	prev, next *filterEntry // pending list, oldest first
 }
 
-type ipCount struct{ pending, sessions int32 }
-
 // admission is the filter's table and counters, usable without a
-// PacketConn: the server's transport calls admit for every datagram from
-// an unknown address, and established and forget as sessions say hello and
-// close.
+// PacketConn: the transport calls admit for every datagram from an unknown
+// address, and establishedKey and forgetKey as sessions say hello and
+// close. Counts per source IP and in total live in the shared admit.Quota,
+// which the relay's other transports draw on too.
 type admission struct {
-	cfg     filterConfig
-	limiter *rate.Limiter
+	cfg   filterConfig
+	quota *admit.Quota
+	// replies bounds the server_full answers sent without a session, so
+	// a flood of hellos at a full server draws few datagrams.
+	replies *rate.Limiter
 
 	mu       sync.Mutex
 	table    map[netip.AddrPort]*filterEntry
-	perIP    map[netip.Addr]*ipCount
 	head     *filterEntry // oldest pending
 	tail     *filterEntry // newest pending
 	nPending int
 	free     []*filterEntry // recycled entries, at most cfg.maxPending
-	freeIP   []*ipCount
 
 	passed, passedBytes   atomic.Uint64
 	dropped, droppedBytes atomic.Uint64
@@ -195,15 +218,30 @@ type admission struct {
 	forgotten, expired    atomic.Uint64
 	sent, sentBytes       atomic.Uint64
 	sendRefused           atomic.Uint64
+	fullReplies           atomic.Uint64
 }
 
+// fullReplyRate is how many server_full answers per second (and in a
+// burst) a transport sends at most.
+const fullReplyRate = 50
+
+// newAdmission returns a table with a quota of its own, from cfg's caps.
 func newAdmission(cfg filterConfig) *admission {
 	cfg = cfg.withDefaults()
+	return newAdmissionQuota(cfg, admit.New(cfg.quotaConfig()))
+}
+
+// newAdmissionQuota returns a table drawing on a shared quota.
+func newAdmissionQuota(cfg filterConfig, q *admit.Quota) *admission {
+	cfg = cfg.withDefaults()
+	qc := q.Config()
+	cfg.newPerSec, cfg.newBurst, cfg.maxPending = qc.NewPerSec, qc.NewBurst, qc.MaxPending
+	cfg.maxPendingPerIP, cfg.maxSessionsPerIP, cfg.maxSessions = qc.MaxPendingPerIP, qc.MaxSessionsPerIP, qc.MaxSessions
 	return &admission{
 		cfg:     cfg,
-		limiter: rate.NewLimiter(rate.Limit(cfg.newPerSec), cfg.newBurst),
+		quota:   q,
+		replies: rate.NewLimiter(fullReplyRate, fullReplyRate),
 		table:   make(map[netip.AddrPort]*filterEntry),
-		perIP:   make(map[netip.Addr]*ipCount),
 	}
 }
 
@@ -288,25 +326,16 @@ func normKey(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-// ipKey is the per-source accounting key: the IPv4 address, or the /64 of
-// an IPv6 address (one host or site usually holds a whole /64).
-func ipKey(a netip.Addr) netip.Addr {
-	if a.Is4() {
-		return a
-	}
-	p, err := a.WithZone("").Prefix(64)
-	if err != nil {
-		return a
-	}
-	return p.Addr()
-}
+func ipKey(a netip.Addr) netip.Addr { return admit.IPKey(a) }
 
 // admit decides one datagram's fate and counts it; key is its source,
-// normalised by addrKey or normKey.
-func (f *admission) admit(b []byte, key netip.AddrPort) bool {
-	r, ok := f.check(b, key)
+// normalised by addrKey or normKey. full is set when a hello was refused
+// because the relay (or this host's share of it) has no room for another
+// session: the caller may answer it with close server_full.
+func (f *admission) admit(b []byte, key netip.AddrPort) (ok, full bool) {
+	r, refusal, ok := f.check(b, key)
 	f.count(r, ok, len(b))
-	return ok
+	return ok, refusal.Full()
 }
 
 func (f *admission) count(r dropReason, ok bool, n int) {
@@ -318,6 +347,16 @@ func (f *admission) count(r dropReason, ok bool, n int) {
 	f.dropped.Add(1)
 	f.droppedBytes.Add(uint64(n))
 	f.drops[r].Add(1)
+}
+
+// allowReply reports whether a server_full answer may be sent now, and
+// counts it.
+func (f *admission) allowReply() bool {
+	if !f.replies.Allow() {
+		return false
+	}
+	f.fullReplies.Add(1)
+	return true
 }
 
 // countSent counts datagrams the server sent and their bytes, and those
@@ -343,42 +382,29 @@ func checkKnown(b []byte, conv uint32) (dropReason, bool) {
 }
 
 // check decides one datagram's fate.
-func (f *admission) check(b []byte, key netip.AddrPort) (dropReason, bool) {
+func (f *admission) check(b []byte, key netip.AddrPort) (dropReason, admit.Refusal, bool) {
 	now := f.cfg.now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.expireLocked(now)
 	if e := f.table[key]; e != nil {
-		return checkKnown(b, e.conv)
+		r, ok := checkKnown(b, e.conv)
+		return r, admit.OK, ok
 	}
 	conv, ok := classifyHello(b, f.cfg.maxFrameSize)
 	if !ok {
-		return dropJunk, false
+		return dropJunk, admit.OK, false
 	}
 	ip := ipKey(key.Addr())
-	ic := f.perIP[ip]
-	switch {
-	case ic != nil && (int(ic.pending) >= f.cfg.maxPendingPerIP || int(ic.sessions) >= f.cfg.maxSessionsPerIP):
-		return dropPerIPCap, false
-	case f.nPending >= f.cfg.maxPending:
-		return dropPendingCap, false
-	case len(f.table) >= f.cfg.maxSessions:
-		return dropSessionCap, false
-	case !f.limiter.AllowN(now, 1): // last, so refused datagrams spend no token
-		return dropRate, false
-	}
-	if ic == nil {
-		ic = f.newIPCountLocked()
-		f.perIP[ip] = ic
+	if r := f.quota.Admit(ip, now); r != admit.OK {
+		return dropFor(r), r, false
 	}
 	e := f.newEntryLocked()
 	*e = filterEntry{key: key, ip: ip, conv: conv, pending: true, expires: now.Add(f.cfg.pendingTimeout)}
 	f.pushLocked(e)
 	f.table[key] = e
-	ic.pending++
-	ic.sessions++
 	f.admitted.Add(1)
-	return 0, true
+	return 0, admit.OK, true
 }
 
 // establishedKey records that the session at key said hello with conv: it
@@ -388,22 +414,17 @@ func (f *admission) establishedKey(key netip.AddrPort, conv uint32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	e := f.table[key]
-	if e == nil {
+	switch {
+	case e == nil:
 		// Its pending entry expired (a slow handshake) or the filter
 		// never saw it: the session exists, so record it.
-		ip := ipKey(key.Addr())
-		ic := f.perIP[ip]
-		if ic == nil {
-			ic = f.newIPCountLocked()
-			f.perIP[ip] = ic
-		}
-		ic.sessions++
 		e = f.newEntryLocked()
-		*e = filterEntry{key: key, ip: ip}
+		*e = filterEntry{key: key, ip: ipKey(key.Addr())}
 		f.table[key] = e
-	} else if e.pending {
+		f.quota.Establish(e.ip, false)
+	case e.pending:
 		f.unlinkLocked(e)
-		f.perIP[e.ip].pending--
+		f.quota.Establish(e.ip, true)
 	}
 	e.conv = conv
 }
@@ -429,19 +450,11 @@ func (f *admission) expireLocked(now time.Time) {
 }
 
 func (f *admission) removeLocked(e *filterEntry) {
-	ic := f.perIP[e.ip]
-	if e.pending {
+	pending := e.pending
+	if pending {
 		f.unlinkLocked(e)
-		ic.pending--
 	}
-	ic.sessions--
-	if ic.sessions <= 0 {
-		delete(f.perIP, e.ip)
-		if len(f.freeIP) < f.cfg.maxPending {
-			*ic = ipCount{}
-			f.freeIP = append(f.freeIP, ic)
-		}
-	}
+	f.quota.Release(e.ip, pending)
 	delete(f.table, e.key)
 	if len(f.free) < f.cfg.maxPending {
 		*e = filterEntry{}
@@ -484,15 +497,6 @@ func (f *admission) newEntryLocked() *filterEntry {
 	return new(filterEntry)
 }
 
-func (f *admission) newIPCountLocked() *ipCount {
-	if n := len(f.freeIP); n > 0 {
-		ic := f.freeIP[n-1]
-		f.freeIP = f.freeIP[:n-1]
-		return ic
-	}
-	return new(ipCount)
-}
-
 // stats returns the counters and the table's current size.
 func (f *admission) stats() FilterStats {
 	s := FilterStats{
@@ -508,13 +512,15 @@ func (f *admission) stats() FilterStats {
 		Sent:         f.sent.Load(),
 		SentBytes:    f.sentBytes.Load(),
 		SendRefused:  f.sendRefused.Load(),
+		FullReplies:  f.fullReplies.Load(),
 	}
 	for r := range numDropReasons {
 		s.Drops[r.String()] = f.drops[r].Load()
 	}
 	f.mu.Lock()
 	f.expireLocked(f.cfg.now()) // datagrams of known sessions skip check, and expiry
-	s.Pending, s.Sessions, s.SourceIPs = f.nPending, len(f.table), len(f.perIP)
+	s.Pending, s.Sessions = f.nPending, len(f.table)
+	_, _, s.SourceIPs = f.quota.Counts()
 	f.mu.Unlock()
 	return s
 }

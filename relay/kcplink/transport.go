@@ -1,4 +1,4 @@
-package relay
+package kcplink
 
 import (
 	"container/heap"
@@ -13,26 +13,30 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/internal/kcpx"
+	"github.com/tickrelay/tickrelay/relay/admit"
+	"github.com/tickrelay/tickrelay/relay/link"
 	"github.com/tickrelay/tickrelay/tick"
 )
 
-// transport is the server's session layer on one socket: one reader
+// Transport is the relay's KCP session layer on one UDP socket: one reader
 // goroutine (recvmmsg, demultiplexing by source address into each session's
 // KCP) and one updater goroutine (a min-heap of sessions keyed by when they
 // next have something to send on their own: a resend, held acks; a session
 // with nothing due is not in it). All output goes through one batch, sent
 // with sendmmsg across sessions. Times are kcp-go's milliseconds (kcpNow).
-type transport struct {
-	srv *Server
+type Transport struct {
 	pc  net.PacketConn
 	io  packetIO
 	adm *admission
+	acc link.Acceptor
 	out outBatch
 
 	// KCP settings.
 	mtu, sndWnd, rcvWnd, interval, resend, nc int
 	maxInFlight, minRTO                       int
 	mss                                       int
+	// Message settings.
+	maxFrame, inboxSize int
 
 	mu       sync.Mutex // guards sessions
 	sessions map[netip.AddrPort]*session
@@ -43,6 +47,7 @@ type transport struct {
 	armedSet bool
 	wake     chan struct{}
 	done     chan struct{}
+	stopOnce sync.Once
 
 	readErr error // set by the reader before it returns
 
@@ -55,37 +60,44 @@ type transport struct {
 
 // ackDelay is how long input's acks may wait: until just after the next
 // tick, at least one KCP interval and at most maxAckHold ms.
-func (t *transport) ackDelay(now uint32) int {
+func (t *Transport) ackDelay(now uint32) int {
 	d := int(int32(t.nextTick.Load() - now))
 	return max(t.interval, min(d, maxAckHold))
 }
 
 const maxAckHold = 50
 
-// defaultMinRTO is KCPConfig.MinRTO's default for a tick rate (0: the
-// default rate): kcp-go's own bound in no-delay mode, plus the tick that a
-// client's acks may wait for its next state.
-func defaultMinRTO(tickRate int) int {
+// DefaultMinRTO is Config.MinRTO's default for a tick rate (0: the default
+// rate): kcp-go's own bound in no-delay mode, plus the tick that a client's
+// acks may wait for its next state.
+func DefaultMinRTO(tickRate int) int {
 	rate, err := tick.ResolveRate(tickRate)
 	if err != nil {
-		rate = 30 // Serve refuses the rate before sessions exist
+		rate = 30 // the relay refuses the rate before sessions exist
 	}
 	return int(kcpx.MinRTOForTick(rate))
 }
 
-func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
-	c := srv.KCP
-	t := &transport{
-		srv:         srv,
+// New returns a transport serving pc. quota is the admission budget shared
+// with the relay's other transports (nil: one of its own with cfg's caps);
+// new sessions go to acc. Start it with Start.
+func New(pc net.PacketConn, cfg Config, quota *admit.Quota, acc link.Acceptor) *Transport {
+	c := cfg
+	if quota == nil {
+		quota = admit.New(admit.Config{})
+	}
+	t := &Transport{
 		pc:          pc,
-		adm:         adm,
+		acc:         acc,
 		mtu:         orInt(c.MTU, 1200),
 		sndWnd:      orInt(c.SendWindow, 128),
 		rcvWnd:      orInt(c.RecvWindow, 128),
 		interval:    orInt(c.Interval, 10),
 		resend:      orInt(c.Resend, 2),
-		minRTO:      orInt(c.MinRTO, defaultMinRTO(srv.TickRate)),
+		minRTO:      orInt(c.MinRTO, DefaultMinRTO(c.TickRate)),
 		maxInFlight: min(orInt(c.MaxInFlight, 8), maxInFlightCap),
+		maxFrame:    orInt(c.MaxFrameSize, 16<<10),
+		inboxSize:   orInt(c.InboxSize, 64),
 		nc:          1,
 		sessions:    make(map[netip.AddrPort]*session),
 		wake:        make(chan struct{}, 1),
@@ -98,12 +110,19 @@ func newTransport(srv *Server, pc net.PacketConn, adm *admission) *transport {
 		t.nc = 0
 	}
 	t.mss = t.mtu - kcp.IKCP_OVERHEAD
-	t.io = newPacketIO(pc)
-	t.out = outBatch{io: t.io, adm: adm}
+	t.adm = newAdmissionQuota(filterConfig{
+		pendingTimeout: orDur(c.HandshakeTimeout, 5*time.Second),
+		maxFrameSize:   t.maxFrame,
+	}, quota)
+	if pc != nil {
+		setSocketBuffers(pc, orInt(c.SocketBuffer, 4<<20))
+		t.io = newPacketIO(pc)
+	}
+	t.out = outBatch{io: t.io, adm: t.adm}
 	return t
 }
 
-func (t *transport) configure(k *kcp.KCP) {
+func (t *Transport) configure(k *kcp.KCP) {
 	k.NoDelay(1, t.interval, t.resend, t.nc)
 	k.WndSize(t.sndWnd, t.rcvWnd)
 	k.SetMtu(t.mtu)
@@ -111,21 +130,75 @@ func (t *transport) configure(k *kcp.KCP) {
 	kcpx.SetMinRTO(k, uint32(t.minRTO))
 }
 
-// start launches the reader and the updater; wg owns them.
-func (t *transport) start(wg *sync.WaitGroup, readerDone chan<- struct{}) {
+// Start launches the reader and the updater; wg owns them. The returned
+// channel is closed when the reader stops (the socket closed or failed).
+func (t *Transport) Start(wg *sync.WaitGroup) <-chan struct{} {
+	readerDone := make(chan struct{})
 	wg.Add(2)
 	go func() { defer wg.Done(); defer close(readerDone); t.readLoop() }()
 	go func() { defer wg.Done(); t.updateLoop() }()
+	return readerDone
 }
 
-// stop ends both goroutines: the socket is closed, which ends the reader.
-func (t *transport) stop() {
-	close(t.done)
-	t.pc.Close()
-	t.out.close() // later flushes by the updater or the tick send nothing
+// Err is why the reader stopped when it was not Stop: a broken socket.
+// Call it after the channel from Start is closed.
+func (t *Transport) Err() error {
+	select {
+	case <-t.done:
+		return nil
+	default:
+		return t.readErr
+	}
 }
 
-func (t *transport) readLoop() {
+// Stop ends both goroutines (the socket is closed, which ends the reader)
+// and closes every session without a goodbye.
+func (t *Transport) Stop() {
+	t.stopOnce.Do(func() {
+		close(t.done)
+		t.pc.Close()
+		t.out.close() // later flushes by the updater or the tick send nothing
+		t.mu.Lock()
+		open := make([]*session, 0, len(t.sessions))
+		for _, s := range t.sessions {
+			open = append(open, s)
+		}
+		t.mu.Unlock()
+		for _, s := range open {
+			s.close()
+		}
+	})
+}
+
+// BeginTick tells the transport that a tick started and when the next one
+// is due (after, from now): acks for what clients send wait until just
+// after it, to ride with their next frame.
+func (t *Transport) BeginTick(after time.Duration) {
+	t.nextTick.Store(kcpx.Now() + uint32(after/time.Millisecond))
+}
+
+// EndTick sends what the tick's frames put in the output batch, across
+// sessions.
+func (t *Transport) EndTick() { t.out.flush() }
+
+// Stats returns the datagram filter's counters.
+func (t *Transport) Stats() FilterStats { return t.adm.stats() }
+
+func orInt(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (t *Transport) readLoop() {
 	fn := t.datagram
 	for {
 		if err := t.io.read(fn); err != nil {
@@ -143,7 +216,7 @@ func (t *transport) readLoop() {
 }
 
 // readFailed reports whether the reader must stop.
-func (t *transport) readFailed(err error) bool {
+func (t *Transport) readFailed(err error) bool {
 	select {
 	case <-t.done:
 		return true
@@ -158,7 +231,7 @@ func (t *transport) readFailed(err error) bool {
 }
 
 // datagram admits, demultiplexes and inputs one datagram from raw.
-func (t *transport) datagram(b []byte, raw netip.AddrPort) {
+func (t *Transport) datagram(b []byte, raw netip.AddrPort) {
 	key := normKey(raw)
 	t.mu.Lock()
 	s := t.sessions[key]
@@ -174,7 +247,10 @@ func (t *transport) datagram(b []byte, raw netip.AddrPort) {
 		}
 		return
 	}
-	if !t.adm.admit(b, key) {
+	if ok, full := t.adm.admit(b, key); !ok {
+		if full && t.adm.allowReply() {
+			t.replyFull(b, raw)
+		}
 		return
 	}
 	// Only a hello the filter admitted opens a session.
@@ -186,7 +262,7 @@ func (t *transport) datagram(b []byte, raw netip.AddrPort) {
 	t.mu.Lock()
 	t.sessions[key] = s
 	t.mu.Unlock()
-	if !t.srv.accept(s) {
+	if !t.acc.Accept(s) {
 		s.close()
 		return
 	}
@@ -195,7 +271,7 @@ func (t *transport) datagram(b []byte, raw netip.AddrPort) {
 }
 
 // remove forgets a closed session.
-func (t *transport) remove(s *session) {
+func (t *Transport) remove(s *session) {
 	t.mu.Lock()
 	if t.sessions[s.key] == s {
 		delete(t.sessions, s.key)
@@ -211,14 +287,14 @@ func (t *transport) remove(s *session) {
 
 // checkDelay is how many ms until kcp-go's Check wants an Update, at most
 // one interval: the fallback when kcpx.ResendIn cannot read the send buffer.
-func (t *transport) checkDelay(k *kcp.KCP, now uint32) int {
+func (t *Transport) checkDelay(k *kcp.KCP, now uint32) int {
 	d := int(int32(k.Check() - now))
 	return max(0, min(d, t.interval))
 }
 
 // schedule makes sure s is updated within delay ms of now (kcpx.Now); a
 // negative delay asks for nothing.
-func (t *transport) schedule(s *session, delay int, now uint32) {
+func (t *Transport) schedule(s *session, delay int, now uint32) {
 	if delay < 0 {
 		return
 	}
@@ -242,7 +318,7 @@ func (t *transport) schedule(s *session, delay int, now uint32) {
 // otherwise keep a wake-up for its previous frame's resend in the heap,
 // which the frame's ack has made moot, and the updater would pop, check and
 // re-insert every such session once per tick for nothing.
-func (t *transport) reschedule(s *session, delay int, now uint32) {
+func (t *Transport) reschedule(s *session, delay int, now uint32) {
 	t.hmu.Lock()
 	defer t.hmu.Unlock()
 	switch {
@@ -263,7 +339,7 @@ func (t *transport) reschedule(s *session, delay int, now uint32) {
 
 // armLocked wakes the updater if it sleeps past due. The wake-up never
 // blocks, so t.hmu may be held (it must be, for armed and armedSet).
-func (t *transport) armLocked(due uint32) {
+func (t *Transport) armLocked(due uint32) {
 	if t.armedSet && !kcpx.Before(due, t.armed) {
 		return
 	}
@@ -274,7 +350,7 @@ func (t *transport) armLocked(due uint32) {
 	}
 }
 
-func (t *transport) updateLoop() {
+func (t *Transport) updateLoop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var due []*session
@@ -330,7 +406,7 @@ func (t *transport) updateLoop() {
 // left (a session with nothing due leaves the heap until its next input or
 // send). A session is often woken for a resend that its acks have made
 // moot since: then it costs a look at its send buffer, not a flush.
-func (t *transport) update(s *session) {
+func (t *Transport) update(s *session) {
 	now := kcpx.Now()
 	s.mu.Lock()
 	if s.dead {

@@ -1,4 +1,4 @@
-package relay
+package kcplink
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 // The tick sets a session's due time exactly, later as well as earlier, or
 // takes it out of the heap; the heap stays ordered throughout.
 func TestRescheduleSetsTheExactDueTime(t *testing.T) {
-	tr := newTransport(&Server{}, nil, newAdmission(filterConfig{}))
+	tr := New(nil, Config{}, nil, nil)
 	ss := make([]*session, 50)
 	now := uint32(1000)
 	for i := range ss {

@@ -1,4 +1,4 @@
-package relay
+package kcplink
 
 import (
 	"net"
@@ -11,6 +11,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/admit"
 )
 
 // memBot is a bare KCP client on its own socket, as cmd/relay-bench builds
@@ -22,19 +23,16 @@ type memBot struct {
 	got  bool
 }
 
-// TestTransportMemoryPerSession opens 1,000 sessions (each past hello) from
-// bare-KCP clients, then drops the clients, and reports the server's heap
-// per session after GC.
+// TestTransportMemoryPerSession opens 1,000 sessions (each past its first
+// message) from bare-KCP clients, then drops the clients, and reports the
+// transport's heap per session after GC.
 func TestTransportMemoryPerSession(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 1,000 sockets")
 	}
 	const n = 1000
-	srv := &Server{
-		MaxSessionsPerIP: n, NewSessionRate: 1e6, IdleTimeout: time.Minute,
-		HandshakeTimeout: time.Minute, ResumeGrace: -1,
-	}
-	addr := serveLoopback(t, srv)
+	quota := admit.New(admit.Config{MaxSessionsPerIP: n, NewPerSec: 1e6})
+	e, addr := serveEcho(t, Config{HandshakeTimeout: time.Minute}, quota)
 
 	runtime.GC()
 	runtime.GC()
@@ -86,7 +84,7 @@ func TestTransportMemoryPerSession(t *testing.T) {
 	tk := time.NewTicker(10 * time.Millisecond)
 	defer tk.Stop()
 	deadline := time.Now().Add(60 * time.Second)
-	for welcomed.Load() < n || !srvAllAcked(srv, n) {
+	for welcomed.Load() < n || !allAcked(e.tr, n) {
 		if time.Now().After(deadline) {
 			t.Fatalf("welcomed %d of %d", welcomed.Load(), n)
 		}
@@ -114,11 +112,11 @@ func TestTransportMemoryPerSession(t *testing.T) {
 	runtime.GC()
 	var m1 runtime.MemStats
 	runtime.ReadMemStats(&m1)
-	if p := srv.Stats().Players; p != n {
-		t.Fatalf("server has %d players, want %d", p, n)
+	if p := e.count(); p != n {
+		t.Fatalf("transport has %d links, want %d", p, n)
 	}
 	per := (int64(m1.HeapAlloc) - int64(m0.HeapAlloc)) / n
-	t.Logf("heap: %.1f MiB -> %.1f MiB for %d sessions: %d bytes (%.1f KiB) per session (player included); goroutines %d",
+	t.Logf("heap: %.1f MiB -> %.1f MiB for %d sessions: %d bytes (%.1f KiB) per session; goroutines %d",
 		float64(m0.HeapAlloc)/(1<<20), float64(m1.HeapAlloc)/(1<<20), n, per, float64(per)/1024, runtime.NumGoroutine())
 	// 7.6 KiB when measured; kcp-go's default rings and buffer (trimKCP)
 	// alone would add 15.
@@ -127,12 +125,9 @@ func TestTransportMemoryPerSession(t *testing.T) {
 	}
 }
 
-// srvAllAcked reports whether the server holds n sessions with nothing in
-// flight (the welcomes were acknowledged).
-func srvAllAcked(srv *Server, n int) bool {
-	srv.mu.Lock()
-	tr := srv.tr
-	srv.mu.Unlock()
+// allAcked reports whether tr holds n sessions with nothing in flight (the
+// answers were acknowledged).
+func allAcked(tr *Transport, n int) bool {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	if len(tr.sessions) != n {

@@ -1,4 +1,4 @@
-package relay
+package kcplink
 
 import (
 	"errors"
@@ -10,25 +10,6 @@ import (
 
 	"github.com/tickrelay/tickrelay/codec"
 )
-
-// serveLoopback runs srv on a new 127.0.0.1 socket until the test ends,
-// then checks that Serve returned ErrServerClosed.
-func serveLoopback(t *testing.T, srv *Server) *net.UDPAddr {
-	t.Helper()
-	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(pc) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
-	return pc.LocalAddr().(*net.UDPAddr)
-}
 
 // kcpClient is a bare KCP client on its own socket, driven by its caller
 // alone, so a test can also send raw datagrams from the same address.
@@ -90,14 +71,13 @@ func (kc *kcpClient) pump(t *testing.T, what string, done func() bool) {
 // conv (a hello that would make KCP replace the session) and junk from
 // that address, count them, and leave the session working.
 func TestKnownAddressDatagramsAreChecked(t *testing.T) {
-	srv := &Server{ResumeGrace: -1}
-	addr := serveLoopback(t, srv)
+	e, addr := serveEcho(t, Config{}, nil)
 
 	const conv = 0x5150
 	kc := newKCPClient(t, addr, conv)
 	hello := codec.AppendClient(nil, &codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion, Name: []byte("k")})
 	kc.k.Send(hello)
-	kc.pump(t, "the welcome", func() bool { return kc.got > 0 })
+	kc.pump(t, "the answer", func() bool { return kc.got > 0 })
 
 	// A hello under another conv, from the same address.
 	var hijack []byte
@@ -121,16 +101,14 @@ func TestKnownAddressDatagramsAreChecked(t *testing.T) {
 	kc.k.Update()
 	kc.pump(t, "the ping's ack", func() bool { return kc.k.WaitSnd() == 0 })
 
-	st := srv.Stats()
-	if d := st.Filter.Drops; d["conv_mismatch"] != 1 || d["junk"] != 2 {
+	st := e.tr.Stats()
+	if d := st.Drops; d["conv_mismatch"] != 1 || d["junk"] != 2 {
 		t.Errorf("drops %v, want conv_mismatch 1 and junk 2", d)
 	}
-	if st.Players != 1 {
-		t.Errorf("%d players, want 1", st.Players)
+	if n := e.count(); n != 1 {
+		t.Errorf("%d links, want 1", n)
 	}
-	srv.mu.Lock()
-	tr := srv.tr
-	srv.mu.Unlock()
+	tr := e.tr
 	tr.mu.Lock()
 	n, s := len(tr.sessions), tr.sessions[normKey(kc.c.LocalAddr().(*net.UDPAddr).AddrPort())]
 	tr.mu.Unlock()

@@ -1,4 +1,4 @@
-package relay
+package kcplink
 
 import (
 	"net"

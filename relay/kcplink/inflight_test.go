@@ -1,8 +1,7 @@
-package relay
+package kcplink
 
 import (
 	"net"
-	"runtime"
 	"testing"
 )
 
@@ -25,8 +24,7 @@ func TestBusyAfterMaxInFlight(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &Server{KCP: KCPConfig{MaxInFlight: c.cfg}}
-		tr := newTransport(srv, pc, newAdmission(filterConfig{}))
+		tr := New(pc, Config{MaxInFlight: c.cfg}, nil, nil)
 		to := sink.LocalAddr().(*net.UDPAddr).AddrPort()
 		s := newSession(tr, to, to, 1)
 		frame := make([]byte, c.size)
@@ -39,40 +37,8 @@ func TestBusyAfterMaxInFlight(t *testing.T) {
 			t.Errorf("MaxInFlight %d, %d-byte frames: Busy after %d, want %d", c.cfg, c.size, sent, c.want)
 		}
 		s.close()
-		tr.stop()
+		tr.Stop()
 		sink.Close()
 	}
 }
 
-// Server fields reach the admission filter (its behaviour is tested in
-// filter_test.go).
-func TestServerConfiguresAdmission(t *testing.T) {
-	pc, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &Server{MaxHandshakesPerIP: 9, MaxSessionsPerIP: 7}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(pc) }()
-	defer func() {
-		srv.Close()
-		<-done
-	}()
-	for {
-		select {
-		case err := <-done:
-			t.Fatalf("Serve returned early: %v", err)
-		default:
-		}
-		srv.mu.Lock()
-		f := srv.filter
-		srv.mu.Unlock()
-		if f != nil {
-			if f.cfg.maxPendingPerIP != 9 || f.cfg.maxSessionsPerIP != 7 {
-				t.Fatalf("filter config %+v", f.cfg)
-			}
-			return
-		}
-		runtime.Gosched()
-	}
-}

@@ -1,4 +1,4 @@
-package relay
+package kcplink
 
 // filterConn is the admission table as a net.PacketConn wrapper: kcp-go's
 // own listener can be served through it. The server's transport uses the
@@ -34,7 +34,7 @@ func (f *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			f.count(dropJunk, false, n)
 			continue
 		}
-		if f.admit(p[:n], key) {
+		if ok, _ := f.admit(p[:n], key); ok {
 			return n, addr, nil
 		}
 	}
@@ -94,5 +94,6 @@ func (f *filterConn) check(b []byte, addr net.Addr) (dropReason, bool) {
 	if !ok {
 		return dropJunk, false
 	}
-	return f.admission.check(b, key)
+	r, _, ok := f.admission.check(b, key)
+	return r, ok
 }

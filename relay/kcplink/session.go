@@ -1,4 +1,4 @@
-package relay
+package kcplink
 
 import (
 	"encoding/binary"
@@ -13,18 +13,8 @@ import (
 
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/internal/kcpx"
+	"github.com/tickrelay/tickrelay/relay/link"
 )
-
-// inItem is what the transport hands the tick for one session: one message
-// body, or the reason reading stopped.
-type inItem struct {
-	body    *[]byte // from bodyPool; nil for a failure
-	arrived time.Time
-	code    codec.Code // set when reading failed
-	reason  string
-}
-
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // kcpConn names a session's peer, as kcp-go's UDPSession did.
 type kcpConn struct {
@@ -39,17 +29,16 @@ func (c kcpConn) GetConv() uint32      { return c.conv }
 // reader feeds its KCP and cuts frames into the inbox, the updater drives
 // its timers, and the tick sends frames straight into its KCP.
 type session struct {
-	srv  *Server
-	t    *transport
+	t    *Transport
 	key  netip.AddrPort // normalised source address: the transport's map key
 	conn kcpConn
 
 	mu     sync.Mutex // guards the fields below
 	kcp    *kcp.KCP
-	rbuf   []byte   // received stream bytes not yet cut into frames
-	inbox  []inItem // cut frames for the tick, at most srv.inboxSize()
-	failed bool     // a failure was queued: nothing more is read
-	dead   bool     // closed: KCP is no longer driven
+	rbuf   []byte         // received stream bytes not yet cut into frames
+	inbox  []link.Inbound // cut frames for the tick, at most t.inboxSize
+	failed bool           // a failure was queued: nothing more is read
+	dead   bool           // closed: KCP is no longer driven
 	// While Input or the updater's flush runs, datagrams of acks only are
 	// held in stash (kcp-go flushes them from Input whenever una advances,
 	// and from the updater's flushes for resends) and go out with the
@@ -78,12 +67,11 @@ type session struct {
 	due  uint32 // kcpNow time
 	hidx int    // index in the heap, -1 when not scheduled
 
-	filterKnown bool // owned by the tick: the filter was told of the hello
+	established atomic.Bool // the hello was accepted: the filter knows the address
 }
 
-func newSession(t *transport, key, raw netip.AddrPort, conv uint32) *session {
+func newSession(t *Transport, key, raw netip.AddrPort, conv uint32) *session {
 	s := &session{
-		srv:  t.srv,
 		t:    t,
 		key:  key,
 		conn: kcpConn{to: raw, conv: conv},
@@ -177,7 +165,7 @@ func owesReply(b []byte) bool {
 // receive window closed, which slows that client only.
 func (s *session) pumpLocked() bool {
 	got := false
-	limit := s.srv.inboxSize()
+	limit := s.t.inboxSize
 	for !s.failed && len(s.inbox) < limit {
 		n := s.kcp.PeekSize()
 		if n < 0 {
@@ -202,7 +190,7 @@ func (s *session) pumpLocked() bool {
 
 // cutLocked queues every complete frame in rbuf, or a failure.
 func (s *session) cutLocked() {
-	max := s.srv.maxFrameSize()
+	max := s.t.maxFrame
 	off := 0
 	now := time.Time{}
 	for len(s.rbuf)-off >= 4 {
@@ -222,9 +210,9 @@ func (s *session) cutLocked() {
 		if now.IsZero() {
 			now = time.Now()
 		}
-		bp := bodyPool.Get().(*[]byte)
-		*bp = append((*bp)[:0], s.rbuf[off+4:off+4+int(n)]...)
-		s.inbox = append(s.inbox, inItem{body: bp, arrived: now})
+		bp := link.GetBody()
+		*bp = append(*bp, s.rbuf[off+4:off+4+int(n)]...)
+		s.inbox = append(s.inbox, link.Inbound{Body: bp, Arrived: now})
 		off += 4 + int(n)
 	}
 	s.keepFrom(off)
@@ -252,13 +240,13 @@ func (s *session) keepFrom(off int) {
 func (s *session) failLocked(code codec.Code, reason string) {
 	s.failed = true
 	s.rbuf = nil
-	s.inbox = append(s.inbox, inItem{code: code, reason: reason})
+	s.inbox = append(s.inbox, link.Inbound{Code: code, Reason: reason})
 }
 
-// takeInbox hands the tick what is queued now, and refills the inbox from
-// messages KCP held back while it was full. spare is the previous batch,
-// reused.
-func (s *session) takeInbox(spare []inItem) []inItem {
+// Take implements link.Link: it hands the tick what is queued now, and
+// refills the inbox from messages KCP held back while it was full. spare is
+// the previous batch, reused.
+func (s *session) Take(spare []link.Inbound) []link.Inbound {
 	s.mu.Lock()
 	items := s.inbox
 	if cap(spare) > 64 {
@@ -278,7 +266,7 @@ func (s *session) takeInbox(spare []inItem) []inItem {
 	return items
 }
 
-// Busy implements link: the peer has MaxInFlight messages (or a whole send
+// Busy implements link.Link: the peer has MaxInFlight messages (or a whole send
 // window of packets) unacknowledged.
 func (s *session) Busy() bool {
 	s.mu.Lock()
@@ -306,7 +294,7 @@ func (s *session) Busy() bool {
 // maxInFlightCap bounds MaxInFlight (the ring of message ends).
 const maxInFlightCap = 64
 
-// Send implements link: b is queued in KCP at once, in MSS-sized messages
+// Send implements link.Link: b is queued in KCP at once, in MSS-sized messages
 // (the protocol is a byte stream; the server never sends frg > 0), and
 // flushed into the shared output batch, which the tick sends at its end.
 func (s *session) Send(b []byte) {
@@ -397,10 +385,27 @@ func segmentCmds(b []byte) (cmds uint32, whole bool) {
 // cmdBit is command c's bit in segmentCmds' set (any other byte maps to 1<<31).
 func cmdBit(c byte) uint32 { return 1 << min(uint32(c-kcpCmdPush), 31) }
 
-// Heard implements link.
+// Heard implements link.Link.
 func (s *session) Heard() int64 { return s.lastHeard.Load() }
 
-// Close implements link.
+// LastMessage implements link.Link.
+func (s *session) LastMessage() int64 { return s.lastRecv.Load() }
+
+// Remote implements link.Link.
+func (s *session) Remote() netip.AddrPort { return s.conn.to }
+
+// Transport implements link.Link.
+func (s *session) Transport() string { return "kcp" }
+
+// Established implements link.Link: the hello was accepted, so the address
+// is no longer a pending handshake for the filter.
+func (s *session) Established() {
+	if s.established.CompareAndSwap(false, true) {
+		s.t.adm.establishedKey(s.key, s.conn.conv)
+	}
+}
+
+// Close implements link.Link.
 func (s *session) Close() { s.close() }
 
 func (s *session) close() {
@@ -412,11 +417,11 @@ func (s *session) close() {
 		// Forget the address in the filter with the session, so that the
 		// next datagram from it must earn admission again.
 		s.t.remove(s)
-		s.srv.forget(s)
 	})
 }
 
-func (s *session) closed() bool {
+// Closed implements link.Link.
+func (s *session) Closed() bool {
 	select {
 	case <-s.done:
 		return true
