@@ -227,4 +227,3 @@ func (s *Server) hubConfig(rate int) hubConfig {
 		log:               s.Logger,
 	}
 }
-

@@ -41,4 +41,3 @@ func TestBusyAfterMaxInFlight(t *testing.T) {
 		sink.Close()
 	}
 }
-
