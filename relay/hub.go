@@ -79,6 +79,8 @@ type counters struct {
 	players       atomic.Int64
 	rooms         atomic.Int64
 	closes        [32]atomic.Uint64 // by codec.Code
+	linksKCP      atomic.Int64      // open links by transport, counted by the tick
+	linksWS       atomic.Int64
 }
 
 func newHub(cfg hubConfig, stats *counters) *hub {

@@ -70,11 +70,17 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	// A link stays listed while it is open: attached to a player, or
 	// delivering its last bytes.
 	kept := s.live[:0]
+	var ws int64
 	for _, l := range s.live {
 		if !l.Closed() {
 			kept = append(kept, l)
+			if l.Transport() == "ws" {
+				ws++
+			}
 		}
 	}
+	s.stats.linksWS.Store(ws)
+	s.stats.linksKCP.Store(int64(len(kept)) - ws)
 	clear(s.live[len(kept):])
 	s.live = kept
 

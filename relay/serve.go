@@ -2,12 +2,14 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"net"
 	"time"
 
 	"github.com/tickrelay/tickrelay/relay/admit"
 	"github.com/tickrelay/tickrelay/relay/kcplink"
 	"github.com/tickrelay/tickrelay/relay/link"
+	"github.com/tickrelay/tickrelay/relay/wslink"
 	"github.com/tickrelay/tickrelay/tick"
 )
 
@@ -26,13 +28,82 @@ type transport interface {
 // that only sends (see kcplink.Listen).
 func Listen(addr string) (net.PacketConn, error) { return kcplink.Listen(addr) }
 
-// ListenAndServe listens on Addr and serves until Shutdown or Close.
+// ListenAndServe serves KCP on UDP Addr and WebSocket on TCP
+// WebSocketAddr until Shutdown or Close; it returns ErrServerClosed then,
+// or the first error that stopped either.
 func (s *Server) ListenAndServe() error {
 	pc, err := Listen(s.addr())
 	if err != nil {
 		return err
 	}
-	return s.Serve(pc)
+	var ln net.Listener
+	if addr := s.wsAddr(); addr != "" {
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			pc.Close()
+			return err
+		}
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- s.Serve(pc) }()
+	if ln != nil {
+		go func() { errc <- s.ServeWebSocket(ln) }()
+	}
+	first := <-errc
+	if !errors.Is(first, ErrServerClosed) {
+		s.Close() // one transport failed: stop the other
+	}
+	if ln != nil {
+		<-errc
+	}
+	return first
+}
+
+// wsAddr is the WebSocket listener's address: "" when off.
+func (s *Server) wsAddr() string {
+	switch s.WebSocketAddr {
+	case "off":
+		return ""
+	case "":
+		return s.addr()
+	}
+	return s.WebSocketAddr
+}
+
+// ServeWebSocket serves WebSocket players arriving on ln until Shutdown or
+// Close, then returns ErrServerClosed. It may be called beside Serve, and
+// for several listeners.
+func (s *Server) ServeWebSocket(ln net.Listener) error {
+	s.mu.Lock()
+	if err := s.startLocked(); err != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return err
+	}
+	tr := s.ws
+	if tr == nil {
+		var err error
+		if tr, err = wslink.New(s.wsConfig(), s.quota, acceptor{s}); err != nil {
+			s.mu.Unlock()
+			ln.Close()
+			return err
+		}
+		s.ws = tr
+		s.transports = append(s.transports, tr)
+	}
+	s.mu.Unlock()
+	scheme := "ws"
+	if tr.TLS() {
+		scheme = "wss"
+	}
+	s.Logger.Info().Str("addr", ln.Addr().String()).Str("transport", scheme).Msg("relay listening")
+	err := tr.Serve(ln)
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if err != nil && !closing {
+		return err
+	}
+	return ErrServerClosed
 }
 
 // Serve serves KCP sessions arriving on pc until Shutdown or Close, then

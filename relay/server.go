@@ -7,6 +7,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/tickrelay/tickrelay/relay/admit"
 	"github.com/tickrelay/tickrelay/relay/kcplink"
 	"github.com/tickrelay/tickrelay/relay/link"
+	"github.com/tickrelay/tickrelay/relay/wslink"
 	"github.com/tickrelay/tickrelay/tick"
 )
 
@@ -26,8 +28,14 @@ var ErrServerClosed = errors.New("relay: server closed")
 // Server is a relay server. Its exported fields are its configuration; the
 // zero value of each means the documented default. Set them before Serve.
 type Server struct {
-	// Addr is the UDP address ListenAndServe listens on. Default ":7777".
+	// Addr is the UDP address ListenAndServe serves KCP on. Default ":7777".
 	Addr string
+	// WebSocketAddr is the TCP address ListenAndServe serves WebSocket
+	// players on. Default: the host and port of Addr (TCP :7777 beside
+	// UDP :7777). "off" serves no WebSocket.
+	WebSocketAddr string
+	// WebSocket configures the WebSocket transport.
+	WebSocket WebSocketConfig
 	// TickRate is frames per second, 1 to 128. Default 30.
 	TickRate int
 	// Limits bounds message fields (names, properties, states, payloads,
@@ -100,6 +108,7 @@ type Server struct {
 	quota      *admit.Quota
 	transports []transport
 	kcp        *kcplink.Transport // the first KCP transport, for Stats
+	ws         *wslink.Transport  // the WebSocket transport, once ServeWebSocket ran
 	pending    []link.Link        // accepted, not yet adopted by the tick
 	started    bool
 	closing    bool          // Shutdown or Close was called
@@ -120,6 +129,27 @@ type Server struct {
 	live       []link.Link
 	shutSeen   bool
 	drainDone  bool
+}
+
+// WebSocketConfig configures the WebSocket transport. Zero fields take the
+// defaults.
+type WebSocketConfig struct {
+	// Path is the endpoint's URL path. Default "/".
+	Path string
+	// AllowedOrigins lists the page origins that may connect (host
+	// patterns such as "*.itch.zone", or "https://game.example.com").
+	// Empty allows every origin: a web export is usually served from
+	// another site than the relay's.
+	AllowedOrigins []string
+	// TrustedProxies are reverse proxies in front of the relay: for their
+	// connections the client's address is read from X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	// TLSCertFile and TLSKeyFile make the relay serve wss:// itself; the
+	// files are read again when they change.
+	TLSCertFile, TLSKeyFile string
+	// MaxQueued is how many ticks of output may wait for a client's socket
+	// before its frames are held back and merged. Default 4.
+	MaxQueued int
 }
 
 // KCPConfig holds transport settings. Zero fields take the defaults, tuned
@@ -194,6 +224,17 @@ func (s *Server) kcpConfig() kcplink.Config {
 		Resend: c.Resend, MinRTO: c.MinRTO, MaxInFlight: c.MaxInFlight, Congestion: c.Congestion,
 		SocketBuffer: c.SocketBuffer, TickRate: s.TickRate, MaxFrameSize: s.maxFrameSize(),
 		InboxSize: s.InboxSize, HandshakeTimeout: s.HandshakeTimeout,
+	}
+}
+
+// wsConfig is the WebSocket transport's configuration.
+func (s *Server) wsConfig() wslink.Config {
+	w := s.WebSocket
+	return wslink.Config{
+		Path: w.Path, MaxFrameSize: s.maxFrameSize(), InboxSize: s.InboxSize, MaxQueued: w.MaxQueued,
+		HandshakeTimeout: s.HandshakeTimeout, AllowedOrigins: w.AllowedOrigins,
+		TrustedProxies: w.TrustedProxies, TLSCertFile: w.TLSCertFile, TLSKeyFile: w.TLSKeyFile,
+		Log: s.Logger,
 	}
 }
 

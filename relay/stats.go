@@ -5,6 +5,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/relay/kcplink"
+	"github.com/tickrelay/tickrelay/relay/wslink"
 	"github.com/tickrelay/tickrelay/tick"
 )
 
@@ -21,7 +22,9 @@ type Stats struct {
 	EventsRelayed uint64 // event deliveries (one per recipient)
 	ChatRelayed   uint64 // chat deliveries (one per recipient)
 	Closes        map[string]uint64
-	Filter        FilterStats // datagrams in front of KCP (the first KCP socket)
+	Transports    map[string]int // open connections by transport ("kcp", "ws")
+	Filter        FilterStats    // datagrams in front of KCP (the first KCP socket)
+	WebSocket     wslink.Stats   // the WebSocket transport
 	KCP           KCPStats
 }
 
@@ -45,7 +48,7 @@ type KCPStats struct {
 // Stats returns a snapshot; it is safe to call while the server runs.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	loop, kcpTr := s.loop, s.kcp
+	loop, kcpTr, wsTr := s.loop, s.kcp, s.ws
 	s.mu.Unlock()
 	st := Stats{
 		Players:       s.stats.players.Load(),
@@ -69,6 +72,13 @@ func (s *Server) Stats() Stats {
 	}
 	if kcpTr != nil {
 		st.Filter = kcpTr.Stats()
+	}
+	if wsTr != nil {
+		st.WebSocket = wsTr.Stats()
+	}
+	st.Transports = map[string]int{
+		"kcp": int(s.stats.linksKCP.Load()),
+		"ws":  int(s.stats.linksWS.Load()),
 	}
 	for i := range s.stats.closes {
 		if v := s.stats.closes[i].Load(); v > 0 {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -50,13 +51,21 @@ type config struct {
 	authSecret   string
 	metricsAddr  string
 	pprof        bool
+	origins      string
+	proxies      string
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	s := &c.srv
-	fs.StringVar(&s.Addr, "addr", ":7777", "UDP address to listen on")
+	fs.StringVar(&s.Addr, "addr", ":7777", "UDP address for KCP players")
+	fs.StringVar(&s.WebSocketAddr, "ws-addr", "", `TCP address for WebSocket players (web exports); empty: the port of -addr; "off": none`)
+	fs.StringVar(&s.WebSocket.Path, "ws-path", "/", "URL path of the WebSocket endpoint")
+	fs.StringVar(&s.WebSocket.TLSCertFile, "tls-cert", "", "certificate file (PEM) to serve wss:// directly; re-read when it changes")
+	fs.StringVar(&s.WebSocket.TLSKeyFile, "tls-key", "", "key file (PEM) for -tls-cert")
+	fs.StringVar(&c.origins, "allowed-origins", "", "comma-separated page origins allowed to connect over WebSocket (e.g. *.itch.zone); empty: any")
+	fs.StringVar(&c.proxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	fs.IntVar(&s.TickRate, "tick-rate", 30, "ticks (frames) per second, 1-128")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json, or console for humans")
@@ -94,6 +103,34 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// applyLists parses the comma-separated flags into the server's fields.
+func (c *config) applyLists() error {
+	for _, o := range strings.Split(c.origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.srv.WebSocket.AllowedOrigins = append(c.srv.WebSocket.AllowedOrigins, o)
+		}
+	}
+	for _, p := range strings.Split(c.proxies, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			a, err := netip.ParseAddr(p)
+			if err != nil {
+				return fmt.Errorf("-trusted-proxies: %v", err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("-trusted-proxies: %v", err)
+		}
+		c.srv.WebSocket.TrustedProxies = append(c.srv.WebSocket.TrustedProxies, pre.Masked())
+	}
+	return nil
 }
 
 // envName is a flag's environment variable: tick-rate -> RELAY_TICK_RATE.
@@ -154,6 +191,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := &c.srv
 	srv.Logger = log
+	if err := c.applyLists(); err != nil {
+		return err
+	}
 	if c.authSecret != "" {
 		srv.AuthSecret = []byte(c.authSecret)
 	}

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/tickrelay/tickrelay/relay/client"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -55,6 +59,93 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env(nil), &out, &bytes.Buffer{}) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop")
+	}
+}
+
+func TestWebSocketListFlags(t *testing.T) {
+	c, err := parse([]string{"-allowed-origins", "*.itch.zone, https://game.example.com", "-trusted-proxies", "10.0.0.0/8,192.0.2.7"}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.applyLists(); err != nil {
+		t.Fatal(err)
+	}
+	w := c.srv.WebSocket
+	if len(w.AllowedOrigins) != 2 || w.AllowedOrigins[0] != "*.itch.zone" || w.AllowedOrigins[1] != "https://game.example.com" {
+		t.Fatalf("origins %q", w.AllowedOrigins)
+	}
+	if len(w.TrustedProxies) != 2 || w.TrustedProxies[0].String() != "10.0.0.0/8" || w.TrustedProxies[1].String() != "192.0.2.7/32" {
+		t.Fatalf("proxies %v", w.TrustedProxies)
+	}
+	c, _ = parse([]string{"-trusted-proxies", "not-an-address"}, env(nil), &bytes.Buffer{})
+	if err := c.applyLists(); err == nil {
+		t.Fatal("a bad proxy address was accepted")
+	}
+}
+
+// lockedBuffer is a log sink the test may read while the relay writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The binary serves KCP and WebSocket players from one command line, and
+// both reach the same relay.
+func TestRunServesKCPAndWebSocket(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ws-addr", "127.0.0.1:0"}, env(nil), out, &bytes.Buffer{})
+	}()
+	addrs := map[string]string{}
+	for deadline := time.Now().Add(10 * time.Second); len(addrs) < 2; time.Sleep(5 * time.Millisecond) { // polling the log
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening lines:\n%s", out.String())
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			var l struct{ Message, Addr, Transport string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Message == "relay listening" {
+				addrs[l.Transport] = l.Addr
+			}
+		}
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer dcancel()
+	k, err := client.Dial(dctx, addrs["kcp"], client.Options{Name: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	w, err := client.Dial(dctx, "ws://"+addrs["ws"]+"/", client.Options{Name: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if k.ID() == w.ID() {
+		t.Fatal("both players got one id")
+	}
 	cancel()
 	select {
 	case err := <-done:

@@ -3,32 +3,71 @@ package relaytest
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/tickrelay/tickrelay/relay"
 )
 
-// Start serves s on 127.0.0.1 with a kernel-chosen port and shuts it down
-// when the test ends, checking that Serve returned ErrServerClosed. It
-// returns the address to dial.
+// Start serves s over KCP on 127.0.0.1 with a kernel-chosen port and shuts
+// it down when the test ends, checking that Serve returned ErrServerClosed.
+// It returns the address to dial.
 func Start(t testing.TB, s *relay.Server) string {
+	kcpAddr, _ := start(t, s, false)
+	return kcpAddr
+}
+
+// StartBoth serves s over KCP and WebSocket on 127.0.0.1 (kernel-chosen
+// ports) and shuts it down when the test ends. It returns the KCP address
+// and the WebSocket URL.
+func StartBoth(t testing.TB, s *relay.Server) (kcpAddr, wsURL string) {
+	return start(t, s, true)
+}
+
+func start(t testing.TB, s *relay.Server, ws bool) (string, string) {
 	t.Helper()
 	pc, err := relay.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
+	var ln net.Listener
+	if ws {
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			pc.Close()
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 2)
 	go func() { done <- s.Serve(pc) }()
+	url := ""
+	if ln != nil {
+		go func() { done <- s.ServeWebSocket(ln) }()
+		path := s.WebSocket.Path
+		if path == "" {
+			path = "/"
+		}
+		scheme := "ws://"
+		if s.WebSocket.TLSCertFile != "" {
+			scheme = "wss://"
+		}
+		url = scheme + ln.Addr().String() + path
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("relay shutdown: %v", err)
 		}
-		if err := <-done; err != relay.ErrServerClosed {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		n := 1
+		if ln != nil {
+			n = 2
+		}
+		for range n {
+			if err := <-done; err != relay.ErrServerClosed {
+				t.Errorf("Serve returned %v, want ErrServerClosed", err)
+			}
 		}
 	})
-	return pc.LocalAddr().String()
+	return pc.LocalAddr().String(), url
 }

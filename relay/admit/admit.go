@@ -60,7 +60,12 @@ const (
 
 var refusalNames = [numRefusals]string{"ok", "per_ip_cap", "per_ip_pending", "pending_cap", "session_cap", "rate", "banned"}
 
-func (r Refusal) String() string { return refusalNames[r] }
+func (r Refusal) String() string {
+	if r < 0 || r >= numRefusals {
+		return "unknown"
+	}
+	return refusalNames[r]
+}
 
 // Full reports whether r means the relay (or this host's share of it) has
 // no room for another session: the client is told server_full rather than

@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
-	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/codec"
-	"github.com/tickrelay/tickrelay/internal/kcpx"
 )
 
 // Options configure Dial. Zero fields take their defaults.
@@ -58,7 +56,7 @@ type Welcome struct {
 // Messages; the reader waits when that queue is full, so a client that does
 // not drain it falls behind like a stalled game would.
 type Client struct {
-	addr    string
+	addr    string // guarded by wmu
 	opt     Options
 	id      uint32
 	msgs    chan *codec.ServerMsg
@@ -66,9 +64,9 @@ type Client struct {
 	rid     atomic.Uint32
 	done    chan struct{}
 	wg      sync.WaitGroup
-	wmu     sync.Mutex      // serialises writes so frames never interleave
-	wbuf    []byte          // guarded by wmu
-	conn    *kcp.UDPSession // guarded by wmu; replaced by Reconnect
+	wmu     sync.Mutex // serialises writes so frames never interleave
+	wbuf    []byte     // guarded by wmu
+	conn    wire       // guarded by wmu; replaced by Reconnect
 
 	// dmu is held while a frame is delivered (its generation checked, the
 	// frame queued on Messages, delivered updated) and while Drop or
@@ -89,8 +87,10 @@ type Client struct {
 	closed    bool
 }
 
-// Dial connects to a relay at addr ("host:port") and completes the
-// handshake, or fails when ctx ends.
+// Dial connects to a relay at addr and completes the handshake, or fails
+// when ctx ends. addr is "host:port" for KCP over UDP, or a ws:// or
+// wss:// URL for WebSocket (the relay serves it on the same port number,
+// over TCP, at path "/").
 func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	c := &Client{
 		addr:    addr,
@@ -121,19 +121,16 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	return c, nil
 }
 
-// handshake opens a new KCP session, starts its reader, sends hello and
+// handshake opens a new connection, starts its reader, sends hello and
 // waits for the welcome.
 func (c *Client) handshake(ctx context.Context, hello *codec.ClientMsg) (Welcome, error) {
-	conn, err := kcp.DialWithOptions(c.addr, nil, 0, 0)
+	c.wmu.Lock()
+	addr := c.addr
+	c.wmu.Unlock()
+	conn, err := dialWire(ctx, addr, c.opt)
 	if err != nil {
 		return Welcome{}, err
 	}
-	conn.SetNoDelay(1, 10, 2, 1)
-	w := orInt(c.opt.Window, 128)
-	conn.SetWindowSize(w, w)
-	conn.SetMtu(orInt(c.opt.MTU, 1200))
-	conn.SetWriteDelay(false)
-
 	welcome := make(chan *codec.ServerMsg, 1)
 	c.mu.Lock()
 	c.gen++
@@ -144,19 +141,13 @@ func (c *Client) handshake(ctx context.Context, hello *codec.ClientMsg) (Welcome
 	c.conn = conn
 	c.wmu.Unlock()
 	c.wg.Add(1)
-	go func() { defer c.wg.Done(); c.readLoop(conn, gen, orInt(c.opt.MaxFrameSize, 4<<20)) }()
+	go func() { defer c.wg.Done(); c.readLoop(conn, gen) }()
 	if err := c.send(hello); err != nil {
 		return Welcome{}, err
 	}
 	select {
 	case m := <-welcome:
-		if m.TickRate > 0 {
-			// The relay holds its acks for up to a tick, to send them with
-			// the next frame: with KCP's 30 ms bound alone, messages that
-			// were not lost would go again. The Godot client and the
-			// relay-bench bots use the same bound.
-			kcpx.SetSessionMinRTO(conn, kcpx.MinRTOForTick(int(m.TickRate)))
-		}
+		conn.welcomed(m.TickRate)
 		wl := Welcome{PlayerID: m.PlayerID, ResumeToken: m.ResumeToken, TickRate: m.TickRate,
 			ServerTimeMs: m.ServerTimeMs, Tick: m.Tick, Resumed: m.Resumed, RoomID: m.RoomID}
 		c.mu.Lock()
@@ -192,13 +183,23 @@ func (c *Client) Reconnect(ctx context.Context) error {
 	c.wmu.Lock()
 	old := c.conn
 	c.wmu.Unlock()
-	old.Close()
+	old.close()
 	_, err := c.handshake(ctx, &codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion,
 		Name: []byte(c.opt.Name), Auth: []byte(c.opt.AuthToken), Resume: []byte(token), LastTick: last})
 	if err != nil {
 		c.shut(err)
 	}
 	return err
+}
+
+// ReconnectTo is Reconnect through another address: another relay
+// address, or the other transport ("host:port" for KCP, a ws:// URL for
+// WebSocket). The player, its room and what it missed carry over.
+func (c *Client) ReconnectTo(ctx context.Context, addr string) error {
+	c.wmu.Lock()
+	c.addr = addr
+	c.wmu.Unlock()
+	return c.Reconnect(ctx)
 }
 
 // Drop closes the connection without a goodbye and without closing the
@@ -210,7 +211,7 @@ func (c *Client) Drop() {
 	c.mu.Unlock()
 	c.dmu.Unlock()
 	c.wmu.Lock()
-	c.conn.Close()
+	c.conn.close()
 	c.wmu.Unlock()
 }
 
@@ -272,7 +273,7 @@ func (c *Client) shut(reason error) {
 	close(c.done)
 	c.wmu.Lock()
 	if c.conn != nil {
-		c.conn.Close()
+		c.conn.close()
 	}
 	c.wmu.Unlock()
 }
@@ -284,16 +285,14 @@ func (c *Client) send(m *codec.ClientMsg) error {
 		return ErrClosed
 	}
 	c.wbuf = codec.AppendClient(c.wbuf[:0], m)
-	_, err := c.conn.Write(c.wbuf)
-	return err
+	return c.conn.write(c.wbuf)
 }
 
 // SendRaw writes bytes as they are, for tests of hostile input.
 func (c *Client) SendRaw(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_, err := c.conn.Write(b)
-	return err
+	return c.conn.write(b)
 }
 
 func (c *Client) keepAlive(every time.Duration) {

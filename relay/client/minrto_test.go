@@ -29,7 +29,7 @@ func TestResendBoundCoversTheTick(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := uint32(30 + 1000/rate)
-		if got := kcpx.SessionMinRTO(c.conn); got != want {
+		if got := kcpx.SessionMinRTO(c.conn.(*kcpWire).conn); got != want {
 			t.Errorf("tick rate %d: resend bound %d ms after the welcome, want %d", rate, got, want)
 		}
 		c.Drop()
@@ -39,7 +39,7 @@ func TestResendBoundCoversTheTick(t *testing.T) {
 		c.wmu.Lock()
 		conn := c.conn
 		c.wmu.Unlock()
-		if got := kcpx.SessionMinRTO(conn); got != want {
+		if got := kcpx.SessionMinRTO(conn.(*kcpWire).conn); got != want {
 			t.Errorf("tick rate %d: resend bound %d ms after a reconnect, want %d", rate, got, want)
 		}
 		c.Close()

@@ -2,8 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
-	"io"
 	"maps"
 
 	"github.com/tickrelay/tickrelay/codec"
@@ -72,8 +70,7 @@ func (c *Client) current(gen int) bool {
 	return c.gen == gen
 }
 
-func (c *Client) readLoop(conn io.Reader, gen, maxFrame int) {
-	fr := codec.NewFrameReader(conn, maxFrame)
+func (c *Client) readLoop(conn wire, gen int) {
 	// The reader of the live connection ends Messages when the client ends.
 	defer func() {
 		if c.current(gen) {
@@ -81,16 +78,12 @@ func (c *Client) readLoop(conn io.Reader, gen, maxFrame int) {
 		}
 	}()
 	for {
-		body, err := fr.Next()
+		body, err := conn.next()
 		if err != nil {
 			if !c.current(gen) {
 				return // replaced by Reconnect, or dropped on purpose
 			}
-			if errors.Is(err, io.ErrClosedPipe) {
-				c.shut(ErrClosed)
-			} else {
-				c.shut(err)
-			}
+			c.shut(err)
 			return
 		}
 		m, err := codec.DecodeServer(body)

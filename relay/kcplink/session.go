@@ -400,7 +400,12 @@ func (s *session) Transport() string { return "kcp" }
 // Established implements link.Link: the hello was accepted, so the address
 // is no longer a pending handshake for the filter.
 func (s *session) Established() {
-	if s.established.CompareAndSwap(false, true) {
+	// Under s.mu, so that a close (which marks the session dead under it,
+	// then forgets the key) comes wholly before or after: a closed
+	// session's address is never recorded again.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dead && s.established.CompareAndSwap(false, true) {
 		s.t.adm.establishedKey(s.key, s.conn.conv)
 	}
 }
