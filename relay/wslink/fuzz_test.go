@@ -127,4 +127,3 @@ func hasFailure(items []link.Inbound) bool {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
