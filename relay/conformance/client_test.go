@@ -20,7 +20,8 @@ type client struct {
 	rid     uint32
 	pingSeq int64
 	welcome Welcome
-	closed  *ServerMsg // the close message, once read
+	closed  *ServerMsg   // the close message, once read
+	log     []*ServerMsg // every message read, in order
 
 	view      *roomView // nil while in no room
 	lastTick  uint64    // tick of the last frame
@@ -79,6 +80,7 @@ func (c *client) tryNext(d time.Duration) (*ServerMsg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server message % x: %w", body, err)
 	}
+	c.log = append(c.log, m)
 	if m.Extra != 0 {
 		c.t.Errorf("%s: message %d has %d elements more than section 5 lists", c.name, m.Type, m.Extra)
 	}
@@ -223,10 +225,16 @@ func (c *client) waitFrame(what string, cond func(f *Frame) bool) *Frame {
 // waitView reads frames until the room view satisfies cond.
 func (c *client) waitView(what string, cond func(v *roomView) bool) {
 	c.t.Helper()
-	if c.view != nil && cond(c.view) {
-		return
+	c.waitFor(what, func() bool { return c.view != nil && cond(c.view) })
+}
+
+// waitFor reads frames until cond, a condition on what the client has
+// received so far, holds.
+func (c *client) waitFor(what string, cond func() bool) {
+	c.t.Helper()
+	if !cond() {
+		c.waitFrame(what, func(*Frame) bool { return cond() })
 	}
-	c.waitFrame(what, func(*Frame) bool { return c.view != nil && cond(c.view) })
 }
 
 // sync pings and reads until the pong: everything sent before was handled

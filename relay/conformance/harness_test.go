@@ -70,6 +70,13 @@ func start(t testing.TB, k transportKind, srv *relay.Server) *env {
 // startKCP serves srv for a test of the KCP wire itself.
 func startKCP(t testing.TB, srv *relay.Server) *env { return start(t, transportKinds[0], srv) }
 
+// on returns e for subtest t: its clients fail t, not the parent.
+func (e *env) on(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // connect opens a transport without saying anything.
 func (e *env) connect(name string) *client {
 	e.t.Helper()
