@@ -23,10 +23,14 @@ type transportKind struct {
 	// dial connects to the relay whose UDP address relaytest.Start
 	// returned. The transport is closed when the test ends.
 	dial func(t testing.TB, addr string) Transport
+	// helloFirst: the server drops, unanswered, a connection whose first
+	// bytes are not a hello (KCP, decision 5), instead of closing it
+	// with not_ready (section 4.1).
+	helloFirst bool
 }
 
 var transportKinds = []transportKind{
-	{name: "kcp", dial: func(t testing.TB, addr string) Transport { return dialKCP(t, addr, KCPOptions{}) }},
+	{name: "kcp", helloFirst: true, dial: func(t testing.TB, addr string) Transport { return dialKCP(t, addr, KCPOptions{}) }},
 }
 
 func dialKCP(t testing.TB, addr string, opt KCPOptions) *KCPConn {
