@@ -22,7 +22,7 @@ type transportKind struct {
 	prepare func(*relay.Server)
 	// dial connects to the relay whose UDP address relaytest.Start
 	// returned. The transport is closed when the test ends.
-	dial func(t testing.TB, addr string) Transport
+	dial func(t testing.TB, addr string, o dialOptions) Transport
 	// helloFirst: the server drops, unanswered, a connection whose first
 	// bytes are not a hello (KCP, decision 5), instead of closing it
 	// with not_ready (section 4.1).
@@ -30,7 +30,16 @@ type transportKind struct {
 }
 
 var transportKinds = []transportKind{
-	{name: "kcp", helloFirst: true, dial: func(t testing.TB, addr string) Transport { return dialKCP(t, addr, KCPOptions{}) }},
+	{name: "kcp", helloFirst: true, dial: func(t testing.TB, addr string, o dialOptions) Transport {
+		return dialKCP(t, addr, KCPOptions{KCP: KCPConfig{RecvWindow: o.recvWindow}})
+	}},
+}
+
+// dialOptions are what a test may ask of any transport.
+type dialOptions struct {
+	// recvWindow, when set, is a small receive buffer (KCP: packets), so
+	// that a stalled client is soon seen as not taking its frames.
+	recvWindow int
 }
 
 func dialKCP(t testing.TB, addr string, opt KCPOptions) *KCPConn {
@@ -82,9 +91,11 @@ func (e *env) on(t testing.TB) *env {
 }
 
 // connect opens a transport without saying anything.
-func (e *env) connect(name string) *client {
+func (e *env) connect(name string) *client { return e.connectWith(name, dialOptions{}) }
+
+func (e *env) connectWith(name string, o dialOptions) *client {
 	e.t.Helper()
-	return &client{t: e.t, tr: e.kind.dial(e.t, e.addr), name: name}
+	return &client{t: e.t, tr: e.kind.dial(e.t, e.addr, o), name: name}
 }
 
 // join connects and says hello (without the optional fields).
