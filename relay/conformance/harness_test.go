@@ -77,6 +77,16 @@ func start(t testing.TB, k transportKind, srv *relay.Server) *env {
 	if k.prepare != nil {
 		k.prepare(srv)
 	}
+	// Every client of a test comes from 127.0.0.1: the per-address
+	// admission caps (a flood defence, not protocol) would hold back the
+	// hellos of a test that opens many sessions in a row until earlier
+	// ones are gone. Tests of those caps set them.
+	if srv.MaxHandshakesPerIP == 0 {
+		srv.MaxHandshakesPerIP = 256
+	}
+	if srv.MaxSessionsPerIP == 0 {
+		srv.MaxSessionsPerIP = 256
+	}
 	return &env{t: t, srv: srv, addr: relaytest.Start(t, srv), kind: k}
 }
 
