@@ -262,6 +262,9 @@ func (c *client) expectClose(code int) *ServerMsg {
 	c.t.Helper()
 	for {
 		m := c.next()
+		if m.Type == TWelcome {
+			c.t.Fatalf("%s: got a welcome (%+v), want close %d", c.name, m.Welcome, code)
+		}
 		if m.Type == TClose {
 			if m.Code != code {
 				c.t.Fatalf("%s: closed with %d (%s), want %d", c.name, m.Code, m.Text, code)
