@@ -1,0 +1,164 @@
+package conformance
+
+import (
+	"bufio"
+	"encoding/hex"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// docExample is one hex example of PROTOCOL.md: consecutive lines of hex
+// bytes inside a code block. "..." in the document elides bytes.
+type docExample struct {
+	section string
+	hex     string // the example's tokens joined, elisions kept as "..."
+}
+
+var hexToken = regexp.MustCompile(`^(?:[0-9a-f]{2})+(?:\.\.\.(?:[0-9a-f]{2})+)?$`)
+
+// readDocExamples returns every hex example in PROTOCOL.md, in order.
+func readDocExamples(t *testing.T) []docExample {
+	t.Helper()
+	f, err := os.Open("../../PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []docExample
+	section, inCode, cur := "", false, ""
+	flush := func() {
+		if cur != "" {
+			out = append(out, docExample{section: section, hex: cur})
+			cur = ""
+		}
+	}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "```") {
+			flush()
+			inCode = !inCode
+			continue
+		}
+		if !inCode {
+			if strings.HasPrefix(line, "#") {
+				section = strings.TrimSpace(strings.TrimLeft(line, "#"))
+			}
+			continue
+		}
+		toks := strings.Fields(line)
+		isHex := len(toks) > 0
+		for _, tok := range toks {
+			isHex = isHex && hexToken.MatchString(tok)
+		}
+		if !isHex {
+			flush()
+			continue
+		}
+		cur += strings.Join(toks, "")
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// matches reports whether frame b is what the document's hex shows, an
+// elision standing for any bytes.
+func (e docExample) matches(b []byte) bool {
+	parts := strings.Split(e.hex, "...")
+	for i := range parts {
+		parts[i] = regexp.QuoteMeta(parts[i])
+	}
+	re := regexp.MustCompile("^" + strings.Join(parts, "(?:[0-9a-f]{2})*") + "$")
+	return re.MatchString(hex.EncodeToString(b))
+}
+
+const docToken = "00112233445566778899aabbccddeeff"
+
+// goldenExamples lists, in document order, the message each example of
+// PROTOCOL.md shows, built with the suite's own encoder. A new example in
+// the document needs a line here.
+var goldenExamples = []struct {
+	section string
+	body    []byte
+	server  bool
+}{
+	{"2. Frames", Msg(TState, []any{10, -5}), false},
+	{"4.1 hello", Msg(THello, 1, "ana", Map{{"team", "red"}}), false},
+	{"4.1 hello", Msg(THello, 1, "ana", nil, "", docToken, 1234), false},
+	{"4.2 create_room", Msg(TCreateRoom, 1, "dm", 4, true, Map{{"map", 2}}), false},
+	{"4.10 state", Msg(TState, []any{10, -5}), false},
+	{"4.11 event", Msg(TEvent, 2, 6, nil, []any{2, 4}), false},
+	{"5.1 welcome", Msg(TWelcome, 1, 1, docToken, 30, 1700000000000, 42, false, 0), true},
+	{"5.2 error", Msg(TError, 2, CodeRoomFull, "the room is full"), true},
+	{"5.6 frame", Msg(TFrame, 1234, 1700000000000,
+		[]any{7, false, 1, false, nil, []any{3}, []any{[]any{4, "dora", Map{}}}, []any{},
+			[]any{[]any{2, []any{10, -5}}}, []any{[]any{5, false}}},
+		[]any{[]any{1233, 2, 5, "hit"}},
+		[]any{[]any{1, 0, 1700000000000, "gg"}}), true},
+}
+
+// The document's hex examples are exactly what this suite's encoder makes
+// of the annotated values, and the server's examples decode to them.
+func TestSection2_3_4_5_GoldenExamples(t *testing.T) {
+	t.Parallel()
+	doc := readDocExamples(t)
+	if len(doc) != len(goldenExamples) {
+		t.Errorf("PROTOCOL.md has %d hex examples, the suite knows %d", len(doc), len(goldenExamples))
+	}
+	for i := range min(len(doc), len(goldenExamples)) {
+		d, g := doc[i], goldenExamples[i]
+		if d.section != g.section {
+			t.Errorf("example %d is in section %q, the suite expects %q", i, d.section, g.section)
+			continue
+		}
+		frame := Framed(g.body)
+		if !d.matches(frame) {
+			t.Errorf("section %s: the document shows\n  %s\nthe suite encodes\n  %x", d.section, d.hex, frame)
+			continue
+		}
+		if !g.server {
+			continue
+		}
+		// Decode the document's bytes (an elided example: the bytes it
+		// matched) and check the fields section 5 names.
+		docBytes := frame
+		if !strings.Contains(d.hex, "...") {
+			docBytes, _ = hex.DecodeString(d.hex)
+		}
+		m, err := ParseServer(docBytes[4:])
+		if err != nil {
+			t.Errorf("section %s: %v", d.section, err)
+			continue
+		}
+		checkGoldenServer(t, d.section, m)
+	}
+}
+
+func checkGoldenServer(t *testing.T, section string, m *ServerMsg) {
+	t.Helper()
+	var got, want any
+	switch m.Type {
+	case TWelcome:
+		got, want = m.Welcome, Welcome{Version: 1, PlayerID: 1, ResumeToken: docToken, TickRate: 30,
+			ServerTimeMs: 1700000000000, Tick: 42}
+	case TError:
+		got, want = []any{m.RID, m.Code, m.Text}, []any{uint32(2), CodeRoomFull, "the room is full"}
+	case TFrame:
+		got, want = m.Frame, Frame{Tick: 1234, ServerTimeMs: 1700000000000,
+			Room: &FrameRoom{ID: 7, Master: 1, Leaves: []uint32{3}, Joins: []Join{{ID: 4, Name: "dora", Props: Props{}}},
+				States:   []State{{ID: 2, Value: Encode([]any{10, -5})}},
+				Presence: []Presence{{ID: 5, Connected: false}}},
+			Events: []Event{{Tick: 1233, From: 2, Code: 5, Payload: Encode("hit")}},
+			Chat:   []Chat{{From: 1, To: 0, ServerTimeMs: 1700000000000, Text: "gg"}}}
+	default:
+		t.Fatalf("section %s: no check for message %d", section, m.Type)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("section %s decodes to\n  %+v\nwant\n  %+v", section, got, want)
+	}
+}
