@@ -287,6 +287,9 @@ func TestWebSocketAdmission(t *testing.T) {
 	}
 }
 
-func httpClientWith(d *net.Dialer) *http.Client {
+// smallRecvClient dials with a small socket receive buffer, so that a
+// client that stops reading is soon seen as not taking its frames.
+func smallRecvClient(n int) *http.Client {
+	d := &net.Dialer{Control: recvBufferControl(n)}
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 }

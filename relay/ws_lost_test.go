@@ -4,7 +4,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -148,10 +147,7 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dialer := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: httpClientWith(dialer)})
+	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: smallRecvClient(4096)})
 	if err != nil {
 		t.Fatal(err)
 	}

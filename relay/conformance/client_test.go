@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -391,4 +392,13 @@ func equalProps(a, b Props) bool {
 		}
 	}
 	return true
+}
+
+// padFrames makes the next frames of c's room about a kilobyte larger (c's
+// properties change), so that a stalled client's buffers fill within a
+// second whatever the transport below buffers: a WebSocket's TCP takes tens
+// of kilobytes before the relay sees it stalled.
+func padFrames(c *client, i int) {
+	pad := strings.Repeat(string(rune('a'+i%26)), 240)
+	c.expectOK(c.request(TSetPlayer, Map{{"p1", pad}, {"p2", pad}, {"p3", pad}, {"p4", pad}}))
 }

@@ -27,11 +27,26 @@ type transportKind struct {
 	// bytes are not a hello (KCP, decision 5), instead of closing it
 	// with not_ready (section 4.1).
 	helloFirst bool
+	// ws: dial gets the relay's WebSocket URL instead of its UDP address.
+	ws bool
 }
 
 var transportKinds = []transportKind{
 	{name: "kcp", helloFirst: true, dial: func(t testing.TB, addr string, o dialOptions) Transport {
 		return dialKCP(t, addr, KCPOptions{KCP: KCPConfig{RecvWindow: o.recvWindow}})
+	}},
+	{name: "ws", ws: true, dial: func(t testing.TB, url string, o dialOptions) Transport {
+		t.Helper()
+		opt := WSOptions{}
+		if o.recvWindow > 0 {
+			opt.RecvBuffer = 4096
+		}
+		c, err := DialWS(url, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
 	}},
 }
 
@@ -87,7 +102,12 @@ func start(t testing.TB, k transportKind, srv *relay.Server) *env {
 	if srv.MaxSessionsPerIP == 0 {
 		srv.MaxSessionsPerIP = 256
 	}
-	return &env{t: t, srv: srv, addr: relaytest.Start(t, srv), kind: k}
+	kcpAddr, wsURL := relaytest.StartBoth(t, srv)
+	e := &env{t: t, srv: srv, addr: kcpAddr, kind: k}
+	if k.ws {
+		e.addr = wsURL
+	}
+	return e
 }
 
 // startKCP serves srv for a test of the KCP wire itself.

@@ -90,7 +90,8 @@ func TestSection5_6_HeldBackFramesCarryEverything(t *testing.T) {
 			// One tick at least between them: wait for bo's own frame.
 			b.waitFor("bo's event", func() bool { return len(b.events) == i+1 })
 		}
-		for srv.Stats().FramesBehind == behind {
+		for i := 0; srv.Stats().FramesBehind == behind; i++ {
+			padFrames(b, i)
 			b.nextFrame() // ticks pass until ana's frames are held back
 		}
 		stall.Stall(false)

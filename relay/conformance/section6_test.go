@@ -48,19 +48,18 @@ func TestSection6_UnknownMessage(t *testing.T) {
 // (decision 3): wrong types, missing fields, a rid that is not a u32.
 func TestSection6_Malformed(t *testing.T) {
 	cases := map[string][]any{
-		"rid 2^32":            {TLeaveRoom, uint64(1) << 32},
-		"rid -1":              {TLeaveRoom, -1},
-		"rid a str":           {TLeaveRoom, "1"},
-		"locked not a bool":   {TSetLocked, 1, "yes"},
-		"mode not a str":      {TCreateRoom, 1, 5, 0, true, nil},
-		"public not a bool":   {TCreateRoom, 1, "dm", 0, 1, nil},
-		"missing fields":      {TCreateRoom, 1, "dm"},
-		"props key not str":   {TSetPlayer, 1, Map{{1, 2}}},
-		"text not a str":      {TChat, 0, []byte("bin")},
-		"client_time a str":   {TPing, "now"},
-		"event ids a map":     {TEvent, 2, 1, nil, Map{}},
-		"state missing":       {TState},
-		"acked_tick negative": {TPing, 1, -1},
+		"rid 2^32":          {TLeaveRoom, uint64(1) << 32},
+		"rid -1":            {TLeaveRoom, -1},
+		"rid a str":         {TLeaveRoom, "1"},
+		"locked not a bool": {TSetLocked, 1, "yes"},
+		"mode not a str":    {TCreateRoom, 1, 5, 0, true, nil},
+		"public not a bool": {TCreateRoom, 1, "dm", 0, 1, nil},
+		"missing fields":    {TCreateRoom, 1, "dm"},
+		"props key not str": {TSetPlayer, 1, Map{{1, 2}}},
+		"text not a str":    {TChat, 0, []byte("bin")},
+		"client_time a str": {TPing, "now"},
+		"event ids a map":   {TEvent, 2, 1, nil, Map{}},
+		"state missing":     {TState},
 	}
 	eachTransport(t, func(t *testing.T, k transportKind) {
 		e := start(t, k, &relay.Server{})
@@ -71,6 +70,13 @@ func TestSection6_Malformed(t *testing.T) {
 				c.expectClose(CodeMalformed)
 			})
 		}
+		// An integer of the right type but out of its field's range is a
+		// refusal the session survives (decision 3), not malformed.
+		t.Run("acked_tick negative", func(t *testing.T) {
+			c := e.on(t).join("ana")
+			c.send(TPing, 1, -1)
+			c.expectRefused(0, CodeBadRequest)
+		})
 	})
 }
 
@@ -175,8 +181,9 @@ func TestSection6_SlowConsumer(t *testing.T) {
 		}
 		stall.Stall(true)
 		aID := a.welcome.PlayerID
-		for b.view.players[aID] != nil {
+		for i := 0; b.view.players[aID] != nil; i++ {
 			a.send(TPing, 1) // something arrives from ana every tick
+			padFrames(b, i)
 			b.nextFrame()
 		}
 		if slices.Contains(b.presences, Presence{ID: aID, Connected: false}) {

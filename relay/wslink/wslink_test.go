@@ -20,7 +20,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -251,10 +250,8 @@ func TestInboxBounded(t *testing.T) {
 // of frames, instead of the kernel queueing megabytes of stale ones.
 func TestBusyWhenTheClientStopsReading(t *testing.T) {
 	_, sk, url := serve(t, Config{})
-	dialer := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	client := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	d := &net.Dialer{Control: recvBufferControl(4096)}
+	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 	dialT(t, url, &websocket.DialOptions{HTTPClient: client}) // never read
 	l := next(t, sk)
 	frame := codec.AppendClose(nil, codec.CodeBadRequest, strings.Repeat("x", 1000))
