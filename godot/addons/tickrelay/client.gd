@@ -319,29 +319,32 @@ func transport():
 	return t
 
 
-# Sets where links go (_ip and _port, or _url) from host, port and the options.
+# Sets where links go (_ip and _port, or _url) from host, port and the
+# options; on an error, nothing.
 func _choose_target(host, port):
 	_url = ""
 	_ip = ""
 	_port = port
 	var t = transport()
 	if t == TRANSPORT_WEBSOCKET:
-		_url = str(_opts["url"])
-		if _url == "":
+		var url = str(_opts["url"])
+		if url == "":
 			if host == "" or port <= 0 or port > 65535:
 				return ERR_INVALID_PARAMETER
 			# The relay serves WebSocket on its UDP port number, over TCP.
-			_url = "ws://%s:%d/" % ["[" + host + "]" if host.find(":") >= 0 else host, port]
-		if not (_url.begins_with("ws://") or _url.begins_with("wss://")):
+			url = "ws://%s:%d/" % ["[" + host + "]" if host.find(":") >= 0 else host, port]
+		if not (url.begins_with("ws://") or url.begins_with("wss://")):
 			return ERR_INVALID_PARAMETER
+		_url = url
 		return OK
 	if t != TRANSPORT_KCP:
 		return ERR_INVALID_PARAMETER
-	_ip = host
+	var ip = host
 	if not host.is_valid_ip_address():
-		_ip = IP.resolve_hostname(host)
-		if _ip == "":
+		ip = IP.resolve_hostname(host)
+		if ip == "":
 			return ERR_CANT_RESOLVE
+	_ip = ip
 	return OK
 
 

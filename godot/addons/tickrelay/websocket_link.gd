@@ -19,7 +19,7 @@ extends RefCounted
 
 # The counters of client.gd (datagrams_* count WebSocket messages here).
 var stats = {}
-var ws: WebSocketPeer = null
+var ws = null  # the WebSocketPeer (tests give a stand-in)
 # Messages (bodies, without the length prefix) waiting for room in the
 # socket's outbound buffer, oldest first.
 var queue: Array = []
@@ -90,7 +90,7 @@ func receive(_now_us) -> int:
 	ws.poll()
 	var got := false
 	while ws.get_available_packet_count() > 0:
-		var body := ws.get_packet()
+		var body: PackedByteArray = ws.get_packet()
 		stats["datagrams_in"] += 1
 		stats["bytes_in"] += body.size()
 		got = true
@@ -124,7 +124,7 @@ func flush(_now, _defer = false) -> bool:
 		var body: PackedByteArray = queue[0]
 		if ws.get_current_outbound_buffered_amount() + body.size() > _out_buffer:
 			break  # the browser sends it on; the rest waits for a later poll
-		var err := ws.send(body, WebSocketPeer.WRITE_MODE_BINARY)
+		var err: int = ws.send(body, WebSocketPeer.WRITE_MODE_BINARY)
 		if err == ERR_OUT_OF_MEMORY:
 			break
 		if err != OK:
@@ -142,7 +142,7 @@ func flush_now(now) -> bool:
 func dead_reason() -> String:
 	if ws == null or ws.get_ready_state() != WebSocketPeer.STATE_CLOSED:
 		return ""
-	var code := ws.get_close_code()
+	var code: int = ws.get_close_code()
 	if code < 0:
 		return "the WebSocket to %s could not connect or was cut" % _url
 	return "the WebSocket to %s was closed (%d %s)" % [_url, code, ws.get_close_reason()]
@@ -175,7 +175,7 @@ func linger(now) -> bool:
 	ws.poll()
 	while ws.get_available_packet_count() > 0:
 		ws.get_packet()
-	var state := ws.get_ready_state()
+	var state: int = ws.get_ready_state()
 	if state == WebSocketPeer.STATE_CLOSED:
 		return true
 	if state == WebSocketPeer.STATE_OPEN and not _closing:
