@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,5 +170,54 @@ func TestRunnerInTheEngine(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(res.Steps[1].Output, "\n"), "FAIL: two is not three") {
 		t.Errorf("the failing step's output: %q", res.Steps[1].Output)
+	}
+}
+
+// A page that draws (PageConfig.Render): WebGL on the CPU shows the scene,
+// and the screenshot has its colours where the scene put them.
+func TestRenderedPage(t *testing.T) {
+	e := StartForTest(t)
+	var p Pack
+	if err := p.AddFS(os.DirFS("testdata/render"), ".", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	project := ProjectGodot("render", "res://draw.tscn")
+	project = SetProjectSetting(project, "display", "window/size/viewport_width", "320")
+	project = SetProjectSetting(project, "display", "window/size/viewport_height", "200")
+	project = SetProjectSetting(project, "rendering", "renderer/rendering_method", `"gl_compatibility"`)
+	p.Add("project.godot", []byte(project))
+	if err := p.AddClassCache(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	page, err := e.Open(ctx, &p, PageConfig{Render: true, Width: 320, Height: 200}, func(l Line) { t.Log(l.Text) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer page.Close()
+	if _, _, err := page.WaitLine(ctx, 0, func(l Line) bool { return strings.HasPrefix(l.Text, "render: drawn") }); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := page.Screenshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "render.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(x, y int) (r, g, b uint32) {
+		r, g, b, _ = img.At(x, y).RGBA()
+		return r >> 8, g >> 8, b >> 8
+	}
+	if r, g, b := at(50, 50); r < 200 || g > 50 || b > 50 {
+		t.Errorf("inside the square: rgb(%d,%d,%d), want red", r, g, b)
+	}
+	if r, g, b := at(250, 150); r > 50 || g > 50 || b < 200 {
+		t.Errorf("the background: rgb(%d,%d,%d), want blue", r, g, b)
 	}
 }
