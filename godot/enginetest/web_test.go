@@ -90,8 +90,14 @@ func scriptsIn(p *web.Pack, dir string) []string {
 // the step's output when it failed); the whole run fails on a script error.
 func runWebPlan(t *testing.T, p *web.Pack, plan []web.Step, timeout time.Duration) *web.Result {
 	t.Helper()
+	return runWebPlanWith(t, p, plan, nil, timeout)
+}
+
+// runWebPlanWith is runWebPlan with extra project settings (see AddRunner).
+func runWebPlanWith(t *testing.T, p *web.Pack, plan []web.Step, settings map[string]map[string]string, timeout time.Duration) *web.Result {
+	t.Helper()
 	e := sharedWebEngine(t)
-	if err := p.AddRunner(plan, nil); err != nil {
+	if err := p.AddRunner(plan, settings); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.AddClassCache(); err != nil {
@@ -131,14 +137,19 @@ func runWebPlan(t *testing.T, p *web.Pack, plan []web.Step, timeout time.Duratio
 }
 
 // TestGodot46 loads every addon script (plugin.gd aside: an EditorPlugin
-// needs the editor) and every test script in the Godot 4.6 web engine, then
-// runs every GDScript test that needs no UDP socket, and the WebSocket link's
-// tests.
+// needs the editor), every test script and the demo's script in the Godot
+// 4.6 web engine, then runs every GDScript test that needs no UDP socket,
+// and the WebSocket link's tests.
 func TestGodot46(t *testing.T) {
 	t.Parallel()
 	p := addonPack(t)
+	demo, err := os.ReadFile(filepath.Join("..", "demo", "main.gd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Add("demo/main.gd", demo)
 	var plan []web.Step
-	for _, s := range append(scriptsIn(p, "addons"), scriptsIn(p, "tests")...) {
+	for _, s := range append(append(scriptsIn(p, "addons"), scriptsIn(p, "tests")...), "res://demo/main.gd") {
 		if strings.HasSuffix(s, "/plugin.gd") {
 			continue
 		}
@@ -179,5 +190,7 @@ func TestGodot46(t *testing.T) {
 		tree("client_unit_test.gd"),
 		tree("websocket_link_test.gd"),
 	)
-	runWebPlan(t, p, plan, 4*time.Minute)
+	// The demo's script names the Relay autoload.
+	autoload := map[string]map[string]string{"autoload": {"Relay": `"*res://addons/tickrelay/relay_node.gd"`}}
+	runWebPlanWith(t, p, plan, autoload, 4*time.Minute)
 }
