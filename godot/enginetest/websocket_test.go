@@ -61,6 +61,7 @@ type fakeWSRelay struct {
 	mu    sync.Mutex
 	n     int
 	probs []string
+	conns []*websocket.Conn
 }
 
 func startFakeWSRelay(t *testing.T, burst int) *fakeWSRelay {
@@ -78,10 +79,16 @@ func startFakeWSRelay(t *testing.T, burst int) *fakeWSRelay {
 	return fr
 }
 
-// close stops the server and waits for every handler.
+// close stops the server, drops the connections (the server does not track
+// them once they are WebSockets) and waits for every handler.
 func (fr *fakeWSRelay) close() {
 	fr.srv.Close()
 	<-fr.done
+	fr.mu.Lock()
+	for _, c := range fr.conns {
+		c.CloseNow()
+	}
+	fr.mu.Unlock()
 	fr.wg.Wait()
 }
 
@@ -117,6 +124,7 @@ func (fr *fakeWSRelay) accept(w http.ResponseWriter, r *http.Request) {
 	fr.mu.Lock()
 	fr.n++
 	n := fr.n
+	fr.conns = append(fr.conns, conn)
 	fr.mu.Unlock()
 	ctx, cancel := context.WithTimeout(r.Context(), 40*time.Second)
 	defer cancel()

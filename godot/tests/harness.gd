@@ -159,6 +159,14 @@ func now_msec():
 	return now_usec() / 1000
 
 
+# A wall-clock bound for a check that catches gross misbehaviour (allocating
+# by a declared length, a quadratic loop), measured natively: ten times as
+# much in a web engine, whose GDScript runs several times slower in wasm,
+# in a browser that shares the machine with everything else.
+func time_limit(native):
+	return native * 10 if OS.has_feature("web") else native
+
+
 # Whole file as text, or null. File (Godot 3) and FileAccess (Godot 4) cannot
 # both be named in one script, so both are reached by name at run time.
 func read_text(path):

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -127,8 +126,15 @@ func (e *Engine) RunPack(ctx context.Context, pack *Pack, cfg PageConfig, onLine
 		return nil, err
 	}
 	defer p.Close()
-	_, _, err = p.WaitLine(ctx, 0, func(l Line) bool {
-		return strings.HasPrefix(l.Text, "gdrun: done ") || strings.HasPrefix(l.Text, "gdrun: the engine did not start")
+	// The end: the runner's last line, or the engine gone without it (it
+	// did not start, quit early, or crashed).
+	_, last, err := p.WaitLine(ctx, 0, func(l Line) bool {
+		for _, end := range []string{"gdrun: done ", "gdrun: the engine did not start", "gdrun: engine exited", "page: "} {
+			if strings.HasPrefix(l.Text, end) {
+				return true
+			}
+		}
+		return false
 	})
 	res := ParseRun(p.Lines())
 	res.Duration = time.Since(start)
@@ -136,7 +142,7 @@ func (e *Engine) RunPack(ctx context.Context, pack *Pack, cfg PageConfig, onLine
 		return res, fmt.Errorf("the runner did not finish: %w", err)
 	}
 	if !res.Done {
-		return res, errors.New("the engine did not start")
+		return res, fmt.Errorf("the runner did not finish: %s", last.Text)
 	}
 	return res, nil
 }

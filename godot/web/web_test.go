@@ -221,3 +221,26 @@ func TestRenderedPage(t *testing.T) {
 		t.Errorf("the background: rgb(%d,%d,%d), want blue", r, g, b)
 	}
 }
+
+// ReadPack never panics or reads past its input, whatever the bytes.
+func FuzzReadPack(f *testing.F) {
+	var p Pack
+	p.Add("a.gd", []byte("extends Node\n"))
+	p.Add("dir/b.txt", []byte("0123456789abcdef0"))
+	f.Add(p.Bytes())
+	f.Add([]byte("GDPC"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ReadPack(data)
+		if err != nil {
+			return
+		}
+		// What it accepts, it writes back the same.
+		again, err := ReadPack(got.Bytes())
+		if err != nil {
+			t.Fatalf("re-reading an accepted pack: %v", err)
+		}
+		if strings.Join(again.Names(), ",") != strings.Join(got.Names(), ",") {
+			t.Fatalf("names changed: %v -> %v", got.Names(), again.Names())
+		}
+	})
+}
