@@ -362,6 +362,18 @@ func sent_state(rec, n):
 	return r.value[1]
 
 
+# The client's clock (Godot 4's Time singleton, as client.gd uses it),
+# moved by the test.
+class FakeClock:
+	var usec = 1000000000
+
+	func get_ticks_usec():
+		return usec
+
+	func advance_ms(ms):
+		usec += ms * 1000
+
+
 # A socket for poll(): datagrams to hand out, and those sent.
 class FakeUDP:
 	var inbox = []
@@ -391,6 +403,10 @@ func test_poll_sends():
 	current = c
 	watch(c)
 	welcomed_in_room(c)  # tick 101
+	# Virtual time: the polls' intervals are what the test says, however
+	# busy the machine (the decision depends on them).
+	var clock = FakeClock.new()
+	c._time = clock
 	var udp = fake_link(c, 4242)
 	c._last_recv_ms = c.now_ms()
 	c._next_ping_ms = c.now_ms() + 600000
@@ -403,26 +419,26 @@ func test_poll_sends():
 	# A frame arrives; polls every 10 ms (3.3 per tick at 30 Hz).
 	c.set_state(1)
 	server_frame(c, srv, udp, tick)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	var frames0 = c.stats["frames"]
 	c.poll()
 	h.check(c.stats["frames"] == frames0 + 1 and udp.outbox.size() == 0, "the frame's poll sends nothing: %d datagrams" % udp.outbox.size())
 	c.set_state(2)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	var got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1] == [[20, 2]] and srv.wait_snd() == 0, "the next poll: one datagram with the acks and the latest state: %s, unacked %d" % [str(got), srv.wait_snd()])
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.set_state(3)
 	c.poll()
 	h.check(udp.outbox.size() == 0, "nothing received, state sent in this tick: nothing to send (%d)" % udp.outbox.size())
 	# Two frames in two polls in a row: the second poll does not wait again.
 	server_frame(c, srv, udp, tick)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	h.check(udp.outbox.size() == 0, "frame poll: nothing sent")
 	server_frame(c, srv, udp, tick)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1] == [[20, 3]] and srv.wait_snd() == 0, "acks left once are sent at the next poll: %s" % str(got))
@@ -430,14 +446,14 @@ func test_poll_sends():
 	server_frame(c, srv, udp, tick)
 	c.send_event(0, 7, "e")
 	c.set_state(4)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1].has([21, 0, 7, "e", null]) and got[1].has([20, 4]) and srv.wait_snd() == 0, "with an event waiting: %s" % str(got))
 	# Polls further apart than about half a tick (here 40 ms): at once.
 	server_frame(c, srv, udp, tick)
 	c.set_state(5)
-	OS.delay_msec(40)
+	clock.advance_ms(40)
 	c.poll()
 	got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1] == [[20, 5]] and srv.wait_snd() == 0, "slow polls: the frame's poll sends: %s" % str(got))
@@ -445,7 +461,7 @@ func test_poll_sends():
 	c._opts["coalesce_sends"] = false
 	server_frame(c, srv, udp, tick)
 	c.set_state(6)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1] == [[20, 6]] and srv.wait_snd() == 0, "coalesce_sends off: %s" % str(got))
