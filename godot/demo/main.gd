@@ -44,7 +44,7 @@ func _ready() -> void:
 	if err != OK:
 		status_label.text = "cannot connect: %s" % error_string(err)
 	else:
-		status_label.text = "connecting to %s:%d ..." % [Relay.setting("tickrelay/host", "127.0.0.1"), Relay.setting("tickrelay/port", 7777)]
+		status_label.text = "connecting to %s ..." % Relay.client.link_description()
 
 
 func _process(delta: float) -> void:

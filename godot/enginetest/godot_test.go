@@ -224,7 +224,7 @@ func filterNoise(out string) string {
 	lines := strings.Split(out, "\n")
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		if strings.HasPrefix(strings.TrimSpace(l), "Unicode error:") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "Unicode error:") || strings.HasPrefix(t, "Unicode parsing error") {
 			unicodeErrors++
 			continue
 		}

@@ -22,6 +22,20 @@ const messagesPath = "../../codec/testdata/golden/messages.txt"
 func TestProtocolGoldenMessages(t *testing.T) {
 	t.Parallel()
 	godotBin(t)
+	abs, expect, s2c, c2s := protocolExpectations(t)
+	path := filepath.Join(t.TempDir(), "expect.txt")
+	if err := os.WriteFile(path, []byte(expect), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runScript(t, 30*time.Second, "protocol_vectors_test.gd", "--messages="+abs, "--expect="+path, "--seed=5")
+	t.Logf("%d s2c and %d c2s vectors: %d checks passed", s2c, c2s, res.passed)
+}
+
+// protocolExpectations reads the Go codec's golden messages and renders what
+// codec.DecodeServer makes of each s2c vector, for protocol_vectors_test.gd:
+// the path of the vectors, the expectations, and the count of each kind.
+func protocolExpectations(t *testing.T) (messagesAbs, expect string, s2c, c2s int) {
+	t.Helper()
 	abs, err := filepath.Abs(messagesPath)
 	if err != nil {
 		t.Fatal(err)
@@ -30,9 +44,8 @@ func TestProtocolGoldenMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var expect strings.Builder
-	expect.WriteString("# name<TAB>codec.DecodeServer's result, rendered by renderServer\n")
-	s2c, c2s := 0, 0
+	var b strings.Builder
+	b.WriteString("# name<TAB>codec.DecodeServer's result, rendered by renderServer\n")
 	for _, line := range strings.Split(string(text), "\n") {
 		line = strings.TrimRight(line, "\r")
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -54,15 +67,10 @@ func TestProtocolGoldenMessages(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: the Go codec cannot decode its own vector: %v", f[0], err)
 		}
-		fmt.Fprintf(&expect, "%s\t%s\n", f[0], renderServer(m))
+		fmt.Fprintf(&b, "%s\t%s\n", f[0], renderServer(m))
 		s2c++
 	}
-	path := filepath.Join(t.TempDir(), "expect.txt")
-	if err := os.WriteFile(path, []byte(expect.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res := runScript(t, 30*time.Second, "protocol_vectors_test.gd", "--messages="+abs, "--expect="+path, "--seed=5")
-	t.Logf("%d s2c and %d c2s vectors: %d checks passed", s2c, c2s, res.passed)
+	return abs, b.String(), s2c, c2s
 }
 
 func TestProtocolUnit(t *testing.T) {

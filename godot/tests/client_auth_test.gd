@@ -23,10 +23,10 @@ func _init():
 	h.check(port > 0 and token != "", "--port and --token are required")
 
 	var c = Client.new()
-	c.connect("connected", self, "_on_connected")
-	c.connect("disconnected", self, "_on_disconnected")
-	c.connect("room_joined", self, "_on_room_joined")
-	c.connect("player_joined", self, "_on_player_joined")
+	h.connect_signal(c, "connected", self, "_on_connected")
+	h.connect_signal(c, "disconnected", self, "_on_disconnected")
+	h.connect_signal(c, "room_joined", self, "_on_room_joined")
+	h.connect_signal(c, "player_joined", self, "_on_player_joined")
 	# With the token: welcome, then a room; the token's name is used.
 	h.check(c.connect_to_server(host, port, {"name": "ignored", "auth_token": token}) == OK, "connect with a token")
 	run(c, 10000, "connected")
@@ -41,14 +41,14 @@ func _init():
 	# Without: unauthorized before any welcome.
 	log_ = []
 	var d = Client.new()
-	d.connect("connected", self, "_on_connected")
-	d.connect("disconnected", self, "_on_disconnected")
+	h.connect_signal(d, "connected", self, "_on_connected")
+	h.connect_signal(d, "disconnected", self, "_on_disconnected")
 	h.check(d.connect_to_server(host, port, {"name": "nobody"}) == OK, "connect without a token")
 	run(d, 10000, "disconnected")
 	h.check(log_.size() == 1 and log_[0][0] == "disconnected" and log_[0][1] == Protocol.CODE_UNAUTHORIZED,
 		"disconnected(unauthorized) without connected: %s" % str(log_))
 	h.check(not d.is_socket_open() and d.status == Client.STATUS_DISCONNECTED, "closed")
-	quit(h.summary())
+	h.finish(self)
 
 
 # Polls c until a signal named `until` was logged (or, with "", the socket is

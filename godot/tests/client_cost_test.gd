@@ -44,12 +44,12 @@ func _init():
 	var per_tick = a.get("state_per_tick", "1") != "0"
 	var coalesce = a.get("coalesce_sends", "1") != "0"
 	if not h.check(port > 0 and code != "", "--port and --code are required"):
-		quit(h.summary())
+		h.finish(self)
 		return
 	c = Client.new()
 	var interp = Interpolation.new()
 	c.interpolator = interp
-	c.connect("state_received", self, "_on_state")
+	h.connect_signal(c, "state_received", self, "_on_state")
 	h.check(c.connect_to_server(a.get("host", "127.0.0.1"), port, {"name": "godot", "decode_states": decode_states, "state_per_tick": per_tick, "coalesce_sends": coalesce}) == OK, "connect")
 
 	# Join and wait until every bot's state is flowing.
@@ -64,7 +64,7 @@ func _init():
 			break
 		if h.now_msec() > deadline or c.status == Client.STATUS_DISCONNECTED:
 			h.check(false, "never saw %d players with states: %d players, %d with states" % [nplayers, c.players.size(), interp.player_ids().size()])
-			quit(h.summary())
+			h.finish(self)
 			return
 		OS.delay_msec(2)
 	interp.tick_rate = c.tick_rate
@@ -157,7 +157,7 @@ func _init():
 	while c.is_socket_open() and h.now_msec() < end:
 		c.poll()
 		OS.delay_msec(2)
-	quit(h.summary())
+	h.finish(self)
 
 
 # How fast this machine runs GDScript right now: the median time to decode a

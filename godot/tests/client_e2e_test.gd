@@ -60,13 +60,13 @@ func _init():
 	ana_states = int(a.get("ana-states", "60"))
 	var timeout_ms = int(a.get("timeout-ms", "25000"))
 	if not h.check(port > 0 and code != "" and ana > 0 and bob > 0, "--port, --code, --ana and --bob are required"):
-		quit(h.summary())
+		h.finish(self)
 		return
 
 	c = Client.new()
 	for s in ["connected", "disconnected", "error", "room_joined", "room_left", "player_joined", "player_left",
 			"master_changed", "state_received", "event_received", "chat_received", "pong"]:
-		c.connect(s, self, "_on_" + s)
+		h.connect_signal(c, s, self, "_on_" + s)
 	h.check(c.connect_to_server(host, port, {"name": "godot", "props": {"team": "blue"}, "timeout_ms": 10000}) == OK, "connect_to_server")
 	h.check(c.status == Client.STATUS_CONNECTING, "connecting")
 
@@ -142,7 +142,7 @@ func _init():
 	h.check(errors.size() == 0, "errors: %s" % str(errors))
 	print("phases (ms since start): %s" % str(phase_ms))
 	print("rtt %.1f ms (smoothed %.1f), %d pongs; stats %s" % [c.rtt_ms, c.srtt_ms, pongs.size(), str(c.stats)])
-	quit(h.summary())
+	h.finish(self)
 
 
 # Everything ana and bob send in phase 2 has arrived.

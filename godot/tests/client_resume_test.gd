@@ -57,13 +57,13 @@ func _init():
 	var timeout_ms = int(a.get("timeout-ms", "35000"))
 	var refusal = a.get("expect-refusal", "") == "true"
 	if not h.check(port > 0 and code != "" and ana > 0, "--port, --code and --ana are required"):
-		quit(h.summary())
+		h.finish(self)
 		return
 
 	c = Client.new()
 	for s in ["connected", "disconnected", "error", "player_joined", "player_left", "player_presence_changed",
 			"state_received", "event_received", "chat_received", "reconnecting", "reconnected"]:
-		c.connect(s, self, "_on_" + s)
+		h.connect_signal(c, s, self, "_on_" + s)
 	# The relay of this test times a silent link out after 1.5 s; this client
 	# gives up on it after 4 s, pings often (the idle timeout applies to it
 	# too) and has 8 s to resume.
@@ -142,7 +142,7 @@ func _init():
 	h.check(errors.size() == 0, "errors: %s" % str(errors))
 	print("phases (ms since start): %s; reconnecting reasons: %s" % [str(phase_ms), str(reconnect_reasons)])
 	print("stats %s" % str(c.stats))
-	quit(h.summary())
+	h.finish(self)
 
 
 func ana_events():

@@ -12,6 +12,7 @@ extends SceneTree
 const Client = preload("res://addons/tickrelay/client.gd")
 const Protocol = preload("res://addons/tickrelay/protocol.gd")
 const Interpolation = preload("res://addons/tickrelay/interpolation.gd")
+const KcpLink = preload("res://addons/tickrelay/kcp_link.gd")
 
 const SIGNALS0 = ["reconnected"]
 const SIGNALS1 = ["connected", "request_ok", "room_left", "player_left", "master_changed", "locked_changed", "room_props_changed", "pong"]
@@ -36,24 +37,24 @@ func _init():
 	test_state_pacing()
 	test_poll_sends()
 	test_forwarding()
-	quit(h.summary())
+	h.finish(self)
 
 
 func watch(c):
 	for s in SIGNALS0:
-		c.connect(s, self, "_r0", [s])
+		h.connect_signal(c, s, self, "_r0", [s])
 	for s in SIGNALS1:
-		c.connect(s, self, "_r1", [s])
+		h.connect_signal(c, s, self, "_r1", [s])
 	for s in SIGNALS2:
-		c.connect(s, self, "_r2", [s])
+		h.connect_signal(c, s, self, "_r2", [s])
 	for s in SIGNALS3:
-		c.connect(s, self, "_r3", [s])
+		h.connect_signal(c, s, self, "_r3", [s])
 	for s in SIGNALS4:
-		c.connect(s, self, "_r4", [s])
+		h.connect_signal(c, s, self, "_r4", [s])
 
 
 func record(s, args, c):
-	log_.append("%s%s" % [s, str(args)])
+	log_.append("%s%s" % [s, h.render(args)])
 	if s == disconnect_on:
 		c.disconnect_from_server()
 
@@ -102,14 +103,14 @@ func test_room_view():
 	c.interpolator = interp
 	watch(c)
 	c.status = Client.STATUS_CONNECTING
-	c._opts = {"mtu": 1200, "window": 128}
-	c._new_kcp(7)
-	h.check(c._kcp.rx_minrto == 30, "KCP's own lower bound before the welcome: %d" % c._kcp.rx_minrto)
+	c._opts = Client.DEFAULT_OPTIONS.duplicate()
+	fake_link(c, 7)
+	h.check(c._link.kcp.rx_minrto == 30, "KCP's own lower bound before the welcome: %d" % c._link.kcp.rx_minrto)
 	var got = feed(c, [2, 1, 2, "tok", 30, 1700000000000, 100])
 	h.check(got == ["connected[2]"], "welcome: %s" % str(got))
 	h.check(c.status == Client.STATUS_CONNECTED and c.player_id == 2 and c.tick_rate == 30 and c.server_tick == 100, "welcome fields")
 	# The relay holds its acks up to a tick: the resend bound covers it.
-	h.check(c._kcp.rx_minrto == 63, "resend bound after the welcome: %d" % c._kcp.rx_minrto)
+	h.check(c._link.kcp.rx_minrto == 63, "resend bound after the welcome: %d" % c._link.kcp.rx_minrto)
 	got = feed(c, [31, 1, 7, "ABCDEF", "dm", 8])
 	h.check(got == ["room_joined[7, ABCDEF]"], "room_joined: %s" % str(got))
 	h.check(c.room_id == 7 and c.room_code == "ABCDEF" and c.room_mode == "dm" and c.room_max_players == 8 and c.players.size() == 0, "room_joined view")
@@ -212,9 +213,8 @@ func test_reentrant_disconnect():
 	c.status = Client.STATUS_CONNECTING
 	feed(c, [2, 1, 2, "tok", 30, 1700000000000, 100])
 	h.check(c.connect_to_server("127.0.0.1", 9) == ERR_ALREADY_IN_USE, "connected")
-	c._kcp = preload("res://addons/tickrelay/kcp.gd").new()
-	c._udp = PacketPeerUDP.new()
 	c._opts = Client.DEFAULT_OPTIONS
+	fake_link(c, 0)
 	feed(c, [31, 1, 7, "ABCDEF", "dm", 8])
 	disconnect_on = "player_joined"
 	var got = feed(c, [40, 101, 1700000000033, full_room(7, 1, [[1, "ana", {}], [2, "me", {}]], []), [[101, 1, 5, "hi"]], []])
@@ -248,7 +248,7 @@ func test_resume():
 	current = d
 	watch(d)
 	welcomed_in_room(d)
-	d._kcp = preload("res://addons/tickrelay/kcp.gd").new()
+	fake_link(d, 0)
 	disconnect_on = "event_received"
 	feed(d, [40, 102, 1700000000066, [7, false, 1, false, null, [], [], [], []], [[102, 1, 5, "a"], [102, 1, 5, "b"]], []])
 	disconnect_on = ""
@@ -289,7 +289,19 @@ func test_resume():
 	h.check(got.has("player_presence_changed[1, False]") and not c.players[1].connected, "away in a full frame: %s" % str(got))
 
 
-# Stands in for KCP: records what the client sends.
+# Gives client c a KCP link with conversation conv (0: random) on a FakeUDP
+# instead of a socket, as connect_to_server() would open it; returns the
+# FakeUDP.
+func fake_link(c, conv):
+	var link = KcpLink.new(c._proto, "127.0.0.1", 9, c._opts, conv)
+	link.stats = c.stats
+	link.new_kcp(conv)
+	link.udp = FakeUDP.new()
+	c._link = link
+	return link.udp
+
+
+# Stands in for the link: records what the client sends.
 class SendRecorder:
 	var sent = []
 
@@ -307,7 +319,7 @@ func test_state_pacing():
 	watch(c)
 	welcomed_in_room(c)  # tick 101, tick rate 30
 	var rec = SendRecorder.new()
-	c._kcp = rec
+	c._link = rec
 	var now = 5000
 	c.set_state("a")
 	h.check(c._state_dirty and c._state_due(now), "the first state is due at once")
@@ -335,7 +347,7 @@ func test_state_pacing():
 	# A resumed session sends the latest state again without waiting.
 	c._opts["state_per_tick"] = true
 	c._send_state(now + 18)
-	c._kcp = null
+	c._link = null
 	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", now + 20)
 	feed(c, [2, 1, 2, "tok2", 30, 1700000001000, 130, true, 7])
 	h.check(c._state_dirty and c._state_due(now + 21), "after a resume the state is due at once")
@@ -348,6 +360,18 @@ func sent_state(rec, n):
 	if not r.ok or typeof(r.value) != TYPE_ARRAY or r.value.size() != 2 or r.value[0] != Protocol.MSG_STATE:
 		return "not a state message: %s" % str(d)
 	return r.value[1]
+
+
+# The client's clock (Godot 4's Time singleton, as client.gd uses it),
+# moved by the test.
+class FakeClock:
+	var usec = 1000000000
+
+	func get_ticks_usec():
+		return usec
+
+	func advance_ms(ms):
+		usec += ms * 1000
 
 
 # A socket for poll(): datagrams to hand out, and those sent.
@@ -379,9 +403,11 @@ func test_poll_sends():
 	current = c
 	watch(c)
 	welcomed_in_room(c)  # tick 101
-	c._new_kcp(4242)
-	var udp = FakeUDP.new()
-	c._udp = udp
+	# Virtual time: the polls' intervals are what the test says, however
+	# busy the machine (the decision depends on them).
+	var clock = FakeClock.new()
+	c._time = clock
+	var udp = fake_link(c, 4242)
 	c._last_recv_ms = c.now_ms()
 	c._next_ping_ms = c.now_ms() + 600000
 	var srv = preload("res://addons/tickrelay/kcp.gd").new()
@@ -393,26 +419,26 @@ func test_poll_sends():
 	# A frame arrives; polls every 10 ms (3.3 per tick at 30 Hz).
 	c.set_state(1)
 	server_frame(c, srv, udp, tick)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	var frames0 = c.stats["frames"]
 	c.poll()
 	h.check(c.stats["frames"] == frames0 + 1 and udp.outbox.size() == 0, "the frame's poll sends nothing: %d datagrams" % udp.outbox.size())
 	c.set_state(2)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	var got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1] == [[20, 2]] and srv.wait_snd() == 0, "the next poll: one datagram with the acks and the latest state: %s, unacked %d" % [str(got), srv.wait_snd()])
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.set_state(3)
 	c.poll()
 	h.check(udp.outbox.size() == 0, "nothing received, state sent in this tick: nothing to send (%d)" % udp.outbox.size())
 	# Two frames in two polls in a row: the second poll does not wait again.
 	server_frame(c, srv, udp, tick)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	h.check(udp.outbox.size() == 0, "frame poll: nothing sent")
 	server_frame(c, srv, udp, tick)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1] == [[20, 3]] and srv.wait_snd() == 0, "acks left once are sent at the next poll: %s" % str(got))
@@ -420,14 +446,14 @@ func test_poll_sends():
 	server_frame(c, srv, udp, tick)
 	c.send_event(0, 7, "e")
 	c.set_state(4)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1].has([21, 0, 7, "e", null]) and got[1].has([20, 4]) and srv.wait_snd() == 0, "with an event waiting: %s" % str(got))
 	# Polls further apart than about half a tick (here 40 ms): at once.
 	server_frame(c, srv, udp, tick)
 	c.set_state(5)
-	OS.delay_msec(40)
+	clock.advance_ms(40)
 	c.poll()
 	got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1] == [[20, 5]] and srv.wait_snd() == 0, "slow polls: the frame's poll sends: %s" % str(got))
@@ -435,7 +461,7 @@ func test_poll_sends():
 	c._opts["coalesce_sends"] = false
 	server_frame(c, srv, udp, tick)
 	c.set_state(6)
-	OS.delay_msec(10)
+	clock.advance_ms(10)
 	c.poll()
 	got = to_server(srv, udp, c.now_ms())
 	h.check(got[0] == 1 and got[1] == [[20, 6]] and srv.wait_snd() == 0, "coalesce_sends off: %s" % str(got))
@@ -518,7 +544,7 @@ func test_forwarding():
 	var c = node.client
 	current = c
 	h.check(c.signal_target == node and c.interpolator == node.interpolation, "the node owns the client")
-	node.connect("state_received", self, "_fwd", ["state_received"])
+	h.connect_signal(node, "state_received", self, "_fwd", ["state_received"])
 	c.status = Client.STATUS_CONNECTING
 	var p = Protocol.new()
 	c._handle(p.decode_server(mp.encode([2, 1, 2, "tok", 30, 1700000000000, 100])), 0)

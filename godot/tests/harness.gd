@@ -1,6 +1,7 @@
 # Shared helpers of the GDScript engine tests: checks with counters, the
-# summary line the Go runner parses, command-line arguments and hex.
-# Written to run on Godot 3.2 (the engine installable here) and Godot 4.
+# summary line the Go runner parses, command-line arguments, signal
+# connections and hex. Written to run on Godot 3.2 (godot3-server, the
+# engine installable here) and Godot 4 (the 4.6 web engine, godot/web).
 
 var passed = 0
 var failed = 0
@@ -33,8 +34,35 @@ func summary():
 	return 0 if failed == 0 and passed > 0 else 1
 
 
+# Ends a test script (a SceneTree): prints the summary and quits with its
+# code, unless the script runs under godot/web's runner, which runs several
+# scripts in one engine and reads the result from this object.
+func finish(tree):
+	var code = summary()
+	if not Engine.has_meta("gdrun"):
+		tree.quit(code)
+	return code
+
+
+# Connects signal sig of src to method of target, with binds appended to the
+# signal's arguments, on Godot 3 and 4 alike: Godot 4's connect() takes a
+# Callable, which Godot 3 cannot name, and Godot 3's takes the object and the
+# method's name. Godot 4's get() of a method name gives its Callable; Godot
+# 3's gives null.
+func connect_signal(src, sig, target, method, binds = []):
+	var callable = target.get(method)
+	if callable != null:
+		if binds.size() > 0:
+			callable = callable.bindv(binds)
+		return src.callv("connect", [sig, callable])
+	return src.callv("connect", [sig, target, method, binds])
+
+
 # Arguments after "--" as a Dictionary: "--key=value" -> {"key": "value"}.
+# Under godot/web's runner, the step's arguments.
 func args():
+	if Engine.has_meta("gdtest_args"):
+		return Engine.get_meta("gdtest_args")
 	var raw = []
 	if OS.has_method("get_cmdline_user_args"):
 		raw = OS.call("get_cmdline_user_args")
@@ -53,6 +81,34 @@ func args():
 				out[a.substr(2, eq - 2)] = a.substr(eq + 1, a.length() - eq - 1)
 			else:
 				out[a.substr(2, a.length() - 2)] = "true"
+	return out
+
+
+# A value as Godot 3's str() shows it ([1, a], {k:v}, True, Null) on both
+# engines (Godot 4 quotes strings inside containers and writes true), for
+# tests that compare logs as text.
+func render(v):
+	var t = typeof(v)
+	if t == TYPE_NIL:
+		return "Null"
+	if t == TYPE_BOOL:
+		return "True" if v else "False"
+	var parts = []
+	if t == typeof([]):
+		for x in v:
+			parts.append(render(x))
+		return "[" + _join(parts) + "]"
+	if t == typeof({}):
+		for k in v:
+			parts.append(render(k) + ":" + render(v[k]))
+		return "{" + _join(parts) + "}"
+	return str(v)
+
+
+func _join(parts):
+	var out = ""
+	for i in range(parts.size()):
+		out += (", " if i > 0 else "") + parts[i]
 	return out
 
 
@@ -101,6 +157,14 @@ func now_usec():
 
 func now_msec():
 	return now_usec() / 1000
+
+
+# A wall-clock bound for a check that catches gross misbehaviour (allocating
+# by a declared length, a quadratic loop), measured natively: ten times as
+# much in a web engine, whose GDScript runs several times slower in wasm,
+# in a browser that shares the machine with everything else.
+func time_limit(native):
+	return native * 10 if OS.has_feature("web") else native
 
 
 # Whole file as text, or null. File (Godot 3) and FileAccess (Godot 4) cannot

@@ -24,7 +24,7 @@ func _init():
 	var rng = RandomNumberGenerator.new()
 	rng.seed = int(a.get("seed", "1"))
 	if not h.check(port > 0, "--port is required"):
-		quit(h.summary())
+		h.finish(self)
 		return
 
 	var udp = PacketPeerUDP.new()
@@ -35,7 +35,7 @@ func _init():
 	var bind_method = "bind" if udp.has_method("bind") else "listen"
 	h.check(udp.call(bind_method, 0, "127.0.0.1", 1 << 20) == OK, "bind the UDP socket")
 	if not h.check(udp.connect_to_host(host, port) == OK, "connect_to_host %s:%d" % [host, port]):
-		quit(h.summary())
+		h.finish(self)
 		return
 	var kcp = KCP.new()
 	var conv = rng.randi() & 0xFFFFFFFF
@@ -117,7 +117,7 @@ func _init():
 		conv, next_recv, total, (finished_at if finished_at >= 0 else h.now_msec()) - start,
 		out_pkts, in_pkts, kcp.xmit, kcp.stat_fast_resends, kcp.rx_srtt, kcp.rx_rto])
 	udp.close()
-	quit(h.summary())
+	h.finish(self)
 
 
 # Message i: header then a deterministic pseudo-random payload.

@@ -30,8 +30,8 @@ func _init():
 	var path = h.args().get("vectors", "")
 	var text = h.read_text(path)
 	if text == null:
-		print("FAIL: cannot read vectors file '%s'" % path)
-		quit(1)
+		h.check(false, "cannot read vectors file '%s'" % path)
+		h.finish(self)
 		return
 	var vectors = []
 	var lineno = 0
@@ -58,7 +58,7 @@ func _init():
 	var ms = (h.now_usec() - t0) / 1000.0
 	print("vectors: %d from %s, kinds %s" % [vectors.size(), path, str(kinds)])
 	print("truncations: %d prefixes rejected in %.1f ms" % [cuts, ms])
-	quit(h.summary())
+	h.finish(self)
 
 
 func check_vector(lineno, kind, value, hexs):

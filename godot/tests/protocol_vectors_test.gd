@@ -59,7 +59,7 @@ func _init():
 			h.check(false, name + ": direction " + v[1])
 	check_stream(s2c, rng)
 	print("vectors: %s" % str(kinds))
-	quit(h.summary())
+	h.finish(self)
 
 
 func read_table(path, fields):

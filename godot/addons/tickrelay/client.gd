@@ -3,6 +3,12 @@
 # everything it hears arrives as signals during poll(). In the GDScript subset
 # that both Godot 3.2+ and Godot 4.x accept (see godot/README.md).
 #
+# Two transports carry the same messages; everything in this file (rooms,
+# states, signals, resume) is shared, and the link is an object of its own:
+# KCP over UDP (kcp_link.gd), natively, and WebSocket (websocket_link.gd,
+# Godot 4 only, loaded at run time when used), in a web export, which has no
+# UDP. The option `transport` forces one, `url` gives a ws:// or wss:// URL.
+#
 #     var client = preload("res://addons/tickrelay/client.gd").new()
 #     client.connect_to_server("127.0.0.1", 7777, {"name": "ana"})
 #     # connect signals, then every frame:
@@ -38,8 +44,10 @@
 # they may or may not have arrived, and sending them twice could deliver
 # them twice. stats["unacked_at_loss"] counts them.
 
+extends "room_view.gd"
+
 const Protocol = preload("protocol.gd")
-const Kcp = preload("kcp.gd")
+const KcpLink = preload("kcp_link.gd")
 
 # The connection is up: player_id is this player's id on the server.
 signal connected(player_id)
@@ -101,6 +109,11 @@ const ERROR_NOT_SENT = -10
 
 const CODE_CLIENT_CLOSED = 22
 
+# Values of the option `transport`.
+const TRANSPORT_AUTO = "auto"  # WebSocket in a web export, else KCP over UDP
+const TRANSPORT_KCP = "kcp"
+const TRANSPORT_WEBSOCKET = "websocket"
+
 const DEFAULT_OPTIONS = {
 	"name": "",
 	"props": null,
@@ -124,6 +137,10 @@ const DEFAULT_OPTIONS = {
 	"decode_states": true,
 	"state_per_tick": true,
 	"coalesce_sends": true,
+	"transport": TRANSPORT_AUTO,
+	"url": "",
+	"tls_options": null,
+	"websocket_buffer_bytes": 1 << 16,
 }
 
 var status = STATUS_DISCONNECTED
@@ -131,41 +148,22 @@ var player_id = 0
 var resume_token = ""
 # Frames per second of the server, from the welcome.
 var tick_rate = 0
-# Tick of the last frame received.
-var server_tick = 0
 # The last measured round trip, and a smoothed one (ms).
 var rtt_ms = 0.0
 var srtt_ms = 0.0
 
-# The room view. room_id is 0 in no room.
-var room_id = 0
-var room_code = ""
-var room_mode = ""
-var room_max_players = 0
-var master_id = 0
-var locked = false
-var room_props = {}
-# player id -> {"id", "name", "props", "state", "state_tick", "connected"};
-# "state" is null until the player sets one.
-var players = {}
-
-# Optional: an object with push(id, value, tick), forget(id) and clear()
-# (interpolation.gd) that receives every state.
-var interpolator = null
-# Optional: every signal is also emitted on this object (relay_node.gd sets
-# itself, so that games connect to the autoload).
-var signal_target = null
-
 # Counters: frames, messages, datagrams and bytes each way.
 var stats = {}
 
-var _proto
-var _kcp
-var _udp = null
+# The link of this connection (kcp_link.gd or websocket_link.gd), null when
+# there is none (disconnected, or between two resume attempts).
+var _link = null
+# resume_now(): the link that still works, kept open (and unread) until the
+# resume is over, so that the relay sees no break before the new one takes
+# over.
+var _old_link = null
 var _time = null  # Godot 4's Time singleton; null on Godot 3.2
-var _rng
 var _opts = {}
-var _gen = 0  # bumped whenever a connection ends, so callers of signals can tell
 var _lingering = false  # closed, but still delivering the bye
 var _linger_until = 0
 var _started_ms = 0
@@ -181,17 +179,14 @@ var _pending_state = null
 var _state_sent_tick = -1
 var _state_sent_ms = 0
 var _last_poll_us = 0  # when poll() last ran
-var _flush_deferred = false  # the last poll left its acks to this one
 var _offset_ms = 0.0  # estimated server Unix ms minus local ms
 var _offset_set = false
-var _tick_base = 0  # a tick and its server time, for estimated_server_tick()
-var _tick_base_ms = 0
 var _tmp
-var _ip = ""  # the server's address and port, for resuming
+# Where the link goes, for resuming: the server's address and port (KCP),
+# or its URL (WebSocket).
+var _ip = ""
 var _port = 0
-# Tick of the last frame whose signals were all emitted: sent in pings
-# (acked_tick) and in a resuming hello (last_tick).
-var _acked_tick = 0
+var _url = ""
 var _resume_pending = false  # resume_now() was called: resume on the next poll
 var _resume_deadline = 0  # while reconnecting: give up at this time (ms)
 var _resume_attempt = 0  # attempts made so far
@@ -203,8 +198,6 @@ var _resume_queue = []  # frames sent while reconnecting, resent by each attempt
 func _init():
 	if Engine.has_singleton("Time"):
 		_time = Engine.get_singleton("Time")
-	_rng = RandomNumberGenerator.new()
-	_rng.randomize()
 	_proto = Protocol.new()
 	_tmp = StreamPeerBuffer.new()
 	_reset_stats()
@@ -215,9 +208,14 @@ func _init():
 # Starts connecting to a relay. Options (all optional): name, props (player
 # properties), auth_token, timeout_ms (for the welcome, default 5000),
 # link_timeout_ms (silence that ends the link, 10000), ping_interval_ms (1000),
-# mtu (1200), window (KCP windows, 128), recv_buffer_bytes (1 MiB),
-# max_frame_bytes (4 MiB), max_state_bytes / max_payload_bytes (1024) and
-# max_chat_bytes (256): the server's limits, checked before sending;
+# transport ("auto": WebSocket in a web export, KCP over UDP elsewhere;
+# "kcp" or "websocket" to choose), url (a ws:// or wss:// URL: WebSocket to
+# it, host and port unused; default ws://host:port/), tls_options (Godot 4's
+# TLSOptions for wss:// outside a browser; null: the system's certificates),
+# websocket_buffer_bytes (64 KiB: WebSocket messages past it wait in a queue),
+# mtu (1200), window (KCP windows, 128), recv_buffer_bytes (1 MiB, the UDP
+# socket's), max_frame_bytes (4 MiB), max_state_bytes / max_payload_bytes
+# (1024) and max_chat_bytes (256): the server's limits, checked before sending;
 # auto_resume (true: resume the session when the link dies after the
 # welcome), resume_timeout_ms (10000: keep below the server's resume grace,
 # 15 s by default), resume_attempts (4: new connections tried within it),
@@ -230,13 +228,15 @@ func _init():
 # coalesce_sends (true: at two polls or more per tick, a frame's acks and
 # the state go out together at the poll after the frame's, see _defer_flush()).
 # Returns OK, or an error without signals: ERR_ALREADY_IN_USE (not
-# disconnected), ERR_INVALID_PARAMETER (props msgpack cannot encode),
-# ERR_CANT_RESOLVE, ERR_CANT_CREATE (the socket). After OK, connected or
-# disconnected follows.
+# disconnected), ERR_INVALID_PARAMETER (props msgpack cannot encode, or an
+# unknown transport or URL), ERR_UNAVAILABLE (WebSocket on Godot 3),
+# ERR_CANT_RESOLVE, ERR_CANT_CREATE (the socket; a web export has no UDP).
+# After OK, connected or disconnected follows.
 func connect_to_server(host, port, options = {}):
 	if status != STATUS_DISCONNECTED:
 		return ERR_ALREADY_IN_USE
-	_close_socket()
+	_close_link()
+	_close_old_link()
 	_opts = {}
 	for k in DEFAULT_OPTIONS:
 		_opts[k] = options.get(k, DEFAULT_OPTIONS[k])
@@ -247,21 +247,20 @@ func connect_to_server(host, port, options = {}):
 	if hello.size() == 0:
 		push_warning("tickrelay: cannot encode the hello: " + _proto.error)
 		return ERR_INVALID_PARAMETER
-	var ip = host
-	if not host.is_valid_ip_address():
-		ip = IP.resolve_hostname(host)
-		if ip == "":
-			return ERR_CANT_RESOLVE
-	var udp = _open_socket(ip, port)
-	if udp == null:
-		return ERR_CANT_CREATE
-	_udp = udp
-	_ip = ip
-	_port = port
+	var err = _choose_target(str(host), int(port))
+	if err != OK:
+		return err
 	_proto.max_frame_bytes = _opts["max_frame_bytes"]
 	_proto.lazy_states = not _opts["decode_states"]
 	_reset_stats()
-	_new_kcp(_opts["conv"])
+	var link = _make_link(_opts["conv"])
+	if link == null:
+		return ERR_UNAVAILABLE
+	var now = _now_ms()
+	err = link.open(now)
+	if err != OK:
+		return err
+	_link = link
 	_clear_room()
 	player_id = 0
 	resume_token = ""
@@ -276,57 +275,70 @@ func connect_to_server(host, port, options = {}):
 	_acked_tick = 0
 	_resume_pending = false
 	_resume_queue = []
-	var now = _now_ms()
 	_started_ms = now
 	_last_recv_ms = now
 	status = STATUS_CONNECTING
-	_kcp.send(hello)
-	_kcp.update(now)
-	_flush_output()
+	_link.send(hello)
+	_link.flush_now(now)
 	return OK
 
 
-# Opens a UDP socket to ip:port (a new local port each time), or null.
-func _open_socket(ip, port):
-	if not ip.is_valid_ip_address():
-		return null
-	var udp = PacketPeerUDP.new()
-	# The engine drops datagrams past its receive queue (64 KiB by default):
-	# a window of frames overflows it between two polls. Bind first with a
-	# larger queue: bind() in Godot 4, listen() in Godot 3.
-	var bind_method = "bind" if udp.has_method("bind") else "listen"
-	var any = "0.0.0.0" if ip.find(":") < 0 else "*"
-	var err = udp.call(bind_method, 0, any, _opts["recv_buffer_bytes"])
-	if err != OK:
-		return null
-	err = udp.connect_to_host(ip, port)
-	if err != OK:
-		udp.close()
-		return null
-	return udp
+# The transport the options ask for: "kcp" or "websocket".
+func transport():
+	var t = str(_opts.get("transport", TRANSPORT_AUTO))
+	if str(_opts.get("url", "")) != "":
+		return TRANSPORT_WEBSOCKET
+	if t == TRANSPORT_AUTO or t == "":
+		return TRANSPORT_WEBSOCKET if OS.has_feature("web") else TRANSPORT_KCP
+	return t
 
 
-# The relay holds its acks for what a client sends until just after its
-# next tick, to send them with the client's frame: KCP's 30 ms lower bound
-# on the resend time, plus that tick, keeps states that were not lost from
-# going twice (as the relay does for its frames, -min-rto).
-func _fit_rto():
-	if _kcp != null and tick_rate > 0:
-		_kcp.rx_minrto = _kcp.RTO_NDL + 1000 / tick_rate
+# Sets where links go (_ip and _port, or _url) from host, port and the
+# options; on an error, nothing.
+func _choose_target(host, port):
+	_url = ""
+	_ip = ""
+	_port = port
+	var t = transport()
+	if t == TRANSPORT_WEBSOCKET:
+		var url = str(_opts["url"])
+		if url == "":
+			if host == "" or port <= 0 or port > 65535:
+				return ERR_INVALID_PARAMETER
+			# The relay serves WebSocket on its UDP port number, over TCP.
+			url = "ws://%s:%d/" % ["[" + host + "]" if host.find(":") >= 0 else host, port]
+		if not (url.begins_with("ws://") or url.begins_with("wss://")):
+			return ERR_INVALID_PARAMETER
+		_url = url
+		return OK
+	if t != TRANSPORT_KCP:
+		return ERR_INVALID_PARAMETER
+	var ip = host
+	if not host.is_valid_ip_address():
+		ip = IP.resolve_hostname(host)
+		if ip == "":
+			return ERR_CANT_RESOLVE
+	_ip = ip
+	return OK
 
 
-# A new KCP conversation (conv 0: a random one) and an empty stream buffer.
-func _new_kcp(conv):
-	while conv == 0:
-		conv = _rng.randi() & 0xFFFFFFFF
-	_kcp = Kcp.new()
-	_kcp.init(conv)
-	_kcp.set_mtu(_opts["mtu"])
-	_kcp.set_wndsize(_opts["window"], _opts["window"])
-	_kcp.set_nodelay(1, 10, 2, 1)
-	_flush_deferred = false
-	_proto.reset()
-	stats["conv"] = conv
+# A link (not yet open) to where _choose_target() pointed; null when the
+# transport is not available here (WebSocket on Godot 3).
+func _make_link(conv = 0):
+	var link
+	if _url != "":
+		if Engine.get_version_info()["major"] < 4:
+			return null
+		# Loaded here, not preloaded: websocket_link.gd is Godot 4 only, and
+		# Godot 3 must never parse it.
+		var script = load(get_script().resource_path.get_base_dir() + "/websocket_link.gd")
+		if script == null:
+			return null
+		link = script.new(_proto, _url, _opts)
+	else:
+		link = KcpLink.new(_proto, _ip, _port, _opts, conv)
+	link.stats = stats
+	return link
 
 
 # Says bye to the server and closes. Emits disconnected(CODE_CLIENT_CLOSED)
@@ -341,16 +353,14 @@ func disconnect_from_server():
 
 # Sends bye, lingers to deliver it, and emits disconnected(code, reason).
 func _bye(code, reason):
-	if _udp == null:
+	if _link == null:
 		_end(code, reason)
 		return
 	var now = _now_ms()
-	_kcp.send(_proto.encode_bye())
-	_kcp.update(now)
-	_kcp.flush()
-	_flush_output()
+	_link.send(_proto.encode_bye())
+	_link.flush_now(now)
 	# Linger first: a disconnected handler may connect again, which closes
-	# this socket for good.
+	# this link for good.
 	_lingering = true
 	_linger_until = now + _opts["linger_ms"]
 	_end(code, reason)
@@ -367,17 +377,25 @@ func _link_lost(reason, now):
 
 
 # Leaves the dead (or replaced) link without a word and starts resuming.
-func _begin_resume(code, reason, now):
+# keep_old (resume_now()): the link still works; it stays open, unread,
+# until the resume is over, so that the relay sees no break.
+func _begin_resume(code, reason, now, keep_old = false):
 	_resume_pending = false
 	status = STATUS_RECONNECTING
 	_gen += 1  # the link ended: a frame being applied stops here
 	_resume_why = [code, reason]
 	_resume_deadline = now + _opts["resume_timeout_ms"]
 	_resume_attempt = 0
+	# Messages that never left this side go again after the resuming hello;
+	# those that may have arrived do not (they could arrive twice).
 	_resume_queue = []
-	if _kcp != null:
-		stats["unacked_at_loss"] += _kcp.wait_snd()
-	_close_socket()
+	if _link != null:
+		_resume_queue = _link.take_unsent()
+		stats["unacked_at_loss"] += _link.unacked()
+		if keep_old and _old_link == null:
+			_old_link = _link
+			_link = null
+	_close_link()
 	stats["resumes"] += 1
 	var gen = _gen
 	_emit2("reconnecting", code, reason)
@@ -385,29 +403,27 @@ func _begin_resume(code, reason, now):
 		_start_attempt(now)
 
 
-# One resume attempt: a new socket (a new source port), a new conversation,
-# hello with the resume token and the last processed tick, then what was
-# sent since the link was lost.
+# One resume attempt: a new link (a new socket, so a new source port, and a
+# new KCP conversation), hello with the resume token and the last processed
+# tick, then what was sent since the link was lost.
 func _start_attempt(now):
 	_resume_attempt += 1
 	stats["resume_attempts"] += 1
 	_next_attempt_ms = now + _opts["resume_timeout_ms"] / int(max(1, _opts["resume_attempts"]))
-	_close_socket()
-	var udp = _open_socket(_ip, _port)
-	if udp == null:
+	_close_link()
+	var link = _make_link()
+	if link == null or link.open(now) != OK:
 		return  # no network yet: the next attempt tries again
-	_udp = udp
-	_new_kcp(0)
+	_link = link
 	var auth = _opts["auth_token"]
 	if auth == null:
 		auth = ""
-	_kcp.send(_proto.encode_hello(str(_opts["name"]), null, str(auth), resume_token, _acked_tick))
+	_link.send(_proto.encode_hello(str(_opts["name"]), null, str(auth), resume_token, _acked_tick))
 	for f in _resume_queue:
-		_kcp.send(f)
+		_link.send(f)
 	_last_recv_ms = now
-	_kcp.update(now)
-	if not _flush_output():
-		_close_socket()
+	if not _link.flush_now(now):
+		_close_link()
 
 
 # While reconnecting: starts the next attempt when this one is over, or gives
@@ -424,7 +440,7 @@ func _poll_resume(now):
 		_start_attempt(now)
 	elif now >= _next_attempt_ms and _resume_attempt < _opts["resume_attempts"]:
 		_start_attempt(now)
-	return _udp != null
+	return _link != null
 
 
 # The welcome on a resuming connection.
@@ -437,7 +453,9 @@ func _on_resumed(m, now_us):
 	status = STATUS_CONNECTED
 	resume_token = m.resume_token
 	tick_rate = m.tick_rate
-	_fit_rto()
+	if _link != null:
+		_link.set_tick_rate(tick_rate)
+	_close_old_link()  # replaced by the relay
 	server_tick = m.tick
 	_tick_base = m.tick
 	_tick_base_ms = m.server_time_ms
@@ -479,26 +497,32 @@ func is_reconnecting():
 	return status == STATUS_RECONNECTING
 
 
-func is_in_room():
-	return room_id != 0
-
-
-# KCP segments (messages, or parts of large ones) queued or in flight that the
-# server has not acknowledged yet: 0 when everything sent has arrived.
+# Messages that may not have arrived yet: 0 when everything sent has. Over
+# KCP, segments (messages, or parts of large ones) queued or in flight that
+# the server has not acknowledged; over WebSocket, which has no
+# acknowledgements, messages still waiting on this side (queued, or bytes
+# the browser has not sent yet).
 func unacked_messages():
-	return 0 if _kcp == null else _kcp.wait_snd()
+	return 0 if _link == null else _link.unacked()
 
 
-# True while the UDP socket is open: connecting, connected, resuming (but not
-# between two attempts), or delivering the bye after disconnect_from_server().
+# True while the link's socket is open: connecting, connected, resuming (but
+# not between two attempts), or delivering the bye after
+# disconnect_from_server().
 func is_socket_open():
-	return _udp != null
+	return _link != null and _link.is_open()
+
+
+# Where the link goes: "udp://IP:PORT (KCP)" or the WebSocket URL ("" before
+# connecting).
+func link_description():
+	return "" if _link == null else _link.describe()
 
 
 # Reads the network, updates the room view and emits signals, sends the
 # pending state and pings, and detects a dead link. Call it every frame.
 func poll():
-	if _udp == null:
+	if _link == null:
 		if _emit_local_errors(_gen) and status == STATUS_RECONNECTING:
 			_poll_resume(_now_ms())  # between attempts, or no socket could be opened
 		return
@@ -506,57 +530,34 @@ func poll():
 	var now = now_us / 1000
 	var poll_dt_us = now_us - _last_poll_us
 	_last_poll_us = now_us
-	# KCP measures round trips against its current time: give it the arrival
-	# time of what follows, not the time of the last update.
-	_kcp.current = now & 0xFFFFFFFF
-	var got = false
-	# Each get_available_packet_count() reads the socket until it is empty
-	# (a system call that finds nothing, at least): once per poll is enough.
-	var npkt = _udp.get_available_packet_count()
-	for i in range(npkt):
-		var pkt = _udp.get_packet()
-		stats["datagrams_in"] += 1
-		stats["bytes_in"] += pkt.size()
-		if _kcp.input(pkt) == 0:
-			got = true
-	if got:
-		_last_recv_ms = now
-	elif npkt < 0 and not _lingering:
-		# A receive error: typically the server's port is closed (an ICMP
-		# port unreachable came back).
-		if status == STATUS_CONNECTED:
-			_link_lost("the socket reported an error", now)
-			return
-		if status == STATUS_RECONNECTING:
-			_close_socket()  # this attempt failed; the next one opens a new socket
-			return
 	if _lingering:
 		_linger(now)
 		return
+	var got = _link.receive(now_us)
+	if got > 0:
+		_last_recv_ms = now
+	elif got < 0:
+		if status == STATUS_CONNECTED:
+			_link_lost(_link_error(got), now)
+			return
+		if status == STATUS_RECONNECTING:
+			_close_link()  # this attempt failed; the next one opens a new link
+			return
+		if status == STATUS_CONNECTING and got == -2:
+			_fail(DISCONNECT_LINK_LOST, _link_error(got))
+			return
 	var gen = _gen
 	# Without a datagram nothing new can be complete (each poll takes every
 	# complete message): a poll between two frames skips the readers.
-	if npkt > 0:
+	if got > 0:
 		while true:
-			var data = _kcp.recv()
-			if data.size() == 0:
+			var m = _link.next_message()
+			if m == null:
 				break
-			var m = _proto.read_whole(data)
-			if m != null:
-				stats["messages_in"] += 1
-				_handle(m, now_us)
-				if _gen != gen:
-					return  # a signal handler ended (or replaced) the connection
-				continue
-			_proto.feed(data)
-			while true:
-				m = _proto.read_message()
-				if m == null:
-					break
-				stats["messages_in"] += 1
-				_handle(m, now_us)
-				if _gen != gen:
-					return
+			stats["messages_in"] += 1
+			_handle(m, now_us)
+			if _gen != gen:
+				return  # a signal handler ended (or replaced) the connection
 	if _local_errors.size() > 0 and not _emit_local_errors(gen):
 		return
 	var defer = false
@@ -566,7 +567,7 @@ func poll():
 			return
 	elif status == STATUS_CONNECTED:
 		if _resume_pending:
-			_begin_resume(DISCONNECT_LINK_LOST, "resume_now() was called", now)
+			_begin_resume(DISCONNECT_LINK_LOST, "resume_now() was called", now, true)
 			return
 		defer = _defer_flush(now, poll_dt_us)
 		if not defer:
@@ -578,32 +579,32 @@ func poll():
 		if now - _last_recv_ms >= _opts["link_timeout_ms"]:
 			_link_lost("nothing received for %d ms" % (now - _last_recv_ms), now)
 			return
-		if _kcp.state == -1:
-			_link_lost("the link is dead: a message was sent %d times without an ack" % _kcp.dead_link, now)
+		if _link.dead_reason() != "":
+			_link_lost(_link.dead_reason(), now)
 			return
 	elif status == STATUS_RECONNECTING:
 		if not _poll_resume(now):
 			return
-	if _kcp.state == -1 and status == STATUS_CONNECTING:
-		_fail(DISCONNECT_LINK_LOST, "the link is dead: a message was sent %d times without an ack" % _kcp.dead_link)
+	if status == STATUS_CONNECTING and _link.dead_reason() != "":
+		_fail(DISCONNECT_LINK_LOST, _link.dead_reason())
 		return
-	if defer:
-		_flush_deferred = true
-		return
-	# A poll that received nothing and has nothing to send skips KCP's flush
-	# (and the socket write): the common case between two server frames.
-	if not _kcp.has_output_due(now):
-		_flush_deferred = false
-		return
-	_kcp.update(now)
-	# update() flushes at most once per KCP interval: acks that were left
-	# once stay marked so (and are not left again) until a flush sends them.
-	_flush_deferred = _flush_deferred and _kcp.acklist.size() > 0
-	if not _flush_output():
+	if not _link.flush(now, defer):
 		if status == STATUS_CONNECTED:
 			_link_lost("the socket cannot send", now)
 		elif status == STATUS_RECONNECTING:
-			_close_socket()  # this attempt failed; the next one opens a new socket
+			_close_link()  # this attempt failed; the next one opens a new link
+
+
+# Why receive() said the link failed.
+func _link_error(got):
+	var why = _link.dead_reason()
+	if why != "":
+		return why
+	if got == -2:
+		return "the connection to %s was closed" % _link.describe()
+	# Typically the server's port is closed (an ICMP port unreachable came
+	# back).
+	return "the socket reported an error"
 
 
 # ---------------------------------------------------------------- requests
@@ -670,18 +671,6 @@ func kick(id):
 
 
 # ---------------------------------------------------------------- messages
-
-# A state value as received with the option decode_states = false (msgpack
-# bytes) decoded; null if the bytes are not one valid value. With
-# decode_states = true (values already decoded) it returns value as it is.
-func decode_state(value):
-	if not _proto.lazy_states or typeof(value) != _proto.mp._t_bytes:
-		return value
-	var r = _proto.mp.decode(value)
-	if not r.ok:
-		return null
-	return r.value
-
 
 # Sets this player's state (any msgpack-encodable value: numbers, strings,
 # Vector2/3, Color, Arrays, Dictionaries, byte arrays). It is sent by a later
@@ -823,9 +812,9 @@ func _send(frame):
 	if status == STATUS_RECONNECTING:
 		# Every attempt sends it after its hello, until one is welcomed.
 		_resume_queue.append(frame)
-		if _udp == null:
-			return
-	_kcp.send(frame)
+	if _link == null:
+		return
+	_link.send(frame)
 	stats["messages_out"] += 1
 
 
@@ -867,11 +856,11 @@ func _state_due(now):
 # the state goes out later in the tick, so it is fresher when the tick takes
 # it. The relay sees the round trip longer by that wait.
 func _defer_flush(now, poll_dt_us):
-	if _flush_deferred or not _opts["coalesce_sends"] or not _opts["state_per_tick"] or tick_rate <= 0:
+	if not _opts["coalesce_sends"] or not _opts["state_per_tick"] or tick_rate <= 0:
 		return false
-	if _kcp.acklist.size() == 0 or poll_dt_us * tick_rate > 550000 or now >= _next_ping_ms:
+	if poll_dt_us * tick_rate > 550000 or now >= _next_ping_ms:
 		return false
-	return not _kcp.has_output_due(now, false)
+	return _link.can_defer(now)
 
 
 func _send_state(now):
@@ -899,36 +888,28 @@ func _utf8_len(s):
 	return n
 
 
-# Sends what KCP produced; false if the socket refused a datagram (the
-# network is gone), not counting a full send buffer.
-func _flush_output():
-	var ok = true
-	for d in _kcp.take_output():
-		var err = _udp.put_packet(d)
-		if err != OK and err != ERR_BUSY:
-			ok = false
-		stats["datagrams_out"] += 1
-		stats["bytes_out"] += d.size()
-	return ok
-
-
-# After a bye: keep retransmitting until it is acked or linger_ms passes.
+# After a bye: keep delivering it until it is acked (or, over WebSocket,
+# sent and the socket closed) or linger_ms passes.
 func _linger(now):
-	while true:
-		var data = _kcp.recv()
-		if data.size() == 0:
-			break
-	_kcp.update(now)
-	_flush_output()
-	if _kcp.wait_snd() == 0 or now >= _linger_until:
-		_close_socket()
+	if _link.linger(now) or now >= _linger_until:
+		_close_link()
 
 
-func _close_socket():
-	if _udp != null:
-		_udp.close()
-	_udp = null
+# Closes the link without a word.
+func _close_link():
+	if _link != null:
+		_link.close()
+	_link = null
 	_lingering = false
+
+
+# Closes the link that resume_now() kept open.
+
+
+func _close_old_link():
+	if _old_link != null:
+		_old_link.close()
+	_old_link = null
 
 
 # Ends the connection and emits disconnected.
@@ -937,30 +918,17 @@ func _end(code, reason):
 	_gen += 1
 	_resume_pending = false
 	_resume_queue = []
+	_close_old_link()
 	_clear_room()
 	_emit2("disconnected", code, reason)
 
 
 # Ends the connection at once (after acking what arrived) and emits disconnected.
 func _fail(code, reason):
-	if _kcp != null and _udp != null:
-		_kcp.flush()
-		_flush_output()
-	_close_socket()
+	if _link != null and _link.is_open():
+		_link.flush_now(_now_ms())
+	_close_link()
 	_end(code, reason)
-
-
-func _clear_room():
-	room_id = 0
-	room_code = ""
-	room_mode = ""
-	room_max_players = 0
-	master_id = 0
-	locked = false
-	room_props = {}
-	players = {}
-	if interpolator != null:
-		interpolator.clear()
 
 
 func _handle(m, now_us):
@@ -1002,7 +970,8 @@ func _handle(m, now_us):
 		player_id = m.player_id
 		resume_token = m.resume_token
 		tick_rate = m.tick_rate
-		_fit_rto()
+		if _link != null:
+			_link.set_tick_rate(tick_rate)
 		server_tick = m.tick
 		_tick_base = m.tick
 		_tick_base_ms = m.server_time_ms
@@ -1033,190 +1002,3 @@ func _on_pong(m, now_us):
 	else:
 		_offset_ms += (sample - _offset_ms) * 0.2
 	_emit1("pong", rtt)
-
-
-func _new_player(id, pname, props):
-	return {"id": id, "name": pname, "props": props if props != null else {}, "state": null, "state_tick": 0, "connected": true}
-
-
-func _apply_frame(f):
-	var tick = f.tick
-	server_tick = tick
-	_tick_base = tick
-	_tick_base_ms = f.server_time_ms
-	var gen = _gen
-	var r = f.room
-	if r != null:
-		if r.full or r.room_id != room_id:
-			_apply_full(r, tick)
-		else:
-			_apply_delta(r, tick)
-		if _gen != gen:
-			return
-	for e in f.events:
-		_emit4("event_received", e[1], e[2], e[3], e[0])
-		if _gen != gen:
-			return
-	for c in f.chat:
-		_emit4("chat_received", c[0], c[1], c[3], c[2])
-		if _gen != gen:
-			return
-	_acked_tick = tick
-
-
-func _apply_delta(r, tick):
-	var gen = _gen
-	for id in r.leaves:
-		if players.has(id):
-			players.erase(id)
-			if interpolator != null:
-				interpolator.forget(id)
-			_emit1("player_left", id)
-			if _gen != gen:
-				return
-	for j in r.joins:
-		var p = _new_player(j[0], j[1], j[2])
-		players[j[0]] = p
-		_emit3("player_joined", j[0], j[1], p.props)
-		if _gen != gen:
-			return
-	_apply_common(r, tick, false)
-
-
-func _apply_full(r, tick):
-	var gen = _gen
-	if r.room_id != room_id:
-		# Not announced by room_joined (should not happen): adopt it.
-		room_id = r.room_id
-	var old = players
-	players = {}
-	for j in r.joins:
-		var p = _new_player(j[0], j[1], j[2])
-		if old.has(j[0]):
-			p.state = old[j[0]].state
-			p.state_tick = old[j[0]].state_tick
-			p.connected = old[j[0]].connected
-		players[j[0]] = p
-	for id in old:
-		if not players.has(id):
-			if interpolator != null:
-				interpolator.forget(id)
-			_emit1("player_left", id)
-			if _gen != gen:
-				return
-	for j in r.joins:
-		var p = players.get(j[0])
-		if p == null:
-			continue
-		if old.has(j[0]):
-			_emit2("player_props_changed", j[0], p.props)
-		else:
-			_emit3("player_joined", j[0], j[1], p.props)
-		if _gen != gen:
-			return
-	if r.props == null:
-		r.props = {}
-	_apply_common(r, tick, true)
-
-
-func _apply_common(r, tick, full):
-	var gen = _gen
-	for pp in r.player_props:
-		if players.has(pp[0]):
-			var props = pp[1] if pp[1] != null else {}
-			players[pp[0]].props = props
-			_emit2("player_props_changed", pp[0], props)
-			if _gen != gen:
-				return
-	if r["master"] != master_id:
-		master_id = r["master"]
-		_emit1("master_changed", master_id)
-		if _gen != gen:
-			return
-	if r.locked != locked:
-		locked = r.locked
-		_emit1("locked_changed", locked)
-		if _gen != gen:
-			return
-	if r.props != null:
-		room_props = r.props
-		_emit1("room_props_changed", room_props)
-		if _gen != gen:
-			return
-	if full:
-		# A full frame lists every member that is away: the others are here.
-		var away = {}
-		if r.presence != null:
-			for pr in r.presence:
-				if not pr[1]:
-					away[pr[0]] = true
-		for id in players.keys():
-			var p = players.get(id)
-			var here = not away.has(id)
-			if p != null and p.connected != here:
-				p.connected = here
-				_emit2("player_presence_changed", id, here)
-				if _gen != gen:
-					return
-	elif r.presence != null:
-		for pr in r.presence:
-			var p = players.get(pr[0])
-			if p != null and p.connected != pr[1]:
-				p.connected = pr[1]
-				_emit2("player_presence_changed", pr[0], pr[1])
-				if _gen != gen:
-					return
-	# The hot loop of a busy room (one row per member and tick): the emits
-	# are inlined, and the objects it calls are read once.
-	var interp = interpolator
-	var target = signal_target
-	var lazy = _proto.lazy_states
-	for s in r.states:
-		var id = s[0]
-		var p = players.get(id)
-		if p == null:
-			continue
-		var v = s[1]
-		p["state"] = v
-		p["state_tick"] = tick
-		if interp != null:
-			if lazy:
-				interp.push(id, decode_state(v), tick)
-			else:
-				interp.push(id, v, tick)
-		emit_signal("state_received", id, v, tick)
-		if target != null:
-			target.emit_signal("state_received", id, v, tick)
-		if _gen != gen:
-			return
-
-
-# Signals go to this object's listeners and, when set, signal_target's.
-func _emit0(sig):
-	emit_signal(sig)
-	if signal_target != null:
-		signal_target.emit_signal(sig)
-
-
-func _emit1(sig, a):
-	emit_signal(sig, a)
-	if signal_target != null:
-		signal_target.emit_signal(sig, a)
-
-
-func _emit2(sig, a, b):
-	emit_signal(sig, a, b)
-	if signal_target != null:
-		signal_target.emit_signal(sig, a, b)
-
-
-func _emit3(sig, a, b, c):
-	emit_signal(sig, a, b, c)
-	if signal_target != null:
-		signal_target.emit_signal(sig, a, b, c)
-
-
-func _emit4(sig, a, b, c, d):
-	emit_signal(sig, a, b, c, d)
-	if signal_target != null:
-		signal_target.emit_signal(sig, a, b, c, d)

@@ -11,6 +11,8 @@ const AUTOLOAD_PATH = "res://addons/tickrelay/relay_node.gd"
 const SETTINGS = [
 	["tickrelay/host", "127.0.0.1", TYPE_STRING, PROPERTY_HINT_NONE, ""],
 	["tickrelay/port", 7777, TYPE_INT, PROPERTY_HINT_RANGE, "1,65535"],
+	["tickrelay/url", "", TYPE_STRING, PROPERTY_HINT_PLACEHOLDER_TEXT, "wss://relay.example.com/ (optional)"],
+	["tickrelay/transport", "auto", TYPE_STRING, PROPERTY_HINT_ENUM, "auto,kcp,websocket"],
 	["tickrelay/player_name", "", TYPE_STRING, PROPERTY_HINT_NONE, ""],
 	["tickrelay/auto_connect", false, TYPE_BOOL, PROPERTY_HINT_NONE, ""],
 	["tickrelay/connect_timeout_ms", 5000, TYPE_INT, PROPERTY_HINT_RANGE, "500,60000"],

@@ -84,7 +84,9 @@ func setting(key, fallback):
 
 # Connects; host "" and port 0 take tickrelay/host and tickrelay/port. Options
 # as in client.gd; name, timeout_ms and mtu default to tickrelay/player_name,
-# tickrelay/connect_timeout_ms and tickrelay/mtu.
+# tickrelay/connect_timeout_ms and tickrelay/mtu, and url (a ws:// or wss://
+# URL, used instead of host and port) and transport to tickrelay/url and
+# tickrelay/transport when they are set.
 func connect_to_server(host = "", port = 0, options = {}):
 	if host == "":
 		host = setting("tickrelay/host", DEFAULT_HOST)
@@ -97,6 +99,10 @@ func connect_to_server(host = "", port = 0, options = {}):
 		opts["timeout_ms"] = int(setting("tickrelay/connect_timeout_ms", 5000))
 	if not opts.has("mtu"):
 		opts["mtu"] = int(setting("tickrelay/mtu", 1200))
+	if not opts.has("url") and str(setting("tickrelay/url", "")) != "":
+		opts["url"] = str(setting("tickrelay/url", ""))
+	if not opts.has("transport") and str(setting("tickrelay/transport", "")) != "":
+		opts["transport"] = str(setting("tickrelay/transport", ""))
 	return client.connect_to_server(host, port, opts)
 
 

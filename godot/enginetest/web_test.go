@@ -1,0 +1,196 @@
+package enginetest
+
+// The GDScript tests in Godot 4.6: the official web export template in
+// headless Chromium (godot/web), since no Godot 4 binary installs here. A
+// web build has no UDP, so what runs here is every test that needs no UDP
+// socket, a load (parse and compile) of every addon script and every test
+// script, and the WebSocket link's tests; the KCP paths run in Godot 3.2
+// (godot_test.go). Without Chromium or the engine's npm package the tests
+// skip, unless RELAY_REQUIRE_GODOT=1 makes that a failure.
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickrelay/tickrelay/godot/web"
+)
+
+var (
+	webOnce   sync.Once
+	webEngine *web.Engine
+	webErr    error
+)
+
+// sharedWebEngine is one browser and server for all the web tests of the
+// package (starting them costs about a second); TestMain closes it.
+func sharedWebEngine(t *testing.T) *web.Engine {
+	t.Helper()
+	web.SkipUnlessAvailable(t)
+	webOnce.Do(func() {
+		e := &web.Engine{}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if webErr = e.Start(ctx); webErr == nil {
+			webEngine = e
+		}
+	})
+	if webErr != nil {
+		t.Fatalf("start the web engine: %v", webErr)
+	}
+	return webEngine
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if webEngine != nil {
+		if err := webEngine.Close(); err != nil && code == 0 {
+			os.Stderr.WriteString("close the web engine: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// addonPack is a pack with the addon at res://addons and the GDScript tests
+// at res://tests, as the Godot 3 project of godot_test.go has them.
+func addonPack(t *testing.T) *web.Pack {
+	t.Helper()
+	godotDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &web.Pack{}
+	for _, dir := range []string{"addons", "tests"} {
+		if err := p.AddFS(os.DirFS(godotDir), dir, dir, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// scriptsIn lists the .gd files of the pack under dir, as res:// paths.
+func scriptsIn(p *web.Pack, dir string) []string {
+	var out []string
+	for _, n := range p.Names() {
+		if strings.HasPrefix(n, dir+"/") && strings.HasSuffix(n, ".gd") {
+			out = append(out, "res://"+n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// runWebPlan runs plan on a pack and reports each step as a subtest (with
+// the step's output when it failed); the whole run fails on a script error.
+func runWebPlan(t *testing.T, p *web.Pack, plan []web.Step, timeout time.Duration) *web.Result {
+	t.Helper()
+	return runWebPlanWith(t, p, plan, nil, timeout)
+}
+
+// runWebPlanWith is runWebPlan with extra project settings (see AddRunner).
+func runWebPlanWith(t *testing.T, p *web.Pack, plan []web.Step, settings map[string]map[string]string, timeout time.Duration) *web.Result {
+	t.Helper()
+	e := sharedWebEngine(t)
+	if err := p.AddRunner(plan, settings); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddClassCache(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res, err := e.RunPack(ctx, p, web.PageConfig{}, nil)
+	if res != nil {
+		var out strings.Builder
+		for _, l := range res.Output {
+			out.WriteString(l.Text + "\n")
+		}
+		t.Logf("Godot 4.6 (web) output, %v:\n%s", res.Duration.Round(time.Millisecond), filterNoise(out.String()))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range res.Steps {
+		name := strings.TrimPrefix(s.Script, "res://")
+		if s.Passed < 0 {
+			name = "load " + name
+		}
+		t.Run(name, func(t *testing.T) {
+			if !s.OK {
+				t.Errorf("%s: passed %d, failed %d\n%s", s.Script, s.Passed, s.Failed, filterNoise(strings.Join(s.Output, "\n")))
+			}
+		})
+	}
+	if len(res.ScriptErrors) > 0 {
+		t.Errorf("GDScript errors:\n%s", strings.Join(res.ScriptErrors, "\n"))
+	}
+	if !res.OK() {
+		t.Errorf("the run failed: %d of %d steps", res.FailedSteps, len(res.Steps))
+	}
+	return res
+}
+
+// TestGodot46 loads every addon script (plugin.gd aside: an EditorPlugin
+// needs the editor), every test script and the demo's script in the Godot
+// 4.6 web engine, then runs every GDScript test that needs no UDP socket,
+// and the WebSocket link's tests.
+func TestGodot46(t *testing.T) {
+	t.Parallel()
+	p := addonPack(t)
+	demo, err := os.ReadFile(filepath.Join("..", "demo", "main.gd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Add("demo/main.gd", demo)
+	var plan []web.Step
+	for _, s := range append(append(scriptsIn(p, "addons"), scriptsIn(p, "tests")...), "res://demo/main.gd") {
+		if strings.HasSuffix(s, "/plugin.gd") {
+			continue
+		}
+		plan = append(plan, web.Step{Script: s, Kind: web.StepLoad})
+	}
+	// The data files the vector tests read, put in the pack.
+	if err := p.Add("data/vectors.txt", []byte(makeVectors(t))); err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Add("data/values.txt", golden)
+	_, expect, _, _ := protocolExpectations(t)
+	messages, err := os.ReadFile(messagesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Add("data/messages.txt", messages)
+	p.Add("data/expect.txt", []byte(expect))
+	tree := func(script string, args ...string) web.Step {
+		s := web.Step{Script: "res://tests/" + script, Args: map[string]string{}}
+		for _, a := range args {
+			k, v, _ := strings.Cut(a, "=")
+			s.Args[k] = v
+		}
+		return s
+	}
+	plan = append(plan,
+		tree("msgpack_unit_test.gd"),
+		tree("msgpack_vectors_test.gd", "vectors=res://data/vectors.txt"),
+		tree("msgpack_vectors_test.gd", "vectors=res://data/values.txt"),
+		tree("protocol_unit_test.gd"),
+		tree("protocol_vectors_test.gd", "messages=res://data/messages.txt", "expect=res://data/expect.txt", "seed=5"),
+		tree("kcp_self_test.gd", "seed=7"),
+		tree("interpolation_test.gd"),
+		tree("client_unit_test.gd"),
+		tree("websocket_link_test.gd"),
+	)
+	// The demo's script names the Relay autoload.
+	autoload := map[string]map[string]string{"autoload": {"Relay": `"*res://addons/tickrelay/relay_node.gd"`}}
+	runWebPlanWith(t, p, plan, autoload, 4*time.Minute)
+}

@@ -1,0 +1,6 @@
+class_name Greeter
+extends RefCounted
+
+
+func greet(who):
+	return "hello " + who

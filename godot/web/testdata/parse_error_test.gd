@@ -1,0 +1,6 @@
+# Does not parse.
+extends SceneTree
+
+
+func _init(:
+	pass
