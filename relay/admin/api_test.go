@@ -17,7 +17,11 @@ const testToken = "s3cret-admin-token"
 
 var testNow = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 
-func testRooms() []RoomDetail {
+func testRooms() []RoomDetail { return testRoomsAt(testNow) }
+
+// testRoomsAt is two rooms (7: ABC123, arena, alice and bob; 9: XYZ789,
+// race, carol) whose times are relative to testNow.
+func testRoomsAt(testNow time.Time) []RoomDetail {
 	return []RoomDetail{
 		{
 			RoomSummary: RoomSummary{ID: 7, Code: "ABC123", Mode: "arena", Players: 2, MaxPlayers: 8, Public: true,

@@ -22,7 +22,12 @@ type fakeRelay struct {
 	nextBan  int
 	draining bool
 	stuck    bool
-	changed  chan struct{} // closed and replaced on every recorded call
+	// With liveTime, Overview reports the current time, and byte totals
+	// growing at these rates since started (for rates over real polls).
+	liveTime            bool
+	started             time.Time
+	inPerSec, outPerSec float64
+	changed             chan struct{} // closed and replaced on every recorded call
 }
 
 func newFakeRelay() *fakeRelay {
@@ -67,6 +72,13 @@ func (f *fakeRelay) setOverview(o Overview) {
 	f.mu.Unlock()
 }
 
+// update changes the relay's numbers under its lock.
+func (f *fakeRelay) update(fn func(o *Overview)) {
+	f.mu.Lock()
+	fn(&f.overview)
+	f.mu.Unlock()
+}
+
 func (f *fakeRelay) setRooms(rooms ...RoomDetail) {
 	f.mu.Lock()
 	f.rooms = rooms
@@ -89,7 +101,16 @@ func (f *fakeRelay) Overview(ctx context.Context) (Overview, error) {
 		return Overview{}, err
 	}
 	defer f.mu.Unlock()
-	return f.overview, nil
+	o := f.overview
+	if f.liveTime {
+		// Whole milliseconds, as JavaScript's Date keeps them: the page's
+		// rates are then exact.
+		o.Time = time.Now().Truncate(time.Millisecond)
+		elapsed := o.Time.Sub(f.started).Seconds()
+		o.BytesIn += uint64(elapsed * f.inPerSec)
+		o.BytesOut += uint64(elapsed * f.outPerSec)
+	}
+	return o, nil
 }
 
 func (f *fakeRelay) Rooms(ctx context.Context, q RoomQuery) ([]RoomSummary, error) {
