@@ -32,7 +32,7 @@ type request struct {
 // backend is a webhook receiver on a loopback port that verifies every
 // request and answers with the status respond chooses.
 type backend struct {
-	t       *testing.T
+	t       testing.TB
 	url     string
 	now     func() time.Time
 	respond func(r request) int // nil: 200
@@ -42,7 +42,7 @@ type backend struct {
 	arrived  chan request // every verified request, if set (buffered by the test)
 }
 
-func newBackend(t *testing.T, respond func(r request) int) *backend {
+func newBackend(t testing.TB, respond func(r request) int) *backend {
 	b := &backend{t: t, now: time.Now, respond: respond}
 	srv := httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(srv.Close)
@@ -350,7 +350,7 @@ func TestRoomsAreDeliveredConcurrently(t *testing.T) {
 
 // hangingBackend answers nothing until the test ends; it reports each
 // request's arrival.
-func hangingBackend(t *testing.T) (*backend, chan request) {
+func hangingBackend(t testing.TB) (*backend, chan request) {
 	release := make(chan struct{})
 	b := newBackend(t, func(request) int { <-release; return http.StatusOK })
 	t.Cleanup(func() { close(release) }) // before the server's Close, which waits for handlers

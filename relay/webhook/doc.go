@@ -21,9 +21,10 @@
 //
 // # Verifying a request
 //
-// Every request carries
+// Every request carries a header such as (for the body {} sent at
+// 2024-12-03 12:00:00 UTC with the secret "secret"; see ExampleSign)
 //
-//	X-Tickrelay-Signature: t=1733227200,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd
+//	X-Tickrelay-Signature: t=1733227200,v1=768178487d0e150c53b9d0e950b98d8bf68796a107555d67e7a0b5a05a87791a
 //
 // where t is the Unix time (seconds) of the attempt and v1 the lower-case
 // hex HMAC-SHA256, keyed with the shared secret, of the string t + "." +
