@@ -63,8 +63,11 @@ func (m Millis) MarshalJSON() ([]byte, error) {
 	return strconv.AppendFloat(nil, float64(m)/float64(time.Millisecond), 'f', -1, 64), nil
 }
 
-// UnmarshalJSON reads a number of milliseconds.
+// UnmarshalJSON reads a number of milliseconds; null leaves m as it is.
 func (m *Millis) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
 		return err
