@@ -6,7 +6,9 @@
 //
 // Every /api/ request must carry "Authorization: Bearer <token>"; the token
 // is compared in constant time. Without it, or with a wrong one, the answer
-// is 401. Server refuses to start without a token. The API is plain HTTP:
+// is 401. Server refuses to start without a token. Use a long random token
+// (32 bytes from a CSPRNG, say): nothing limits how often a wrong one may be
+// tried. The API is plain HTTP:
 // bind it to loopback (the default) and reach it through an SSH tunnel or a
 // TLS-terminating proxy.
 //

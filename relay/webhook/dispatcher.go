@@ -50,6 +50,9 @@ var (
 //
 // Delivery is at least once: an attempt whose answer was lost (a timeout)
 // is retried with the same event id.
+//
+// Its workers start with Start or the first Enqueue; Shutdown or Close ends
+// them.
 type Dispatcher struct {
 	// URL receives the events (http or https). Required.
 	URL string
