@@ -1,0 +1,75 @@
+// Package match is tickrelay's matchmaker: it forms matches from queued
+// tickets (one player or a party each) and fills the open seats of running
+// matches. It is a pure state machine: no I/O, no goroutines, no locks, no
+// clock of its own. The caller (the relay's hub, on its tick goroutine)
+// owns a Matchmaker, adds and cancels tickets, and calls Step with the
+// tick's time.
+//
+// # Queues
+//
+// Each mode has a queue, configured by a QueueConfig (from Go, or from a
+// JSON file with ParseConfig): players per match, teams, the skill window
+// and how it widens, how long a ticket may wait, how often the queue runs,
+// and whether a match may start short of players. Modes without a
+// configuration use Config.Default (DefaultQueue if nil) unless
+// Config.Strict refuses them.
+//
+// # Who matches whom
+//
+// Tickets share a match only if they have the same mode and the same
+// properties, accept a common region, and every ticket's skill is within
+// every other ticket's window. A ticket's window is ±(SkillWindow +
+// SkillWidening × seconds waited), capped at MaxSkillWindow; a party's
+// skill is its players' mean. A match holds MinPlayers to MaxPlayers
+// players; with teams, a party stays on one team and team sizes differ by
+// at most one.
+//
+// # How matches are formed
+//
+// Tickets are bucketed by mode and properties, and each bucket is kept
+// sorted by age and by skill. The oldest ticket goes first: its
+// candidates (the tickets in its window that share a region and whose
+// windows hold it) are added oldest first while the group stays valid,
+// until the match is full. If it cannot be filled that way, a second pass
+// adds the candidates nearest in skill first. A full group starts; a
+// group short of players starts if it has MinPlayers and its oldest
+// ticket has waited FillWait. Otherwise the ticket waits, and the next
+// oldest goes. A ticket is therefore never passed over for a newer one
+// that suits the same match, and a stream of newcomers cannot starve it:
+// the oldest ticket always chooses first. Teams are then assigned for
+// balanced skill (see teamer.assign in teams.go): parties first, then
+// solo players strongest first onto the weakest team, then swaps that
+// even the totals.
+//
+// Backfill requests of a bucket are served before its new matches, oldest
+// request first, each taking the oldest tickets that suit it.
+//
+// # What the caller does with Results
+//
+// Step appends to a Results; every ticket and request in it has already
+// left the matchmaker.
+//
+//   - Match: create a room of Match.Mode in Match.Region (pick one if it
+//     is empty) with Match.Props, and move every player there on its
+//     Team. If a player cannot come (it disconnected meanwhile), either
+//     start without it and ask for a Backfill, or cancel the match and
+//     Add the other tickets again with their original Enqueued time so
+//     that they keep their place in line.
+//   - Fill: move the players into the backfill's room on their Team. If
+//     Fill.Open is 0 the request is closed; otherwise it stays open. A
+//     room whose needs change (someone joined or left another way)
+//     cancels its request and makes a new one.
+//   - TimedOut: tell the ticket's players that no match was found.
+//   - Expired: the backfill request has closed; the room may make another.
+//
+// A player who leaves the queue or disconnects must be cancelled (Cancel
+// with its ticket's ID); a room that closes or fills by other means
+// cancels its backfill (CancelBackfill).
+//
+// # Cost
+//
+// Add and Cancel are O(1) (a map and an append); Step merges the
+// newcomers of each bucket into its sorted order (O(n) plus sorting the
+// newcomers) and tries each waiting ticket once, scanning the tickets
+// within its skill window. See BenchmarkStep for figures.
+package match
