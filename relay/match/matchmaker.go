@@ -66,6 +66,8 @@ type Matchmaker struct {
 	regions    regionTable
 	free       []*ticket // tickets out of every bucket, for reuse
 	seq        uint64    // order of Add: breaks ties of Enqueued
+	stepped    bool      // Step has run
+	lastStep   int64     // when
 
 	key      []byte   // scratch: a canonical props key
 	propKeys []string // scratch: sorted props keys
@@ -237,7 +239,10 @@ func (m *Matchmaker) propsKey(props map[string]string) ([]byte, error) {
 func (m *Matchmaker) bucketFor(mode string, rules queueRules, key []byte, props map[string]string) *bucket {
 	q := m.queues[mode]
 	if q == nil {
-		q = &queue{mode: mode, rules: rules, buckets: make(map[string]*bucket)}
+		// A queue made after a Step first runs Interval after that Step,
+		// as if it had existed then: an emptied queue, which is forgotten,
+		// comes back at its pace rather than running at once.
+		q = &queue{mode: mode, rules: rules, buckets: make(map[string]*bucket), ran: m.stepped, lastRun: m.lastStep}
 		m.queues[mode] = q
 		m.queueOrder = append(m.queueOrder, q)
 	}
@@ -298,6 +303,7 @@ func (m *Matchmaker) remove(t *ticket) {
 // the remaining tickets form matches, oldest first.
 func (m *Matchmaker) Step(now time.Time, out *Results) {
 	ns := now.UnixNano()
+	m.stepped, m.lastStep = true, ns
 	kept := m.queueOrder[:0]
 	for _, q := range m.queueOrder {
 		if !q.ran || ns-q.lastRun >= q.rules.interval {

@@ -114,6 +114,7 @@ type teamer struct {
 	totals []float64
 	counts []int
 	idx    []int
+	pairs  []teamPair
 }
 
 // assign returns the team of each member of g (in g.members' order).
@@ -122,12 +123,13 @@ type teamer struct {
 // first, each on the team with the lowest skill total where the rest
 // still fit (a backtracking search, see packer); then solo players, most
 // skilled first, each on the team with the lowest total that has room.
-// Last, while swapping two tickets of equal size between teams lowers the
-// sum of squared team totals, the best such swap is made. For two teams
-// of solo players this ends with the teams' totals differing by at most
-// the spread between the best and the worst player: while they differ by
-// more, the stronger team has a player better than one of the weaker
-// team by less than the difference, and swapping them narrows it.
+// Last, while swapping one ticket for one of equal size between two teams
+// (or else two for two of as many players) lowers the sum of squared team
+// totals, the best such swap is made. For two teams of solo players this
+// ends with the teams' totals differing by at most the spread between the
+// best and the worst player: while they differ by more, the stronger team
+// has a player better than one of the weaker team by less than the
+// difference, and swapping them narrows it.
 func (tm *teamer) assign(b *bucket, g *group, r *queueRules, pk *packer) []int {
 	n := len(g.members)
 	tm.team = resize(tm.team, n)
@@ -210,34 +212,98 @@ func (tm *teamer) assign(b *bucket, g *group, r *queueRules, pk *packer) []int {
 		tm.totals[best] += sum(i)
 	}
 
-	// Swaps.
+	// Swaps: of one ticket for one of equal size, else of two for two of
+	// equal size, the best each time, while one lowers the sum of squared
+	// team totals (which, the grand total being fixed, is their spread).
 	for range 4 * n {
-		bx, by, bestGain := -1, -1, 0.0
-		for x := range n {
-			for y := x + 1; y < n; y++ {
-				tx, ty := tm.team[x], tm.team[y]
-				if tx == ty || size(x) != size(y) {
-					continue
-				}
-				// Moving d from team ty to tx changes the sum of squares by
-				// 2d(Tx - Ty) + 2d².
-				d := sum(y) - sum(x)
-				gain := -2 * d * (tm.totals[tx] - tm.totals[ty] + d)
-				if gain > bestGain+1e-9*(1+abs(tm.totals[tx])+abs(tm.totals[ty])) {
-					bx, by, bestGain = x, y, gain
-				}
-			}
-		}
-		if bx < 0 {
+		if !tm.swapOne(b, g) && !tm.swapTwo(b, g) {
 			break
 		}
-		tx, ty := tm.team[bx], tm.team[by]
-		d := sum(by) - sum(bx)
-		tm.totals[tx] += d
-		tm.totals[ty] -= d
-		tm.team[bx], tm.team[by] = ty, tx
 	}
 	return tm.team
+}
+
+// gain is how much moving d of skill from team y to team x lowers the sum
+// of squared totals: (Tx+d)² + (Ty-d)² = Tx² + Ty² + 2d(Tx-Ty) + 2d².
+func (tm *teamer) gain(x, y int, d float64) float64 {
+	return -2 * d * (tm.totals[x] - tm.totals[y] + d)
+}
+
+// worth reports whether a gain is more than rounding.
+func (tm *teamer) worth(gain, best float64, x, y int) bool {
+	return gain > best+1e-9*(1+abs(tm.totals[x])+abs(tm.totals[y]))
+}
+
+// swapOne makes the best swap of two members of equal size on different
+// teams, if one helps.
+func (tm *teamer) swapOne(b *bucket, g *group) bool {
+	bx, by, best := -1, -1, 0.0
+	for x, px := range g.members {
+		for y := x + 1; y < len(g.members); y++ {
+			py := g.members[y]
+			tx, ty := tm.team[x], tm.team[y]
+			if tx == ty || b.size[px] != b.size[py] {
+				continue
+			}
+			gain := tm.gain(tx, ty, b.tix[py].sum-b.tix[px].sum)
+			if tm.worth(gain, best, tx, ty) {
+				bx, by, best = x, y, gain
+			}
+		}
+	}
+	if bx < 0 {
+		return false
+	}
+	tx, ty := tm.team[bx], tm.team[by]
+	d := b.tix[g.members[by]].sum - b.tix[g.members[bx]].sum
+	tm.totals[tx] += d
+	tm.totals[ty] -= d
+	tm.team[bx], tm.team[by] = ty, tx
+	return true
+}
+
+// teamPair is two members on one team.
+type teamPair struct {
+	team, a, b int
+	size       int32
+	sum        float64
+}
+
+// swapTwo makes the best swap of two members of one team for two of
+// another with as many players, if one helps. It finds the even splits
+// that single swaps miss, e.g. 1+4+6+7 against 2+3+5+8.
+func (tm *teamer) swapTwo(b *bucket, g *group) bool {
+	tm.pairs = tm.pairs[:0]
+	for x, px := range g.members {
+		for y := x + 1; y < len(g.members); y++ {
+			if tm.team[x] == tm.team[y] {
+				py := g.members[y]
+				tm.pairs = append(tm.pairs, teamPair{tm.team[x], x, y, b.size[px] + b.size[py], b.tix[px].sum + b.tix[py].sum})
+			}
+		}
+	}
+	bi, bj, best := -1, -1, 0.0
+	for i, p := range tm.pairs {
+		for j := i + 1; j < len(tm.pairs); j++ {
+			q := tm.pairs[j]
+			if p.team == q.team || p.size != q.size {
+				continue
+			}
+			gain := tm.gain(p.team, q.team, q.sum-p.sum)
+			if tm.worth(gain, best, p.team, q.team) {
+				bi, bj, best = i, j, gain
+			}
+		}
+	}
+	if bi < 0 {
+		return false
+	}
+	p, q := tm.pairs[bi], tm.pairs[bj]
+	d := q.sum - p.sum
+	tm.totals[p.team] += d
+	tm.totals[q.team] -= d
+	tm.team[p.a], tm.team[p.b], tm.team[q.a], tm.team[q.b] = q.team, q.team, p.team, p.team
+	return true
 }
 
 func abs(x float64) float64 {
