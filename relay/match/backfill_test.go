@@ -103,7 +103,7 @@ func TestBackfillExpiresAndCancels(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(h.m.RequestBackfill(Backfill{ID: 1, Skill: 500, Seats: []int{0}, Created: h.now}))                                  // queue's MaxWait
+	must(h.m.RequestBackfill(Backfill{ID: 1, Skill: 500, Seats: []int{0}, Created: h.now}))                                   // queue's MaxWait
 	must(h.m.RequestBackfill(Backfill{ID: 2, Skill: 500, Seats: []int{0}, Created: h.now, Deadline: h.now.Add(time.Second)})) // its own
 	must(h.m.RequestBackfill(Backfill{ID: 3, Skill: 500, Seats: []int{0}, Created: h.now}))
 	if err := h.m.RequestBackfill(Backfill{ID: 3, Seats: []int{0}, Created: h.now}); !errors.Is(err, ErrDuplicateBackfill) {
