@@ -27,19 +27,24 @@
 // # How matches are formed
 //
 // Tickets are bucketed by mode and properties, and each bucket is kept
-// sorted by age and by skill. The oldest ticket goes first: its
-// candidates (the tickets in its window that share a region and whose
-// windows hold it) are added oldest first while the group stays valid,
-// until the match is full. If it cannot be filled that way, a second pass
-// adds the candidates nearest in skill first. A full group starts; a
-// group short of players starts if it has MinPlayers and its oldest
-// ticket has waited FillWait. Otherwise the ticket waits, and the next
-// oldest goes. A ticket is therefore never passed over for a newer one
-// that suits the same match, and a stream of newcomers cannot starve it:
-// the oldest ticket always chooses first. Teams are then assigned for
-// balanced skill (see teamer.assign in teams.go): parties first, then
-// solo players strongest first onto the weakest team, then swaps that
-// even the totals.
+// sorted by age and by skill. The oldest ticket goes first, with its
+// candidates: the tickets within its window that share a region with it
+// and whose windows hold it. The match formed around it is the first valid
+// group in age order, the one that takes the oldest candidate that can be
+// part of a full match, then the next oldest that can, and so on: adding
+// candidates oldest first while the group stays valid finds it in the
+// common case, and a depth-first search in the same order (bounded, with
+// pruning) finds it when an old candidate shuts out others or a party
+// leaves too few seats. Failing a full match, the first group that may
+// start short of players (at least MinPlayers, its oldest ticket having
+// waited FillWait) starts. Otherwise the ticket waits, and the next oldest
+// goes. So the oldest ticket always chooses first, a stream of newcomers
+// cannot starve it, and no ticket left waiting could have taken the place
+// of a newer one in a match that was formed (unless the search ran out of
+// its budget, which takes hundreds of candidates that nearly fit).
+// Teams are then assigned for balanced skill (see teamer.assign in
+// teams.go): parties first, then solo players strongest first onto the
+// weakest team, then swaps that even the totals.
 //
 // Backfill requests of a bucket are served before its new matches, oldest
 // request first, each taking the oldest tickets that suit it.

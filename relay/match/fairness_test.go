@@ -94,11 +94,10 @@ func TestOldTicketMatchesOnceItsWindowReaches(t *testing.T) {
 	t.Fatal("1 never matched")
 }
 
-// When the oldest-first pass cannot fill a match because an old ticket at
-// one end of the anchor's window shuts out the other end, the match is
-// formed nearest skill first, then its newest members give way to older
-// candidates that fit.
-func TestNearestSkillPassPrefersOlder(t *testing.T) {
+// When adding candidates oldest first cannot fill a match, because an old
+// ticket at one end of the anchor's window shuts out the other end, the
+// search finds the full group that takes the oldest candidates it can.
+func TestSearchFindsOldestFullGroupAroundABlocker(t *testing.T) {
 	h := newHarness(t, oneQueue(QueueConfig{MaxPlayers: 3, SkillWindow: 100}))
 	at := func(tk Ticket, ago time.Duration) Ticket { tk.Enqueued = h.now.Add(-ago); return tk }
 	h.add(
@@ -111,5 +110,24 @@ func TestNearestSkillPassPrefersOlder(t *testing.T) {
 	res := h.step(0)
 	if len(res.Matches) != 1 || !slices.Equal(res.Matches[0].Tickets, []uint64{1, 3, 4}) {
 		t.Fatalf("got %+v, want tickets 1, 3, 4 (3 is older than 5 and fits)", res.Matches)
+	}
+}
+
+// A party that leaves too few seats for the rest does not keep the anchor
+// from a full match with another party.
+func TestSearchFindsOldestFullGroupAroundAParty(t *testing.T) {
+	h := newHarness(t, oneQueue(QueueConfig{MaxPlayers: 4, SkillWindow: 100}))
+	at := func(tk Ticket, ago time.Duration) Ticket { tk.Enqueued = h.now.Add(-ago); return tk }
+	h.add(
+		at(solo(1, 1000), 3*time.Second),
+		at(party(2, 1000, 1000), 2*time.Second), // 1 + 2 = 3: no room for 3
+		at(party(3, 1000, 1000, 1000), 1*time.Second),
+	)
+	res := h.step(0)
+	if len(res.Matches) != 1 || !slices.Equal(res.Matches[0].Tickets, []uint64{1, 3}) {
+		t.Fatalf("got %+v, want tickets 1 and 3", res.Matches)
+	}
+	if !h.m.Queued(2) {
+		t.Fatal("party 2 left the queue")
 	}
 }

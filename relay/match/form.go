@@ -12,10 +12,17 @@ const ageScanMin = 64
 
 // former is the scratch space of forming matches, reused across Steps.
 type former struct {
-	cands  []int32 // compatible tickets, as indices into the bucket's arrays
-	g1, g2 group
-	pk     packer
-	teams  teamer
+	cands []int32 // compatible tickets, as indices into the bucket's arrays
+	g1    group   // the group being formed
+	g2    group   // the first group found that may start short of players
+	pk    packer
+	teams teamer
+
+	// The search's state.
+	now       int64
+	r         *queueRules
+	budget    int
+	haveStart bool
 }
 
 // group is a match being formed: tickets that all accept one another.
@@ -70,6 +77,37 @@ func (g *group) tryAdd(p int32, r *queueRules, pk *packer) bool {
 	return true
 }
 
+// accepts reports whether ticket p and the group accept each other's
+// regions and skills (seats and teams aside).
+func (g *group) accepts(p int32) bool {
+	b := g.b
+	s, w := b.skill[p], b.window[p]
+	return g.mask&b.mask[p] != 0 && s >= g.lo && s <= g.hi && g.min >= s-w && g.max <= s+w
+}
+
+// groupState is what tryAdd changes, for undoing it.
+type groupState struct {
+	members, parties, players int
+	lo, hi, min, max          float64
+	mask                      uint64
+	oldest                    int64
+}
+
+func (g *group) save() groupState {
+	return groupState{len(g.members), len(g.parties), g.players, g.lo, g.hi, g.min, g.max, g.mask, g.oldest}
+}
+
+func (g *group) restore(s groupState) {
+	g.members, g.parties = g.members[:s.members], g.parties[:s.parties]
+	g.players, g.lo, g.hi, g.min, g.max, g.mask, g.oldest = s.players, s.lo, s.hi, s.min, s.max, s.mask, s.oldest
+}
+
+func (g *group) copyFrom(o *group) {
+	members, parties := append(g.members[:0], o.members...), append(g.parties[:0], o.parties...)
+	*g = *o
+	g.members, g.parties = members, parties
+}
+
 func (g *group) full(r *queueRules) bool { return g.players == r.MaxPlayers }
 
 // startable reports whether the group may start as it is: full, or at
@@ -97,17 +135,27 @@ func (m *Matchmaker) formMatches(b *bucket, now int64, out *Results) {
 	}
 }
 
-// tryAnchor forms a match around ticket a, the oldest ticket left that has
-// not been tried, if one can start now.
+// searchBudget bounds the groups one anchor's search tries after the
+// oldest-first pass fails to fill a match. Past it, the anchor waits for
+// the next run (where its window is wider or the queue has changed).
+const searchBudget = 256
+
+// tryAnchor forms a match around ticket a, the oldest ticket not yet
+// tried, if one can start now.
 //
-// The candidates are the tickets that share a region with a and whose skill
-// is within a's window and a within theirs. They are added oldest first,
-// each if the group stays valid (tryAdd), until the match is full. If it
-// is not, and some candidate was left out, the candidates are tried again
-// nearest skill first, which finds a tight group that the oldest-first
-// pass can miss when an old ticket at one end of a's window shuts out the
-// other end. A full group wins, then the oldest-first group if it may start
-// short of players, then the nearest-first one.
+// The candidates are the tickets that share a region with a and whose
+// skill is within a's window and a within theirs. The match formed is the
+// first valid group in age order: the one that takes the oldest candidate
+// that can be part of a full match, then the next oldest that can, and so
+// on. The first try adds candidates oldest first while the group stays
+// valid (tryAdd); it fills the match in the common case. When it does not
+// (an old ticket at one end of a's window shuts out the other end, or a
+// party leaves too few seats for the rest), a depth-first search over the
+// candidates in age order, taking each before leaving it out, finds the
+// first full group, pruning every branch whose remaining candidates
+// cannot fill it, within searchBudget steps. Failing a full group, the
+// first group of the search that may start short of players (at least
+// MinPlayers, FillWait passed) starts.
 //
 // When a's window holds few tickets, they are gathered from the skill
 // order and sorted by age; when it holds many (a game that barely uses
@@ -163,72 +211,66 @@ func (m *Matchmaker) tryAnchor(b *bucket, a int32, now int64, out *Results) {
 			}
 		}
 	}
-	oldestFirstOK := g.startable(r, now, &f.pk)
-	if have > g.players {
-		skill, rank := b.skill, b.rank
-		slices.SortFunc(cands, func(x, y int32) int {
-			if c := cmp.Compare(math.Abs(skill[x]-sa), math.Abs(skill[y]-sa)); c != 0 {
-				return c
-			}
-			return cmp.Compare(rank[x], rank[y])
-		})
-		g2 := &f.g2
-		g2.reset(b, a)
-		for _, p := range cands {
-			if g2.tryAdd(p, r, &f.pk) && g2.full(r) {
-				break
-			}
-		}
-		if g2.full(r) || !oldestFirstOK && g2.startable(r, now, &f.pk) {
-			slices.SortFunc(cands, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
-			f.preferOlder(g2, cands, r)
-			m.emit(b, g2, out)
-			return
-		}
-	}
-	if oldestFirstOK {
+	// The oldest-first group is the search's first leaf: when no full
+	// group can exist, it is the one to start if it may.
+	if have < r.MaxPlayers && g.startable(r, now, &f.pk) {
 		m.emit(b, g, out)
+		return
+	}
+	f.cands = cands
+	f.now, f.r, f.budget, f.haveStart = now, r, searchBudget, false
+	g.reset(b, a)
+	switch {
+	case f.search(0):
+		m.emit(b, g, out)
+	case f.haveStart:
+		m.emit(b, &f.g2, out)
 	}
 }
 
-// preferOlder replaces members of g, a group formed nearest skill first,
-// by older candidates (cands, oldest first) left out of it, while one can
-// take the place of a newer member of the same size and the group stays
-// valid. After it, no candidate left out could have had the place of a
-// newer one.
-func (f *former) preferOlder(g *group, cands []int32, r *queueRules) {
-	b := g.b
-	rank := b.rank
-	byRank := func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) }
-	slices.SortFunc(g.members[1:], byRank) // members[0] is the anchor
-	t := &f.g1                             // the oldest-first group is no longer needed
-	for _, x := range cands {
-		if slices.Contains(g.members, x) {
-			continue
+// search extends f.g1 with the candidates from index i on, depth first,
+// taking each before leaving it out. It returns true, leaving f.g1 full,
+// at the first full group; it copies the first group that may start
+// short of players to f.g2.
+func (f *former) search(i int) bool {
+	g, r := &f.g1, f.r
+	if g.full(r) {
+		return true
+	}
+	if f.budget == 0 {
+		return false
+	}
+	f.budget--
+	// Prune: count the players who could still join (ignoring seats and
+	// teams), up to what either goal needs.
+	wantStart := !f.haveStart && r.MinPlayers < r.MaxPlayers
+	avail, need := 0, r.MaxPlayers-g.players
+	for _, p := range f.cands[i:] {
+		if avail >= need {
+			break
 		}
-		// The newest member goes first: it has the least claim.
-		for k := len(g.members) - 1; k >= 1 && rank[g.members[k]] > rank[x]; k-- {
-			y := g.members[k]
-			if b.size[y] != b.size[x] {
-				continue
-			}
-			t.reset(b, g.members[0])
-			ok := true
-			for _, p := range g.members[1:] {
-				if p == y {
-					p = x
-				}
-				if ok = t.tryAdd(p, r, &f.pk); !ok {
-					break
-				}
-			}
-			if ok {
-				*g, *t = *t, *g
-				slices.SortFunc(g.members[1:], byRank)
-				break
-			}
+		if g.accepts(p) {
+			avail += int(g.b.size[p])
 		}
 	}
+	if avail < need && (!wantStart || g.players+avail < r.MinPlayers) {
+		return false
+	}
+	if i == len(f.cands) {
+		if wantStart && g.startable(r, f.now, &f.pk) {
+			f.g2.copyFrom(g)
+			f.haveStart = true
+		}
+		return false
+	}
+	saved := g.save()
+	if g.tryAdd(f.cands[i], r, &f.pk) {
+		if f.search(i + 1) {
+			return true
+		}
+		g.restore(saved)
+	}
+	return f.search(i + 1)
 }
 
 // emit reports the group as a match and takes its tickets out of the queue.

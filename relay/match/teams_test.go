@@ -196,9 +196,9 @@ func TestPartialTeamsDifferByOne(t *testing.T) {
 	teamOf(t, m, 3)
 
 	// A party of 4 with one solo would be 4 against 1: not started, since
-	// team sizes may differ by one only. A third solo makes it 4 against 2,
-	// still not; a fourth, 4 against 3.
-	h = newHarness(t, oneQueue(QueueConfig{Teams: 2, TeamSize: 4, MinPlayers: 2, SkillWindow: 10000, FillWait: time.Second}))
+	// team sizes may differ by one only. A second solo makes it 4 against
+	// 2, still not; a third, 4 against 3.
+	h = newHarness(t, oneQueue(QueueConfig{Teams: 2, TeamSize: 4, MinPlayers: 5, SkillWindow: 10000, FillWait: time.Second}))
 	h.add(party(1, 1, 1, 1, 1), solo(2, 1))
 	if res := h.step(time.Minute); len(res.Matches) != 0 {
 		t.Fatalf("started 4 against 1: %+v", res.Matches)
