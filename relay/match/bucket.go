@@ -25,16 +25,18 @@ type bucket struct {
 	live    int       // queued tickets, pending ones included
 
 	// In skill order (ties: order of Add).
-	tix    []*ticket
-	skill  []float64
-	mask   []uint64 // accepted regions; 0 once the ticket has left
-	window []float64
-	size   []int32 // players
-	enq    []int64
-	rank   []int32 // index in byAge
-	agePos []int32 // byAge as indices into the arrays above
+	tix     []*ticket
+	skill   []float64
+	mask    []uint64 // accepted regions; 0 once the ticket has left
+	window  []float64
+	size    []int32 // players
+	enq     []int64
+	rank    []int32 // index in byAge
+	recheck []int64 // the ticket cannot anchor a match before this (recheck.go)
+	agePos  []int32 // byAge as indices into the arrays above
 
 	spare     []*ticket // merge buffer
+	arrived   []*ticket // merged in by the last rebuild
 	backfills []*backfill
 }
 
@@ -56,6 +58,7 @@ func lowerSkillFirst(a, b *ticket) int {
 // refreshes the skill-ordered arrays. It does nothing when no ticket came
 // or went.
 func (m *Matchmaker) rebuild(b *bucket) {
+	b.arrived = b.arrived[:0]
 	if b.dead == 0 && len(b.pending) == 0 {
 		return
 	}
@@ -64,6 +67,7 @@ func (m *Matchmaker) rebuild(b *bucket) {
 	b.tix = keepQueued(b.tix, nil)
 	b.byAge = keepQueued(b.byAge, m)
 	pending := keepQueued(b.pending, m)
+	b.arrived = append(b.arrived[:0], pending...)
 	if len(pending) > 0 {
 		slices.SortFunc(pending, olderFirst)
 		merged := merge(b.spare[:0], b.byAge, pending, olderFirst)
@@ -83,10 +87,11 @@ func (m *Matchmaker) rebuild(b *bucket) {
 	b.size = resize(b.size, n)
 	b.enq = resize(b.enq, n)
 	b.rank = resize(b.rank, n)
+	b.recheck = resize(b.recheck, n)
 	b.agePos = resize(b.agePos, n)
 	for i, t := range b.tix {
 		t.pos = int32(i)
-		b.skill[i], b.mask[i], b.size[i], b.enq[i] = t.skill, t.mask, int32(len(t.players)), t.enq
+		b.skill[i], b.mask[i], b.size[i], b.enq[i], b.recheck[i] = t.skill, t.mask, int32(len(t.players)), t.enq, t.recheck
 	}
 	for i, t := range b.byAge {
 		b.agePos[i] = t.pos

@@ -12,17 +12,30 @@ const ageScanMin = 64
 
 // former is the scratch space of forming matches, reused across Steps.
 type former struct {
-	cands []int32 // compatible tickets, as indices into the bucket's arrays
-	g1    group   // the group being formed
-	g2    group   // the first group found that may start short of players
-	pk    packer
-	teams teamer
+	cands   []int32 // compatible tickets, as indices into the bucket's arrays
+	waiting []int32 // anchors that formed no match in this run, oldest first
+	g1      group   // the group being formed
+	g2      group   // the first group found that may start short of players
+	pk      packer
+	teams   teamer
 
 	// The search's state.
-	now       int64
-	r         *queueRules
-	budget    int
-	haveStart bool
+	now          int64
+	r            *queueRules
+	budget       int
+	haveStart    bool
+	fullPossible bool
+
+	// skillBound's and recheckAt's scratch.
+	low, high []uint64
+	bs, bw    []float64
+	bn        []int
+	times     []timedSize
+
+	// What recheckAt needs to know of the last anchor tried.
+	lo, hi   int  // its skill range
+	ageScan  bool // its candidates were found in age order
+	searched bool // the search ran (budget tells whether it finished)
 }
 
 // group is a match being formed: tickets that all accept one another.
@@ -128,9 +141,17 @@ func (g *group) startable(r *queueRules, now int64, pk *packer) bool {
 
 // formMatches forms matches from the tickets of b, the oldest ticket first.
 func (m *Matchmaker) formMatches(b *bucket, now int64, out *Results) {
-	for _, p := range b.agePos {
-		if b.mask[p] != 0 {
-			m.tryAnchor(b, p, now, out)
+	f := &m.form
+	f.waiting = f.waiting[:0]
+	for k, p := range b.agePos {
+		switch {
+		case b.mask[p] == 0:
+		case b.recheck[p] > now && !m.alwaysTry:
+			f.waiting = append(f.waiting, p) // cannot match yet: see recheck.go
+		case !m.tryAnchor(b, k, now, out):
+			f.waiting = append(f.waiting, p)
+			b.recheck[p] = f.recheckAt(b, p, now)
+			b.tix[p].recheck = b.recheck[p]
 		}
 	}
 }
@@ -140,8 +161,8 @@ func (m *Matchmaker) formMatches(b *bucket, now int64, out *Results) {
 // the next run (where its window is wider or the queue has changed).
 const searchBudget = 256
 
-// tryAnchor forms a match around ticket a, the oldest ticket not yet
-// tried, if one can start now.
+// tryAnchor forms a match around ticket a = b.agePos[k], the oldest ticket
+// not yet tried, if one can start now, and reports whether it did.
 //
 // The candidates are the tickets that share a region with a and whose
 // skill is within a's window and a within theirs. The match formed is the
@@ -162,34 +183,41 @@ const searchBudget = 256
 // skill), the age order is scanned and the scan stops as soon as the match
 // is full, so a Step costs about the size of the matches it forms, not the
 // square of the queue.
-func (m *Matchmaker) tryAnchor(b *bucket, a int32, now int64, out *Results) {
+func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 	r := &b.q.rules
 	f := &m.form
+	a := b.agePos[k]
 	sa, wa, ma := b.skill[a], b.window[a], b.mask[a]
 	g := &f.g1
 	g.reset(b, a)
 	have := g.players // players of the candidates and a
 	cands := f.cands[:0]
-	defer func() { f.cands = cands[:0] }()
+	defer func() { f.cands = cands }() // recheckAt reads them after a failure
 
 	i, j := b.skillRange(int(a), sa-wa, sa+wa)
+	f.lo, f.hi, f.ageScan, f.searched = i, j, false, false
 	if c := j - i; c > ageScanMin && c*c > 2*r.MaxPlayers*len(b.agePos) {
-		for _, p := range b.agePos {
-			if p == a || b.mask[p]&ma == 0 {
-				continue
-			}
-			if d := math.Abs(b.skill[p] - sa); d > wa || d > b.window[p] {
-				continue
-			}
-			cands = append(cands, p)
-			have += int(b.size[p])
-			if g.tryAdd(p, r, &f.pk) && g.full(r) {
-				m.emit(b, g, out)
-				return
+		f.ageScan = true
+		// In age order: the older tickets still queued are the anchors
+		// that failed before a (f.waiting), the younger ones follow a.
+		for _, older := range [2][]int32{f.waiting, b.agePos[k+1:]} {
+			for _, p := range older {
+				if b.mask[p]&ma == 0 {
+					continue
+				}
+				if d := math.Abs(b.skill[p] - sa); d > wa || d > b.window[p] {
+					continue
+				}
+				cands = append(cands, p)
+				have += int(b.size[p])
+				if g.tryAdd(p, r, &f.pk) && g.full(r) {
+					m.emit(b, g, out)
+					return true
+				}
 			}
 		}
 		if have < r.MinPlayers {
-			return
+			return false
 		}
 	} else {
 		for p := int32(i); p < int32(j); p++ {
@@ -200,77 +228,47 @@ func (m *Matchmaker) tryAnchor(b *bucket, a int32, now int64, out *Results) {
 			have += int(b.size[p])
 		}
 		if have < r.MinPlayers {
-			return
+			return false
 		}
 		rank := b.rank
 		slices.SortFunc(cands, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
 		for _, p := range cands {
 			if g.tryAdd(p, r, &f.pk) && g.full(r) {
 				m.emit(b, g, out)
-				return
+				return true
 			}
 		}
 	}
+	// Before searching, bound the largest group the skills allow: in a
+	// queue where tickets wait for their windows to widen, most anchors
+	// with enough candidates have no valid group, and the bound says so
+	// at a fraction of the search's cost.
+	bound := f.skillBound(b, a, cands)
+	if bound < r.MinPlayers {
+		return false
+	}
 	// The oldest-first group is the search's first leaf: when no full
 	// group can exist, it is the one to start if it may.
-	if have < r.MaxPlayers && g.startable(r, now, &f.pk) {
+	f.fullPossible = have >= r.MaxPlayers && bound >= r.MaxPlayers
+	if !f.fullPossible && g.startable(r, now, &f.pk) {
 		m.emit(b, g, out)
-		return
+		return true
+	}
+	if !f.fullPossible && r.MinPlayers == r.MaxPlayers {
+		return false
 	}
 	f.cands = cands
-	f.now, f.r, f.budget, f.haveStart = now, r, searchBudget, false
+	f.now, f.r, f.budget, f.haveStart, f.searched = now, r, searchBudget, false, true
 	g.reset(b, a)
 	switch {
 	case f.search(0):
 		m.emit(b, g, out)
 	case f.haveStart:
 		m.emit(b, &f.g2, out)
-	}
-}
-
-// search extends f.g1 with the candidates from index i on, depth first,
-// taking each before leaving it out. It returns true, leaving f.g1 full,
-// at the first full group; it copies the first group that may start
-// short of players to f.g2.
-func (f *former) search(i int) bool {
-	g, r := &f.g1, f.r
-	if g.full(r) {
-		return true
-	}
-	if f.budget == 0 {
+	default:
 		return false
 	}
-	f.budget--
-	// Prune: count the players who could still join (ignoring seats and
-	// teams), up to what either goal needs.
-	wantStart := !f.haveStart && r.MinPlayers < r.MaxPlayers
-	avail, need := 0, r.MaxPlayers-g.players
-	for _, p := range f.cands[i:] {
-		if avail >= need {
-			break
-		}
-		if g.accepts(p) {
-			avail += int(g.b.size[p])
-		}
-	}
-	if avail < need && (!wantStart || g.players+avail < r.MinPlayers) {
-		return false
-	}
-	if i == len(f.cands) {
-		if wantStart && g.startable(r, f.now, &f.pk) {
-			f.g2.copyFrom(g)
-			f.haveStart = true
-		}
-		return false
-	}
-	saved := g.save()
-	if g.tryAdd(f.cands[i], r, &f.pk) {
-		if f.search(i + 1) {
-			return true
-		}
-		g.restore(saved)
-	}
-	return f.search(i + 1)
+	return true
 }
 
 // emit reports the group as a match and takes its tickets out of the queue.

@@ -69,6 +69,8 @@ type Matchmaker struct {
 	stepped    bool      // Step has run
 	lastStep   int64     // when
 
+	alwaysTry bool // tests: try every anchor on every run, skipping none
+
 	key      []byte   // scratch: a canonical props key
 	propKeys []string // scratch: sorted props keys
 	form     former
@@ -96,6 +98,7 @@ type ticket struct {
 	seq     uint64
 	b       *bucket
 	pos     int32 // index in b's skill-ordered arrays; -1 while pending
+	recheck int64 // see bucket.recheck
 	gone    bool  // left the queue; b drops it at its next run
 }
 
@@ -151,7 +154,7 @@ func (m *Matchmaker) Add(t Ticket) error {
 	}
 	b := m.bucketFor(t.Mode, rules, key, t.Props)
 	m.seq++
-	tk.id, tk.mask, tk.enq, tk.seq, tk.b, tk.pos, tk.gone = t.ID, mask, t.Enqueued.UnixNano(), m.seq, b, -1, false
+	tk.id, tk.mask, tk.enq, tk.seq, tk.b, tk.pos, tk.gone, tk.recheck = t.ID, mask, t.Enqueued.UnixNano(), m.seq, b, -1, false, 0
 	tk.players = append(tk.players[:0], t.Players...)
 	tk.sum = 0
 	for _, p := range t.Players {
@@ -325,6 +328,7 @@ func (m *Matchmaker) runQueue(q *queue, now int64, out *Results) {
 	for _, b := range q.order {
 		m.rebuild(b)
 		m.expire(b, now, out)
+		m.arrivals(b)
 		m.runBackfills(b, now, out)
 		m.formMatches(b, now, out)
 		if b.live == 0 && len(b.backfills) == 0 {

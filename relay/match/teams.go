@@ -115,6 +115,8 @@ type teamer struct {
 	counts []int
 	idx    []int
 	pairs  []teamPair
+	size   []int // per member: players
+	sum    []float64
 }
 
 // assign returns the team of each member of g (in g.members' order).
@@ -144,13 +146,18 @@ func (tm *teamer) assign(b *bucket, g *group, r *queueRules, pk *packer) []int {
 	clear(tm.totals)
 	tm.counts = resize(tm.counts, teams)
 	clear(tm.counts)
-	size := func(i int) int { return int(b.size[g.members[i]]) }
-	sum := func(i int) float64 { return b.tix[g.members[i]].sum }
+	tm.size = resize(tm.size, n)
+	tm.sum = resize(tm.sum, n)
+	for i, p := range g.members {
+		tm.size[i], tm.sum[i] = int(b.size[p]), b.tix[p].sum
+	}
+	size := func(i int) int { return tm.size[i] }
+	sum := func(i int) float64 { return tm.sum[i] }
 	bySizeThenSum := func(x, y int) int {
-		if c := cmp.Compare(size(y), size(x)); c != 0 {
+		if c := cmp.Compare(tm.size[y], tm.size[x]); c != 0 {
 			return c
 		}
-		return cmp.Compare(sum(y), sum(x))
+		return cmp.Compare(tm.sum[y], tm.sum[x])
 	}
 
 	// Parties.
@@ -216,7 +223,7 @@ func (tm *teamer) assign(b *bucket, g *group, r *queueRules, pk *packer) []int {
 	// equal size, the best each time, while one lowers the sum of squared
 	// team totals (which, the grand total being fixed, is their spread).
 	for range 4 * n {
-		if !tm.swapOne(b, g) && !tm.swapTwo(b, g) {
+		if slices.Max(tm.totals) == slices.Min(tm.totals) || !tm.swapOne() && !tm.swapTwo() {
 			break
 		}
 	}
@@ -236,16 +243,15 @@ func (tm *teamer) worth(gain, best float64, x, y int) bool {
 
 // swapOne makes the best swap of two members of equal size on different
 // teams, if one helps.
-func (tm *teamer) swapOne(b *bucket, g *group) bool {
+func (tm *teamer) swapOne() bool {
 	bx, by, best := -1, -1, 0.0
-	for x, px := range g.members {
-		for y := x + 1; y < len(g.members); y++ {
-			py := g.members[y]
+	for x := range tm.team {
+		for y := x + 1; y < len(tm.team); y++ {
 			tx, ty := tm.team[x], tm.team[y]
-			if tx == ty || b.size[px] != b.size[py] {
+			if tx == ty || tm.size[x] != tm.size[y] {
 				continue
 			}
-			gain := tm.gain(tx, ty, b.tix[py].sum-b.tix[px].sum)
+			gain := tm.gain(tx, ty, tm.sum[y]-tm.sum[x])
 			if tm.worth(gain, best, tx, ty) {
 				bx, by, best = x, y, gain
 			}
@@ -255,7 +261,7 @@ func (tm *teamer) swapOne(b *bucket, g *group) bool {
 		return false
 	}
 	tx, ty := tm.team[bx], tm.team[by]
-	d := b.tix[g.members[by]].sum - b.tix[g.members[bx]].sum
+	d := tm.sum[by] - tm.sum[bx]
 	tm.totals[tx] += d
 	tm.totals[ty] -= d
 	tm.team[bx], tm.team[by] = ty, tx
@@ -264,21 +270,19 @@ func (tm *teamer) swapOne(b *bucket, g *group) bool {
 
 // teamPair is two members on one team.
 type teamPair struct {
-	team, a, b int
-	size       int32
-	sum        float64
+	team, a, b, size int
+	sum              float64
 }
 
 // swapTwo makes the best swap of two members of one team for two of
 // another with as many players, if one helps. It finds the even splits
 // that single swaps miss, e.g. 1+4+6+7 against 2+3+5+8.
-func (tm *teamer) swapTwo(b *bucket, g *group) bool {
+func (tm *teamer) swapTwo() bool {
 	tm.pairs = tm.pairs[:0]
-	for x, px := range g.members {
-		for y := x + 1; y < len(g.members); y++ {
+	for x := range tm.team {
+		for y := x + 1; y < len(tm.team); y++ {
 			if tm.team[x] == tm.team[y] {
-				py := g.members[y]
-				tm.pairs = append(tm.pairs, teamPair{tm.team[x], x, y, b.size[px] + b.size[py], b.tix[px].sum + b.tix[py].sum})
+				tm.pairs = append(tm.pairs, teamPair{tm.team[x], x, y, tm.size[x] + tm.size[y], tm.sum[x] + tm.sum[y]})
 			}
 		}
 	}
