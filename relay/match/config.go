@@ -98,9 +98,10 @@ type Config struct {
 // queueRules is a QueueConfig with every default applied and checked.
 type queueRules struct {
 	QueueConfig
-	maxWait  int64 // nanoseconds
-	interval int64
-	fillWait int64
+	maxWait    int64 // nanoseconds
+	interval   int64
+	fillWait   int64
+	nsPerSkill float64 // how long a window takes to widen by 1; 0: never
 }
 
 // normalize applies the defaults of zero fields and checks the result.
@@ -182,12 +183,16 @@ func (c QueueConfig) normalize() (queueRules, error) {
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait
 	}
-	return queueRules{
+	r := queueRules{
 		QueueConfig: c,
 		maxWait:     int64(c.MaxWait),
 		interval:    int64(c.Interval),
 		fillWait:    int64(c.FillWait),
-	}, nil
+	}
+	if c.SkillWidening > 0 {
+		r.nsPerSkill = float64(time.Second) / c.SkillWidening
+	}
+	return r, nil
 }
 
 // window is a ticket's skill window after waiting waited nanoseconds.

@@ -31,30 +31,26 @@ import (
 const recheckMargin = int64(time.Millisecond)
 
 // reachTime is when a ticket enqueued at enq has a window of at least d
-// (MaxInt64: never).
+// (MaxInt64: never, or not before it times out).
 func (r *queueRules) reachTime(enq int64, d float64) int64 {
 	switch {
 	case d <= r.SkillWindow:
 		return enq
-	case r.SkillWidening == 0, r.MaxSkillWindow > 0 && d > r.MaxSkillWindow:
+	case r.nsPerSkill == 0 || r.MaxSkillWindow > 0 && d > r.MaxSkillWindow:
 		return math.MaxInt64
 	}
-	secs := (d - r.SkillWindow) / r.SkillWidening
-	if secs >= float64(r.maxWait)/float64(time.Second) {
-		return math.MaxInt64 // it times out first
+	ns := (d - r.SkillWindow) * r.nsPerSkill
+	if ns >= float64(r.maxWait) {
+		return math.MaxInt64
 	}
-	return enq + int64(secs*float64(time.Second))
+	return enq + int64(ns)
 }
 
 // pairTime is when tickets x and y of b, a gap d apart, both have windows
-// that hold it, if both are still queued then (MaxInt64: never).
+// that hold it (MaxInt64: never while both are queued). Windows grow alike,
+// so that is when the younger one's does.
 func (b *bucket) pairTime(x, y int32, d float64) int64 {
-	r := &b.q.rules
-	t := max(r.reachTime(b.enq[x], d), r.reachTime(b.enq[y], d))
-	if t >= min(b.enq[x], b.enq[y])+r.maxWait {
-		return math.MaxInt64
-	}
-	return t
+	return b.q.rules.reachTime(max(b.enq[x], b.enq[y]), d)
 }
 
 // recheckAt returns when anchor a, whose try in this run just failed,
