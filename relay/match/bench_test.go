@@ -188,29 +188,31 @@ func BenchmarkStepNotDue(b *testing.B) {
 // BenchmarkAddCancel measures Add and Cancel with 10,000 tickets queued:
 // each op adds a ticket and cancels the one added 10,000 ops before. A
 // Step (untimed) every 1,000 ops compacts the queue, as the tick would.
+// Every ticket has its own skill and the window is 0, so none match.
 func BenchmarkAddCancel(b *testing.B) {
 	m, _ := New(Config{Queues: map[string]QueueConfig{"ranked": {Teams: 2, TeamSize: 5, Interval: time.Hour, MaxWait: 1000 * time.Hour}}})
 	gen := newBenchGen(350, true)
 	var players []Player
-	var res Results
-	var first uint64
-	for range 10_000 {
-		t := gen.ticket("ranked", epoch, players)
-		players = t.Players
-		if err := m.Add(t); err != nil {
-			b.Fatal(err)
+	ticket := func(now time.Time) Ticket {
+		t := gen.ticket("ranked", now, players)
+		for i := range t.Players {
+			t.Players[i].Skill = float64(t.ID)
 		}
-		if first == 0 {
-			first = t.ID
+		players = t.Players
+		return t
+	}
+	var res Results
+	first := gen.next + 1
+	for range 10_000 {
+		if err := m.Add(ticket(epoch)); err != nil {
+			b.Fatal(err)
 		}
 	}
 	now := epoch
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		t := gen.ticket("ranked", now, players)
-		players = t.Players
-		if err := m.Add(t); err != nil {
+		if err := m.Add(ticket(now)); err != nil {
 			b.Fatal(err)
 		}
 		if !m.Cancel(first) {
@@ -222,6 +224,9 @@ func BenchmarkAddCancel(b *testing.B) {
 			now = now.Add(time.Hour)
 			res.Reset()
 			m.Step(now, &res)
+			if res.Len() != 0 {
+				b.Fatalf("%d results", res.Len())
+			}
 			b.StartTimer()
 		}
 	}
