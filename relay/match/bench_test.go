@@ -231,3 +231,29 @@ func BenchmarkAddCancel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStepUnmatchable measures a run over 10,000 tickets of which no
+// match can form and every pair accepts each other: parties of three for
+// teams of four, no skill. Each ticket is tried every run (their windows
+// hold everyone); ageScanCap and sizesCanFill keep a try short.
+func BenchmarkStepUnmatchable(b *testing.B) {
+	m, _ := New(Config{Queues: map[string]QueueConfig{"x": {Teams: 2, TeamSize: 4, MaxWait: time.Hour}}})
+	for i := range 10_000 {
+		id := uint64(i + 1)
+		p := uint32(id * 4)
+		if err := m.Add(Ticket{ID: id, Mode: "x", Players: []Player{{ID: p}, {ID: p + 1}, {ID: p + 2}}, Enqueued: epoch}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var res Results
+	now := epoch
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(time.Second)
+		res.Reset()
+		m.Step(now, &res)
+		if res.Len() != 0 {
+			b.Fatal("a match formed")
+		}
+	}
+}

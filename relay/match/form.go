@@ -10,6 +10,13 @@ import (
 // skill order; see tryAnchor.
 const ageScanMin = 64
 
+// ageScanCap bounds the candidates of one anchor scanned in age order, in
+// matches' worth of players: the oldest 32 matches' worth. A full match
+// is all but always found among them; when it is not (say, thousands of
+// parties that cannot share teams), the bound keeps a run from costing
+// the square of the queue.
+const ageScanCap = 32
+
 // former is the scratch space of forming matches, reused across Steps.
 type former struct {
 	cands   []int32 // compatible tickets, as indices into the bucket's arrays
@@ -31,6 +38,8 @@ type former struct {
 	bs, bw    []float64
 	bn        []int
 	times     []timedSize
+	sizes     []bool // sizesCanFill's scratch
+	reach     []bool
 
 	// What recheckAt needs to know of the last anchor tried.
 	lo, hi   int  // its skill range
@@ -200,8 +209,12 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 		f.ageScan = true
 		// In age order: the older tickets still queued are the anchors
 		// that failed before a (f.waiting), the younger ones follow a.
+	scan:
 		for _, older := range [2][]int32{f.waiting, b.agePos[k+1:]} {
 			for _, p := range older {
+				if have >= ageScanCap*r.MaxPlayers {
+					break scan // enough of the oldest: see ageScanCap
+				}
 				if b.mask[p]&ma == 0 {
 					continue
 				}
@@ -249,7 +262,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 	}
 	// The oldest-first group is the search's first leaf: when no full
 	// group can exist, it is the one to start if it may.
-	f.fullPossible = have >= r.MaxPlayers && bound >= r.MaxPlayers
+	f.fullPossible = have >= r.MaxPlayers && bound >= r.MaxPlayers && f.sizesCanFill(b, a, cands, r)
 	if !f.fullPossible && g.startable(r, now, &f.pk) {
 		m.emit(b, g, out)
 		return true

@@ -117,3 +117,33 @@ func (f *former) skillBound(b *bucket, a int32, cands []int32) int {
 	}
 	return best
 }
+
+// sizesCanFill reports whether tickets of the sizes among a and the
+// candidates could fill a team (in free-for-all, a match) exactly, taking
+// each size as often as needed: a cheap test that rules out, say, a queue
+// of parties of three for teams of four.
+func (f *former) sizesCanFill(b *bucket, a int32, cands []int32, r *queueRules) bool {
+	target := r.teamCap()
+	f.sizes = resize(f.sizes, target+1)
+	clear(f.sizes)
+	f.sizes[b.size[a]] = true
+	for _, p := range cands {
+		f.sizes[b.size[p]] = true // sizes are at most a team's (Add checks)
+	}
+	if f.sizes[1] {
+		return true
+	}
+	// reach[s]: some sizes sum to s.
+	f.reach = resize(f.reach, target+1)
+	clear(f.reach)
+	f.reach[0] = true
+	for s := 1; s <= target; s++ {
+		for n := 2; n <= s; n++ {
+			if f.sizes[n] && f.reach[s-n] {
+				f.reach[s] = true
+				break
+			}
+		}
+	}
+	return f.reach[target]
+}

@@ -233,3 +233,21 @@ func TestPackerBudgetRefusesInsteadOfSearchingForever(t *testing.T) {
 		t.Fatal("three 3s in two 4s")
 	}
 }
+
+func TestPartiesThatCannotFillATeamWaitForSolos(t *testing.T) {
+	h := newHarness(t, oneQueue(QueueConfig{Teams: 2, TeamSize: 4}))
+	for i := range 20 {
+		h.add(party(uint64(i+1), 0, 0, 0))
+	}
+	if res := h.step(0); len(res.Matches) != 0 || h.m.Len() != 20 {
+		t.Fatalf("parties of 3 filled teams of 4: %+v", res.Matches)
+	}
+	h.add(solo(100, 0), solo(101, 0))
+	res := h.step(0)
+	if len(res.Matches) != 1 || !slices.Equal(ticketsOf(res.Matches[0]), []uint64{1, 2, 100, 101}) {
+		t.Fatalf("got %+v", res.Matches)
+	}
+	if teamOf(t, res.Matches[0], 1) == teamOf(t, res.Matches[0], 2) {
+		t.Fatal("two parties of 3 on a team of 4")
+	}
+}
