@@ -242,9 +242,9 @@ func TestPartiesThatCannotFillATeamWaitForSolos(t *testing.T) {
 	if res := h.step(0); len(res.Matches) != 0 || h.m.Len() != 20 {
 		t.Fatalf("parties of 3 filled teams of 4: %+v", res.Matches)
 	}
-	h.add(solo(1000, 0), solo(1001, 0))
+	h.add(solo(5000, 0), solo(5001, 0))
 	res := h.step(0)
-	if len(res.Matches) != 1 || !slices.Equal(ticketsOf(res.Matches[0]), []uint64{1, 2, 1000, 1001}) {
+	if len(res.Matches) != 1 || !slices.Equal(ticketsOf(res.Matches[0]), []uint64{1, 2, 5000, 5001}) {
 		t.Fatalf("got %+v", res.Matches)
 	}
 	if teamOf(t, res.Matches[0], 1) == teamOf(t, res.Matches[0], 2) {
