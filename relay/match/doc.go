@@ -40,8 +40,11 @@
 // waited FillWait) starts. Otherwise the ticket waits, and the next oldest
 // goes. So the oldest ticket always chooses first, a stream of newcomers
 // cannot starve it, and no ticket left waiting could have taken the place
-// of a newer one in a match that was formed (unless the search ran out of
-// its budget, which takes hundreds of candidates that nearly fit).
+// of a newer one in a match that was formed. (Two bounds keep a run's
+// cost in check and can, in contrived queues, cost a ticket its turn: the
+// search stops after searchBudget steps, and when a window holds
+// thousands of tickets only the oldest ageScanCap matches' worth of them
+// are candidates.)
 // Teams are then assigned for balanced skill (see teamer.assign in
 // teams.go): parties first, then solo players strongest first onto the
 // weakest team, then swaps that even the totals.
