@@ -42,9 +42,10 @@ type former struct {
 	reach     []bool
 
 	// What recheckAt needs to know of the last anchor tried.
-	lo, hi   int  // its skill range
-	ageScan  bool // its candidates were found in age order
-	searched bool // the search ran (budget tells whether it finished)
+	lo, hi     int  // its skill range
+	ageScan    bool // its candidates were found in age order
+	searched   bool // the search ran (budget tells whether it finished)
+	skillShort bool // it failed because skills allow no group of MinPlayers
 }
 
 // group is a match being formed: tickets that all accept one another.
@@ -204,7 +205,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 	defer func() { f.cands = cands }() // recheckAt reads them after a failure
 
 	i, j := b.skillRange(int(a), sa-wa, sa+wa)
-	f.lo, f.hi, f.ageScan, f.searched = i, j, false, false
+	f.lo, f.hi, f.ageScan, f.searched, f.skillShort = i, j, false, false, false
 	if c := j - i; c > ageScanMin && c*c > 2*r.MaxPlayers*len(b.agePos) {
 		f.ageScan = true
 		// In age order: the older tickets still queued are the anchors
@@ -258,6 +259,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 	// at a fraction of the search's cost.
 	bound := f.skillBound(b, a, cands)
 	if bound < r.MinPlayers {
+		f.skillShort = true
 		return false
 	}
 	// The oldest-first group is the search's first leaf: when no full

@@ -26,6 +26,12 @@ import (
 // ticket it will come to accept (arrivals). Skipping changes no result:
 // TestSkippingChangesNothing runs the same queues with and without it.
 
+// lookAhead is how far ahead recheckAt looks for a group that skills
+// allow: a few runs of the queue.
+func lookAhead(r *queueRules) int64 {
+	return 4 * max(r.interval, int64(500*time.Millisecond))
+}
+
 // recheckMargin is taken off computed times, so that rounding never makes
 // a run skip an anchor it should try.
 const recheckMargin = int64(time.Millisecond)
@@ -77,6 +83,11 @@ func (f *former) recheckAt(b *bucket, a int32, now int64) int64 {
 		next = f.enoughAt(b, a, deficit)
 	} else {
 		next = f.nextChange(b, a, now)
+		// A pair coming to accept each other seldom makes enough of them:
+		// when skills were what ruled a group out, look ahead.
+		if ahead := now + lookAhead(r); f.skillShort && next < ahead && f.futureBound(b, a, ahead) < r.MinPlayers {
+			next = ahead
+		}
 	}
 	if next == math.MaxInt64 {
 		return next

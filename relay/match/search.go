@@ -65,13 +65,47 @@ func (f *former) skillBound(b *bucket, a int32, cands []int32) int {
 	}
 	// The tickets' skills, windows and sizes, a last, in local arrays.
 	f.bs, f.bw, f.bn = resize(f.bs, n), resize(f.bw, n), resize(f.bn, n)
-	solo := b.size[a] == 1
 	for i, p := range cands {
 		f.bs[i], f.bw[i], f.bn[i] = b.skill[p], b.window[p], int(b.size[p])
-		solo = solo && f.bn[i] == 1
 	}
 	f.bs[n-1], f.bw[n-1], f.bn[n-1] = b.skill[a], b.window[a], int(b.size[a])
-	s, w, sa := f.bs, f.bw, b.skill[a]
+	return f.bound()
+}
+
+// futureBound is skillBound at time t, were no ticket to come or go: the
+// windows then, and the tickets that will accept a and a them by then.
+// Windows only widen, so it bounds every time up to t as well.
+func (f *former) futureBound(b *bucket, a int32, t int64) int {
+	r := &b.q.rules
+	sa, ma, wa := b.skill[a], b.mask[a], r.window(t-b.enq[a])
+	i, j := b.skillRange(int(a), sa-wa, sa+wa)
+	f.bs, f.bw, f.bn = f.bs[:0], f.bw[:0], f.bn[:0]
+	for x := int32(i); x < int32(j); x++ {
+		if x == a || b.mask[x]&ma == 0 {
+			continue
+		}
+		w := r.window(t - b.enq[x])
+		if math.Abs(b.skill[x]-sa) > w {
+			continue
+		}
+		if len(f.bs) == 63 {
+			return math.MaxInt
+		}
+		f.bs, f.bw, f.bn = append(f.bs, b.skill[x]), append(f.bw, w), append(f.bn, int(b.size[x]))
+	}
+	f.bs, f.bw, f.bn = append(f.bs, sa), append(f.bw, wa), append(f.bn, int(b.size[a]))
+	return f.bound()
+}
+
+// bound computes skillBound from f.bs, f.bw and f.bn (skills, windows and
+// sizes, the anchor last).
+func (f *former) bound() int {
+	n := len(f.bs)
+	s, w, sa := f.bs, f.bw, f.bs[n-1]
+	solo := true
+	for _, v := range f.bn {
+		solo = solo && v == 1
+	}
 	// low[i]: the tickets whose windows reach down to L = s[i] from at or
 	// above it, for L at or below a; high[i]: up to H = s[i] from at or
 	// below it, for H at or above a.
