@@ -1,0 +1,221 @@
+package match
+
+import (
+	"cmp"
+	"slices"
+)
+
+// bucket holds the tickets of one mode with equal properties: only they
+// can share a match. It keeps them in two orders: by age, to serve the
+// longest-waiting first, and by skill, to find the tickets within a skill
+// window by binary search. The skill order is a struct of arrays, so a
+// scan over a window reads contiguous memory and never a ticket.
+//
+// Tickets that leave between runs only get their mask zeroed (no scan
+// accepts a zero mask); the arrays are compacted, and tickets added since
+// the last run merged in, at the start of the bucket's next run.
+type bucket struct {
+	q     *queue
+	key   string
+	props map[string]string
+
+	byAge   []*ticket // oldest first: Enqueued, then order of Add
+	pending []*ticket // added since the last run
+	dead    int       // tickets that left since the last run
+	live    int       // queued tickets, pending ones included
+
+	// In skill order (ties: order of Add).
+	tix     []*ticket
+	skill   []float64
+	mask    []uint64 // accepted regions; 0 once the ticket has left
+	window  []float64
+	size    []int32 // players
+	enq     []int64
+	rank    []int32 // index in byAge
+	recheck []int64 // the ticket cannot anchor a match before this (recheck.go)
+	agePos  []int32 // byAge as indices into the arrays above
+
+	spare     []*ticket // merge buffer
+	arrived   []*ticket // merged in by the last rebuild
+	backfills []*backfill
+}
+
+func olderFirst(a, b *ticket) int {
+	if c := cmp.Compare(a.enq, b.enq); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+func lowerSkillFirst(a, b *ticket) int {
+	if c := cmp.Compare(a.skill, b.skill); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// rebuild drops the tickets that left, merges in the pending ones and
+// refreshes the skill-ordered arrays. It does nothing when no ticket came
+// or went.
+func (m *Matchmaker) rebuild(b *bucket) {
+	b.arrived = b.arrived[:0]
+	if b.dead == 0 && len(b.pending) == 0 {
+		return
+	}
+	// The skill order first: releasing a ticket (in the age pass) makes it
+	// reusable.
+	b.tix = keepQueued(b.tix, nil)
+	b.byAge = keepQueued(b.byAge, m)
+	pending := keepQueued(b.pending, m)
+	b.arrived = append(b.arrived[:0], pending...)
+	if len(pending) > 0 {
+		slices.SortFunc(pending, olderFirst)
+		merged := merge(b.spare[:0], b.byAge, pending, olderFirst)
+		b.byAge, b.spare = merged, b.byAge
+		slices.SortFunc(pending, lowerSkillFirst)
+		merged = merge(b.spare[:0], b.tix, pending, lowerSkillFirst)
+		b.tix, b.spare = merged, b.tix
+		clear(pending)
+	}
+	b.pending = pending[:0]
+	b.dead = 0
+
+	n := len(b.tix)
+	b.skill = resize(b.skill, n)
+	b.mask = resize(b.mask, n)
+	b.window = resize(b.window, n)
+	b.size = resize(b.size, n)
+	b.enq = resize(b.enq, n)
+	b.rank = resize(b.rank, n)
+	b.recheck = resize(b.recheck, n)
+	b.agePos = resize(b.agePos, n)
+	for i, t := range b.tix {
+		t.pos = int32(i)
+		b.skill[i], b.mask[i], b.size[i], b.enq[i], b.recheck[i] = t.skill, t.mask, int32(len(t.players)), t.enq, t.recheck
+	}
+	for i, t := range b.byAge {
+		b.agePos[i] = t.pos
+		b.rank[t.pos] = int32(i)
+	}
+}
+
+// keepQueued removes the tickets that left from ts, in place, giving them
+// to m for reuse if m is not nil.
+func keepQueued(ts []*ticket, m *Matchmaker) []*ticket {
+	n := 0
+	for _, t := range ts {
+		if t.gone {
+			if m != nil {
+				m.free = append(m.free, t)
+			}
+			continue
+		}
+		ts[n] = t
+		n++
+	}
+	clear(ts[n:])
+	return ts[:n]
+}
+
+// merge appends to dst the sorted a and b, merged.
+func merge(dst, a, b []*ticket, less func(x, y *ticket) int) []*ticket {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if less(b[j], a[i]) < 0 {
+			dst = append(dst, b[j])
+			j++
+		} else {
+			dst = append(dst, a[i])
+			i++
+		}
+	}
+	dst = append(dst, a[i:]...)
+	return append(dst, b[j:]...)
+}
+
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n, n+n/4)
+	}
+	return s[:n]
+}
+
+// dropBucket forgets b, which holds no queued ticket and no open backfill.
+func (m *Matchmaker) dropBucket(b *bucket) {
+	for _, t := range b.byAge {
+		m.free = append(m.free, t)
+	}
+	for _, t := range b.pending {
+		m.free = append(m.free, t)
+	}
+	delete(b.q.buckets, b.key)
+}
+
+// skillRange returns the indices [i, j) of the tickets with skill in
+// [lo, hi], searching outwards from index p, which is in the range. The
+// search gallops (steps 1, 2, 4, … then bisects), so it costs the log of
+// the range's size, not of the bucket's.
+func (b *bucket) skillRange(p int, lo, hi float64) (int, int) {
+	s := b.skill
+	// Lower end: s[in] >= lo; s[out] < lo or out is -1.
+	in, out := p, -1
+	for step := 1; ; step *= 2 {
+		k := in - step
+		if k < 0 {
+			break
+		}
+		if s[k] < lo {
+			out = k
+			break
+		}
+		in = k
+	}
+	for in-out > 1 {
+		mid := int(uint(in+out) >> 1)
+		if mid < 0 || s[mid] < lo {
+			out = mid
+		} else {
+			in = mid
+		}
+	}
+	i := in
+	// Upper end: s[in] <= hi; s[out] > hi or out is len(s).
+	in, out = p, len(s)
+	for step := 1; ; step *= 2 {
+		k := in + step
+		if k >= len(s) {
+			break
+		}
+		if s[k] > hi {
+			out = k
+			break
+		}
+		in = k
+	}
+	for out-in > 1 {
+		mid := int(uint(in+out) >> 1)
+		if s[mid] > hi {
+			out = mid
+		} else {
+			in = mid
+		}
+	}
+	return i, out
+}
+
+// searchRange returns the indices [i, j) of the tickets with skill in
+// [lo, hi] by bisection.
+func (b *bucket) searchRange(lo, hi float64) (int, int) {
+	i, _ := slices.BinarySearch(b.skill, lo) // first >= lo
+	j := i
+	for n := len(b.skill) - i; n > 0; {
+		half := n / 2
+		if b.skill[j+half] <= hi {
+			j += half + 1
+			n -= half + 1
+		} else {
+			n = half
+		}
+	}
+	return i, j
+}
