@@ -15,10 +15,10 @@ type ServerMsg struct {
 	ResumeToken  string // welcome
 	Resumed      bool   // welcome: the session took over a lost one
 	TickRate     int    // welcome
-	ServerTimeMs int64  // welcome, pong
+	ServerTimeMs int64  // welcome, pong, announce
 	Tick         uint64 // welcome, pong
 	Code         Code   // error, close, room_left
-	Message      string // error, close
+	Message      string // error, close, announce
 	RoomID       uint32 // room_joined, welcome
 	JoinCode     string // room_joined
 	Mode         string // room_joined
@@ -166,6 +166,9 @@ func DecodeServer(body []byte) (*ServerMsg, error) {
 		m.ServerTimeMs = d.int()
 		m.Tick = d.uint()
 		m.HoldUs = d.int()
+	case TAnnounce:
+		m.Message = d.str()
+		m.ServerTimeMs = d.int()
 	case TFrame:
 		m.Frame = d.frame()
 	default:

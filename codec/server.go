@@ -111,6 +111,16 @@ func AppendPong(b []byte, clientTime, serverTimeMs int64, tick uint64, holdUs in
 	return b
 }
 
+// AppendAnnounce appends [35, text, server_time_ms]: a message from the
+// relay's operator to every player (a restart coming, say).
+func AppendAnnounce(b []byte, text string, serverTimeMs int64) []byte {
+	b, start := frameOf(b, 3, TAnnounce)
+	b = AppendStr(b, text)
+	b = AppendInt(b, serverTimeMs)
+	EndFrame(b, start)
+	return b
+}
+
 // FrameFields is the element count of a frame message:
 // [40, tick, server_time_ms, room, events, chat].
 const FrameFields = 6

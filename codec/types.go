@@ -44,6 +44,7 @@ const (
 	TRoomList   Type = 32
 	TRoomLeft   Type = 33
 	TPong       Type = 34
+	TAnnounce   Type = 35
 	TFrame      Type = 40
 )
 
@@ -79,6 +80,8 @@ const (
 	CodeRateLimited      Code = 25 // too many messages, bytes or chat lines per second
 	CodeResumeFailed     Code = 26 // the resume token is unknown, used, or expired
 	CodeReplaced         Code = 27 // the player resumed on another connection
+	CodeBanned           Code = 28 // the operator banned this player or address
+	CodeRoomClosed       Code = 29 // the operator closed the room
 )
 
 var codeNames = [...]string{
@@ -109,6 +112,8 @@ var codeNames = [...]string{
 	CodeRateLimited:      "rate_limited",
 	CodeResumeFailed:     "resume_failed",
 	CodeReplaced:         "replaced",
+	CodeBanned:           "banned",
+	CodeRoomClosed:       "room_closed",
 }
 
 // String returns the code's protocol name, e.g. "room_full".

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -183,7 +184,7 @@ func (x *harness) ticks(k int) {
 // connect registers a transport without saying hello.
 func (x *harness) connect() *tc {
 	l := &fakeLink{}
-	return &tc{x: x, p: x.h.connect(l, "test"), l: l}
+	return &tc{x: x, p: x.h.connect(l, netip.MustParseAddrPort("192.0.2.1:4000"), "fake"), l: l}
 }
 
 // player connects, says hello, runs a tick and checks the welcome.

@@ -125,6 +125,7 @@ func (h *hub) appendFrame(p *player) {
 
 func (h *hub) send(p *player) {
 	h.stats.bytesOut.Add(uint64(len(p.out)))
+	p.bytesOut += uint64(len(p.out))
 	p.link.Send(p.out)
 	p.inflight, p.out, p.spare = p.out, p.spare, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,11 @@ type hubConfig struct {
 	idleTimeout       time.Duration
 	rateLimits        RateLimits
 	log               zerolog.Logger
+	// bans, when set, refuses banned players and addresses at hello.
+	bans *banList
+	// hooks, when set, receives room and player events (webhooks); it
+	// must not block.
+	hooks func(typ string, room uint32, data any)
 }
 
 // hub is the relay's state machine: players, rooms, and what each player is
@@ -65,7 +71,11 @@ type hub struct {
 	scratch []byte          // one encoded event or chat entry
 
 	shuttingDown bool
-	stats        *counters
+	// A maintenance drain: no new sessions or rooms; at drainAt every
+	// client is closed, as on a shutdown.
+	draining bool
+	drainAt  time.Time
+	stats    *counters
 }
 
 // counters are read by Server.Stats from other goroutines.
@@ -73,6 +83,7 @@ type counters struct {
 	framesSent    atomic.Uint64
 	framesBehind  atomic.Uint64 // frames not built because the link was busy
 	bytesOut      atomic.Uint64
+	bytesIn       atomic.Uint64 // message bytes received, framing included
 	messagesIn    atomic.Uint64
 	eventsRelayed atomic.Uint64
 	chatRelayed   atomic.Uint64
@@ -103,16 +114,16 @@ func (h *hub) begin(n uint64, now time.Time) {
 }
 
 // connect registers a new transport; the player must say hello first.
-func (h *hub) connect(l conn, remote string) *player {
+func (h *hub) connect(l conn, addr netip.AddrPort, transport string) *player {
 	h.nextPlayer++
-	p := &player{id: h.nextPlayer, link: l, remote: remote, connectedAt: h.now, limits: newLimiter(h.cfg.rateLimits)}
-	p.log = h.cfg.log.With().Uint32("player", p.id).Str("remote", remote).Logger()
+	p := &player{id: h.nextPlayer, link: l, addr: addr, transport: transport, connectedAt: h.now, limits: newLimiter(h.cfg.rateLimits)}
+	p.log = h.cfg.log.With().Uint32("player", p.id).Str("remote", addr.String()).Str("transport", transport).Logger()
 	h.players[p.id] = p
 	h.links[l] = p
 	h.order = append(h.order, p)
 	h.stats.players.Add(1)
 	if h.shuttingDown {
-		h.closePlayer(p, codec.CodeServerClosing, "server is shutting down")
+		h.closePlayer(p, codec.CodeServerClosing, "the server is shutting down")
 	}
 	return p
 }
@@ -123,6 +134,8 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		return
 	}
 	h.stats.messagesIn.Add(1)
+	h.stats.bytesIn.Add(uint64(len(body) + codec.FrameHeaderSize))
+	p.bytesIn += uint64(len(body) + codec.FrameHeaderSize)
 	if !p.limits.admit(h.now, len(body)+codec.FrameHeaderSize) {
 		h.rateLimited(p, codec.PeekRID(body), "message")
 		return
@@ -168,7 +181,7 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 			h.replyError(p, m.RID, codec.CodeNotInRoom, "not in a room")
 			return
 		}
-		h.leave(p)
+		h.leave(p, "left")
 		p.out = codec.AppendRoomLeft(p.out, m.RID, 0)
 	case codec.TSetRoomProps:
 		h.setRoomProps(p, m)
@@ -236,6 +249,9 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 		h.closePlayer(p, codec.CodeLimit, err.Error())
 		return
 	}
+	if h.refusedEntry(p) {
+		return
+	}
 	p.helloed = true
 	h.established = append(h.established, p.link)
 	h.issueToken(p)
@@ -272,11 +288,12 @@ func (h *hub) replyError(p *player, rid uint32, code codec.Code, msg string) {
 	p.out = codec.AppendError(p.out, rid, code, msg)
 }
 
-// shutdown closes every player with a server_closing reason.
-func (h *hub) shutdown() {
+// shutdown closes every player with a server_closing reason, and every
+// connection from now on.
+func (h *hub) shutdown(reason string) {
 	h.shuttingDown = true
 	for _, p := range h.order {
-		h.closePlayer(p, codec.CodeServerClosing, "server is shutting down")
+		h.closePlayer(p, codec.CodeServerClosing, reason)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 func (s *Server) onTick(n uint64, now time.Time) {
 	h := s.hub
 	h.begin(n, now)
+	s.runOps()
+	h.checkDrain()
 	start := time.Now()
 	period := time.Second / time.Duration(h.cfg.tickRate)
 
@@ -32,7 +34,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 
 	maxSessions := orInt(s.MaxSessions, 10000)
 	for _, l := range newcomers {
-		p := h.connect(l, l.Remote().String())
+		p := h.connect(l, l.Remote(), l.Transport())
 		s.live = append(s.live, l)
 		if len(s.live) > maxSessions {
 			h.closePlayer(p, codec.CodeServerFull, "the server is full")
@@ -40,7 +42,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	}
 	if shutdown && !s.shutSeen {
 		s.shutSeen = true
-		h.shutdown()
+		h.shutdown("the server is shutting down")
 	}
 
 	idle := int64(h.cfg.idleTimeout)

@@ -91,7 +91,7 @@ func (h *hub) closePlayer(p *player, code codec.Code, reason string) {
 		return
 	}
 	if p.room != nil {
-		h.leave(p)
+		h.leave(p, code.String())
 	}
 	p.closing = true
 	h.forgetToken(p)
@@ -112,7 +112,7 @@ func (h *hub) awayOrRemove(p *player, why string) {
 	}
 	if !p.helloed || h.cfg.resumeGrace <= 0 || h.shuttingDown {
 		if p.room != nil {
-			h.leave(p)
+			h.leave(p, why)
 		}
 		p.closing = true
 		h.forgetToken(p)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/webhook"
 )
 
 // codeAlphabet leaves out letters and digits that read alike (0/O, 1/I/L).
@@ -31,6 +32,10 @@ func (h *hub) newCode() string {
 // newRoom creates a room with p's requested settings, or replies an error
 // and returns nil.
 func (h *hub) newRoom(p *player, rid uint32, mode []byte, maxPlayers int, public bool, props []codec.Prop) *room {
+	if h.draining {
+		h.replyError(p, rid, codec.CodeServerClosing, "the server is draining for maintenance: no new rooms")
+		return nil
+	}
 	if len(h.rooms) >= h.cfg.maxRooms {
 		h.replyError(p, rid, codec.CodeLimit, "the server has its maximum number of rooms")
 		return nil
@@ -42,7 +47,7 @@ func (h *hub) newRoom(p *player, rid uint32, mode []byte, maxPlayers int, public
 		h.replyError(p, rid, codec.CodeBadRequest, "max_players is over the server's limit")
 		return nil
 	}
-	r := &room{mode: string(mode), maxPlayers: maxPlayers, public: public}
+	r := &room{mode: string(mode), maxPlayers: maxPlayers, public: public, created: h.now}
 	if err := r.props.merge(props, h.cfg.limits.PropKeys); err != nil {
 		h.replyError(p, rid, codec.CodeLimit, err.Error())
 		return nil
@@ -56,6 +61,7 @@ func (h *hub) newRoom(p *player, rid uint32, mode []byte, maxPlayers int, public
 	h.codes[r.code] = r
 	h.stats.rooms.Add(1)
 	h.cfg.log.Info().Uint32("room", r.id).Str("mode", r.mode).Bool("public", public).Uint32("by", p.id).Msg("room created")
+	h.notify(webhook.RoomCreated, r.id, webhook.RoomEvent{Room: r.id, Code: r.code, Mode: r.mode, MaxPlayers: r.maxPlayers})
 	return r
 }
 
@@ -87,6 +93,7 @@ func (h *hub) join(p *player, r *room, rid uint32) {
 		r.add(p, h.tick)
 		p.out = codec.AppendRoomJoined(p.out, rid, r.id, r.code, r.mode, r.maxPlayers)
 		p.log.Debug().Uint32("room", r.id).Msg("joined room")
+		h.notify(webhook.PlayerJoined, r.id, webhook.PlayerEvent{Room: r.id, Player: p.id, UserID: p.userID, Name: p.name})
 	}
 }
 
@@ -150,10 +157,12 @@ func (h *hub) listRooms(p *player, m *codec.ClientMsg) {
 	p.out = b
 }
 
-func (h *hub) leave(p *player) {
+// leave takes p out of its room; why is for the game's backend.
+func (h *hub) leave(p *player, why string) {
 	r := p.room
 	r.remove(p, h.tick, h.now)
 	p.log.Debug().Uint32("room", r.id).Msg("left room")
+	h.notify(webhook.PlayerLeft, r.id, webhook.PlayerEvent{Room: r.id, Player: p.id, UserID: p.userID, Name: p.name, Reason: why})
 }
 
 // masterRoom returns p's room if p is its master, else replies an error.
@@ -194,7 +203,7 @@ func (h *hub) kick(p *player, m *codec.ClientMsg) {
 	case target == p:
 		h.replyError(p, m.RID, codec.CodeBadRequest, "the master cannot kick itself; leave instead")
 	default:
-		h.leave(target)
+		h.leave(target, codec.CodeKicked.String())
 		target.out = codec.AppendRoomLeft(target.out, 0, codec.CodeKicked)
 		p.out = codec.AppendOK(p.out, m.RID)
 		target.log.Info().Uint32("room", r.id).Uint32("by", p.id).Msg("kicked")
@@ -275,15 +284,22 @@ func (h *hub) chat(p *player, m *codec.ClientMsg) {
 	}
 }
 
+// dropRoom forgets r (its members are gone); the caller takes it out of
+// roomOrder.
+func (h *hub) dropRoom(r *room, why string) {
+	delete(h.rooms, r.id)
+	delete(h.codes, r.code)
+	h.stats.rooms.Add(-1)
+	h.cfg.log.Info().Uint32("room", r.id).Str("reason", why).Msg("room removed")
+	h.notify(webhook.RoomClosed, r.id, webhook.RoomEvent{Room: r.id, Code: r.code, Mode: r.mode, Reason: why})
+}
+
 // reapRooms removes rooms that have been empty for longer than the grace.
 func (h *hub) reapRooms() {
 	kept := h.roomOrder[:0]
 	for _, r := range h.roomOrder {
 		if len(r.members) == 0 && !r.emptySince.IsZero() && h.now.Sub(r.emptySince) >= h.cfg.emptyRoomGrace {
-			delete(h.rooms, r.id)
-			delete(h.codes, r.code)
-			h.stats.rooms.Add(-1)
-			h.cfg.log.Info().Uint32("room", r.id).Msg("room removed")
+			h.dropRoom(r, "empty")
 			continue
 		}
 		kept = append(kept, r)

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -25,10 +26,13 @@ type conn interface {
 
 // player is one connected client. Owned by the tick goroutine.
 type player struct {
-	id     uint32
-	link   conn
-	log    zerolog.Logger
-	remote string
+	id        uint32
+	link      conn
+	log       zerolog.Logger
+	addr      netip.AddrPort // where its connection comes from
+	transport string         // "kcp", "ws" (the link's, as of its last connection)
+	bytesIn   uint64         // message bytes received, framing included
+	bytesOut  uint64         // bytes handed to its links
 
 	limits *limiter
 

@@ -18,6 +18,10 @@ func (h *hub) resume(p *player, m *codec.ClientMsg) {
 		h.closePlayer(p, codec.CodeResumeFailed, "the lost session missed more than the server kept")
 		return
 	}
+	if b, ok := h.cfg.bans.match(q.userID, p.addr.Addr(), h.now); ok {
+		h.closePlayer(p, codec.CodeBanned, banReason(b))
+		return
+	}
 	l := p.link
 	h.dropLink(p)
 	p.closing = true
@@ -36,7 +40,8 @@ func (h *hub) resume(p *player, m *codec.ClientMsg) {
 		q.presenceTick = h.tick
 	}
 	q.behind = 0
-	q.log = q.log.With().Str("remote", p.remote).Logger()
+	q.addr, q.transport = p.addr, p.transport
+	q.log = q.log.With().Str("remote", p.addr.String()).Str("transport", p.transport).Logger()
 	h.issueToken(q)
 
 	// Replay what was sent after the last frame the client saw, then what

@@ -29,6 +29,7 @@ type room struct {
 	members    []*player
 	master     *player
 	emptySince time.Time // zero while the room has members
+	created    time.Time
 
 	leaves       [leaveLogSize]leaveRec // ring of recent leaves
 	leaveCount   uint64                 // leaves ever recorded

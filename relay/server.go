@@ -17,6 +17,7 @@ import (
 	"github.com/tickrelay/tickrelay/relay/admit"
 	"github.com/tickrelay/tickrelay/relay/kcplink"
 	"github.com/tickrelay/tickrelay/relay/link"
+	"github.com/tickrelay/tickrelay/relay/webhook"
 	"github.com/tickrelay/tickrelay/relay/wslink"
 	"github.com/tickrelay/tickrelay/tick"
 )
@@ -99,6 +100,11 @@ type Server struct {
 	RateLimits RateLimits
 	// KCP tunes the transport.
 	KCP KCPConfig
+	// Webhooks, when set, receives room and player events for the game's
+	// backend (room created and closed, player joined and left). The tick
+	// only enqueues: a slow backend never holds it. The server neither
+	// starts nor stops it: its owner does.
+	Webhooks *webhook.Dispatcher
 	// Logger receives the server's logs. The zero value logs nothing.
 	Logger zerolog.Logger
 	// Clock drives the tick; nil means the system clock. For tests.
@@ -110,6 +116,9 @@ type Server struct {
 	kcp        *kcplink.Transport // the first KCP transport, for Stats
 	ws         *wslink.Transport  // the WebSocket transport, once ServeWebSocket ran
 	pending    []link.Link        // accepted, not yet adopted by the tick
+	ops        chan func()        // operator calls for the tick (operator.go)
+	bans       *banList
+	startedAt  time.Time
 	started    bool
 	closing    bool          // Shutdown or Close was called
 	shutdown   chan struct{} // closed when Shutdown asks the tick to close players
@@ -266,5 +275,7 @@ func (s *Server) hubConfig(rate int) hubConfig {
 		idleTimeout:       orDur(s.IdleTimeout, 10*time.Second),
 		rateLimits:        s.RateLimits.withDefaults(),
 		log:               s.Logger,
+		bans:              s.bans,
+		hooks:             s.hook,
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/relay/kcplink"
+	"github.com/tickrelay/tickrelay/relay/webhook"
 	"github.com/tickrelay/tickrelay/relay/wslink"
 	"github.com/tickrelay/tickrelay/tick"
 )
@@ -25,6 +26,8 @@ type Stats struct {
 	Transports    map[string]int // open connections by transport ("kcp", "ws")
 	Filter        FilterStats    // datagrams in front of KCP (the first KCP socket)
 	WebSocket     wslink.Stats   // the WebSocket transport
+	Webhooks      webhook.Stats  // the webhook dispatcher, if any
+	BytesIn       uint64         // client message bytes received, framing included
 	KCP           KCPStats
 }
 
@@ -76,6 +79,10 @@ func (s *Server) Stats() Stats {
 	if wsTr != nil {
 		st.WebSocket = wsTr.Stats()
 	}
+	if s.Webhooks != nil {
+		st.Webhooks = s.Webhooks.Stats()
+	}
+	st.BytesIn = s.stats.bytesIn.Load()
 	st.Transports = map[string]int{
 		"kcp": int(s.stats.linksKCP.Load()),
 		"ws":  int(s.stats.linksWS.Load()),

@@ -53,6 +53,12 @@ type config struct {
 	pprof        bool
 	origins      string
 	proxies      string
+	adminAddr    string
+	adminToken   string
+	adminFile    string
+	hookURL      string
+	hookSecret   string
+	hookFile     string
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
@@ -97,6 +103,12 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "TCP address serving /metrics (Prometheus) and /stats (JSON); empty: off")
 	fs.BoolVar(&c.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on -metrics-addr")
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "TCP address of the operator API and dashboard; empty: off; a bare :port binds loopback only")
+	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token for the operator API (prefer -admin-token-file)")
+	fs.StringVar(&c.adminFile, "admin-token-file", "", "file holding the operator API's bearer token")
+	fs.StringVar(&c.hookURL, "webhook-url", "", "URL of the game backend that receives room and player events (POST, JSON, signed); empty: off")
+	fs.StringVar(&c.hookSecret, "webhook-secret", "", "HMAC secret signing webhook requests (prefer -webhook-secret-file)")
+	fs.StringVar(&c.hookFile, "webhook-secret-file", "", "file holding the webhook secret")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: relay [flags]\n       relay token -h\n\nRuns the relay server. Each flag can also be set by an environment variable:\n"+
 			"-tick-rate is RELAY_TICK_RATE and so on; the command line wins.\n\nFlags:\n")
@@ -211,6 +223,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}()
 	}
+	hooks, err := startWebhooks(c, log)
+	if err != nil {
+		return err
+	}
+	srv.Webhooks = hooks
+	as, err := startAdmin(c, srv, log)
+	if err != nil {
+		if hooks != nil {
+			hooks.Close()
+		}
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.shutdownWait)
+		defer cancel()
+		stopOperator(ctx, as, hooks, log)
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	select {

@@ -33,6 +33,9 @@ type statsCollector struct {
 	dgramsIn, dgramsDropped, dgramsOut   *prometheus.Desc
 	sendRefused, kcpOut, kcpResent       *prometheus.Desc
 	workHist, lateHist                   *prometheus.Desc
+	connections, bytesIn                 *prometheus.Desc
+	wsRefused, wsClosedBad               *prometheus.Desc
+	hookEvents, hookDropped, hookQueued  *prometheus.Desc
 }
 
 func newStatsCollector(stats func() relay.Stats) *statsCollector {
@@ -67,6 +70,13 @@ func newStatsCollector(stats func() relay.Stats) *statsCollector {
 		kcpOut:        d("kcp_segments_out_total", "KCP segments sent, resends included (per process)."),
 		kcpResent:     d("kcp_segments_resent_total", "KCP segments resent, by cause (per process).", "cause"),
 		workHist:      d("tick_work_duration_seconds", "Tick work duration, every tick since the server started."),
+		connections:   d("connections", "Open connections, by transport.", "transport"),
+		bytesIn:       d("bytes_in_total", "Client message bytes received, framing included."),
+		wsRefused:     d("websocket_refused_total", "WebSocket connections refused at admission, by reason.", "reason"),
+		wsClosedBad:   d("websocket_hostile_closed_total", "WebSocket connections closed for a text message or one over the size limit.", "reason"),
+		hookEvents:    d("webhook_events_total", "Webhook events, by outcome: enqueued, delivered.", "outcome"),
+		hookDropped:   d("webhook_dropped_total", "Webhook events dropped, by reason.", "reason"),
+		hookQueued:    d("webhook_queued", "Webhook events waiting, in backoff or in flight."),
 		lateHist:      d("tick_lateness_duration_seconds", "Tick start lateness, every tick since the server started."),
 	}
 }
@@ -74,7 +84,8 @@ func newStatsCollector(stats func() relay.Stats) *statsCollector {
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.ticks, c.overruns, c.skipped, c.work, c.late, c.workMax, c.lateMax,
 		c.players, c.rooms, c.framesSent, c.framesBehind, c.bytesOut, c.messagesIn, c.eventsRelayed,
-		c.chatRelay, c.closes, c.dgramsIn, c.dgramsDropped, c.dgramsOut, c.sendRefused, c.kcpOut, c.kcpResent, c.workHist, c.lateHist} {
+		c.chatRelay, c.closes, c.dgramsIn, c.dgramsDropped, c.dgramsOut, c.sendRefused, c.kcpOut, c.kcpResent, c.workHist, c.lateHist,
+		c.connections, c.bytesIn, c.wsRefused, c.wsClosedBad, c.hookEvents, c.hookDropped, c.hookQueued} {
 		ch <- d
 	}
 }
@@ -125,6 +136,21 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.kcpResent, s.KCP.FastRetransSegs, "fast")
 	counter(c.kcpResent, s.KCP.EarlyRetransSegs, "early")
 	counter(c.kcpResent, s.KCP.LostSegs, "timeout")
+	for transport, n := range s.Transports {
+		gauge(c.connections, float64(n), transport)
+	}
+	counter(c.bytesIn, s.BytesIn)
+	for reason, n := range s.WebSocket.Refused {
+		counter(c.wsRefused, n, reason)
+	}
+	counter(c.wsClosedBad, s.WebSocket.TextMessages, "text_message")
+	counter(c.wsClosedBad, s.WebSocket.TooLarge, "too_large")
+	counter(c.hookEvents, s.Webhooks.Enqueued, "enqueued")
+	counter(c.hookEvents, s.Webhooks.Delivered, "delivered")
+	for reason, n := range s.Webhooks.Drops {
+		counter(c.hookDropped, n, reason)
+	}
+	gauge(c.hookQueued, float64(s.Webhooks.Queued))
 	histogram(ch, c.workHist, &s.Tick.WorkHist)
 	histogram(ch, c.lateHist, &s.Tick.LateHist)
 }

@@ -73,6 +73,10 @@ func (r Refusal) String() string {
 // get no answer.
 func (r Refusal) Full() bool { return r == SessionCap || r == PerIPCap }
 
+// Answered reports whether a client refused for r is told why (server_full
+// or banned) instead of being left to time out.
+func (r Refusal) Answered() bool { return r.Full() || r == Banned }
+
 type ipCount struct{ pending, sessions int32 }
 
 // Quota is the shared budget. Its methods are safe for concurrent use.

@@ -100,6 +100,7 @@ var goldenExamples = []struct {
 			[]any{[]any{2, []any{10, -5}}}, []any{[]any{5, false}}},
 		[]any{[]any{1233, 2, 5, "hit"}},
 		[]any{[]any{1, 0, 1700000000000, "gg"}}), true},
+	{"5.7 announce", Msg(TAnnounce, "restart at 18:00", 1700000000000), true},
 }
 
 // The document's hex examples are exactly what this suite's encoder makes
@@ -155,6 +156,8 @@ func checkGoldenServer(t *testing.T, section string, m *ServerMsg) {
 				Presence: []Presence{{ID: 5, Connected: false}}},
 			Events: []Event{{Tick: 1233, From: 2, Code: 5, Payload: Encode("hit")}},
 			Chat:   []Chat{{From: 1, To: 0, ServerTimeMs: 1700000000000, Text: "gg"}}}
+	case TAnnounce:
+		got, want = []any{m.Text, m.ServerTimeMs}, []any{"restart at 18:00", uint64(1700000000000)}
 	default:
 		t.Fatalf("section %s: no check for message %d", section, m.Type)
 	}

@@ -31,6 +31,7 @@ const (
 	TRoomList     = 32
 	TRoomLeft     = 33
 	TPong         = 34
+	TAnnounce     = 35
 	TFrame        = 40
 )
 
@@ -63,6 +64,8 @@ const (
 	CodeRateLimited      = 25
 	CodeResumeFailed     = 26
 	CodeReplaced         = 27
+	CodeBanned           = 28
+	CodeRoomClosed       = 29
 )
 
 // ServerMsg is one server message, checked against the field types of
@@ -72,14 +75,16 @@ type ServerMsg struct {
 	Body  Node
 	Extra int // elements after the documented ones (forward compatibility)
 
-	RID     uint32 // error, ok, room_joined, room_list, room_left
-	Code    int    // error, close, room_left
-	Text    string // error message, close reason
-	Welcome Welcome
-	Joined  RoomJoined
-	Rooms   []RoomEntry
-	Pong    Pong
-	Frame   Frame
+	RID  uint32 // error, ok, room_joined, room_list, room_left
+	Code int    // error, close, room_left
+	Text string // error message, close reason, announce text
+	// ServerTimeMs is the announce message's time.
+	ServerTimeMs uint64
+	Welcome      Welcome
+	Joined       RoomJoined
+	Rooms        []RoomEntry
+	Pong         Pong
+	Frame        Frame
 }
 
 // Welcome is [2, version, player_id, resume_token, tick_rate,
@@ -315,7 +320,7 @@ func PropsOf(n Node) (Props, error) {
 // documented is the element count of each server message in section 5.
 var documented = map[int]int{
 	TWelcome: 9, TError: 4, TClose: 3, TOK: 2, TRoomJoined: 6,
-	TRoomList: 3, TRoomLeft: 3, TPong: 5, TFrame: 6,
+	TRoomList: 3, TRoomLeft: 3, TPong: 5, TAnnounce: 3, TFrame: 6,
 }
 
 // ParseServer decodes one server message body and checks every field
@@ -388,6 +393,9 @@ func ParseServer(body []byte) (*ServerMsg, error) {
 		p.ServerTimeMs = f.uint("server_time_ms", math.MaxUint64)
 		p.Tick = f.uint("tick", math.MaxUint64)
 		p.HoldUs = f.uint("hold_us", math.MaxUint64)
+	case TAnnounce:
+		m.Text = f.str("text")
+		m.ServerTimeMs = f.uint("server_time_ms", math.MaxUint64)
 	case TFrame:
 		parseFrame(f, &m.Frame)
 	}

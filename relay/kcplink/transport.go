@@ -247,9 +247,9 @@ func (t *Transport) datagram(b []byte, raw netip.AddrPort) {
 		}
 		return
 	}
-	if ok, full := t.adm.admit(b, key); !ok {
-		if full && t.adm.allowReply() {
-			t.replyFull(b, raw)
+	if ok, answer := t.adm.admit(b, key); !ok {
+		if answer != 0 && t.adm.allowReply() {
+			t.replyRefusal(b, raw, answer)
 		}
 		return
 	}
