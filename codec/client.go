@@ -40,8 +40,12 @@ type ClientMsg struct {
 	Target     uint8  // event
 	EventCode  uint32 // event
 	Targets    []uint32
-	ClientTime int64  // ping
-	AckedTick  uint64 // ping, optional: the last frame tick received, so the server can forget what it kept for a resume
+	ClientTime int64    // ping
+	AckedTick  uint64   // ping, optional: the last frame tick received, so the server can forget what it kept for a resume
+	Regions    [][]byte // queue_join: acceptable regions, empty for any
+	Skill      float64  // queue_join
+	Seats      []uint32 // backfill: the team of each open seat
+	Channel    []byte   // channel_join, channel_leave, channel_say, channel_members
 }
 
 // minFields is the element count of each client message; a longer array is
@@ -50,6 +54,8 @@ var minFields = [256]uint8{
 	THello: 4, TCreateRoom: 6, TJoinRoom: 3, TJoinCode: 3, TListRooms: 5,
 	TJoinOrCreate: 5, TLeaveRoom: 2, TSetRoomProps: 3, TSetPlayerProps: 3,
 	TSetLocked: 3, TKick: 3, TState: 2, TEvent: 5, TChat: 3, TPing: 2, TBye: 1,
+	TQueueJoin: 6, TQueueLeave: 2, TBackfill: 3, TPartyCreate: 2, TPartyJoin: 3, TPartyLeave: 2,
+	TChannelJoin: 3, TChannelLeave: 3, TChannelSay: 3, TChannelMembers: 3,
 }
 
 // ErrUnknownType is returned for a message type this version does not know.
@@ -98,7 +104,7 @@ func ErrorCode(err error) Code {
 // hasRID reports whether messages of type t carry a request id.
 func hasRID(t Type) bool {
 	switch t {
-	case THello, TState, TEvent, TChat, TPing, TBye:
+	case THello, TState, TEvent, TChat, TPing, TBye, TChannelSay:
 		return false
 	}
 	return minFields[t] != 0
@@ -150,7 +156,7 @@ func DecodeClient(body []byte, lim *Limits, m *ClientMsg) error {
 	if n < want {
 		return fmt.Errorf("%w: message %d has %d fields, needs %d", ErrType, t, n, want)
 	}
-	*m = ClientMsg{Props: m.Props[:0], Targets: m.Targets[:0], Type: Type(t)}
+	*m = ClientMsg{Props: m.Props[:0], Targets: m.Targets[:0], Regions: m.Regions[:0], Seats: m.Seats[:0], Type: Type(t)}
 	d := fieldReader{r: &r, lim: lim, m: m}
 	if err := d.fields(); err != nil {
 		return d.wrap(err)
@@ -305,8 +311,72 @@ func (d *fieldReader) fields() (err error) {
 		m.Text, err = d.str("text", lim.Chat)
 	case TPing:
 		m.ClientTime, err = r.Int()
+	case TQueueJoin:
+		return d.queueJoin()
+	case TQueueLeave, TPartyCreate, TPartyLeave:
+	case TBackfill:
+		return d.seats()
+	case TPartyJoin:
+		m.Code, err = d.str("code", maxJoinCode)
+	case TChannelJoin, TChannelLeave, TChannelMembers:
+		m.Channel, err = d.str("channel", lim.Mode)
+	case TChannelSay:
+		if m.Channel, err = d.str("channel", lim.Mode); err != nil {
+			return err
+		}
+		m.Text, err = d.str("text", lim.Chat)
 	}
 	return err
+}
+
+// queueJoin reads [mode, regions, skill, props].
+func (d *fieldReader) queueJoin() (err error) {
+	r, m := d.r, d.m
+	if m.Mode, err = d.str("mode", d.lim.Mode); err != nil {
+		return err
+	}
+	if !r.IsNil() {
+		n, err := r.ArrayLen(d.lim.Regions)
+		if errors.Is(err, ErrTooLarge) {
+			return d.refuse("regions", CodeLimit, err)
+		}
+		if err != nil {
+			return err
+		}
+		for range n {
+			reg, err := d.str("regions", d.lim.Region)
+			if err != nil {
+				return err
+			}
+			m.Regions = append(m.Regions, reg)
+		}
+	}
+	if m.Skill, err = r.Float(); err != nil {
+		return err
+	}
+	if math.IsNaN(m.Skill) || math.IsInf(m.Skill, 0) {
+		return d.refuse("skill", CodeBadRequest, fmt.Errorf("%w: skill %v", ErrRange, m.Skill))
+	}
+	return d.props()
+}
+
+// seats reads backfill's array of team numbers.
+func (d *fieldReader) seats() error {
+	n, err := d.r.ArrayLen(d.lim.Seats)
+	if errors.Is(err, ErrTooLarge) {
+		return d.refuse("seats", CodeLimit, err)
+	}
+	if err != nil {
+		return err
+	}
+	for range n {
+		s, err := d.uint("seats", 255)
+		if err != nil {
+			return err
+		}
+		d.m.Seats = append(d.m.Seats, uint32(s))
+	}
+	return nil
 }
 
 // helloExtras are hello's optional trailing fields: auth, resume, last_tick.
@@ -477,6 +547,32 @@ func AppendClient(b []byte, m *ClientMsg) []byte {
 			b = AppendUint(b, m.AckedTick)
 		}
 	case TBye:
+	case TQueueJoin:
+		b = AppendUint(b, uint64(m.RID))
+		b = AppendStrBytes(b, m.Mode)
+		if m.Regions == nil {
+			b = AppendNil(b)
+		} else {
+			b = AppendArrayLen(b, len(m.Regions))
+			for _, r := range m.Regions {
+				b = AppendStrBytes(b, r)
+			}
+		}
+		b = AppendFloat64(b, m.Skill)
+		b = AppendProps(b, m.Props)
+	case TQueueLeave, TPartyCreate, TPartyLeave:
+		b = AppendUint(b, uint64(m.RID))
+	case TBackfill:
+		b = AppendArrayLen(AppendUint(b, uint64(m.RID)), len(m.Seats))
+		for _, s := range m.Seats {
+			b = AppendUint(b, uint64(s))
+		}
+	case TPartyJoin:
+		b = AppendStrBytes(AppendUint(b, uint64(m.RID)), m.Code)
+	case TChannelJoin, TChannelLeave, TChannelMembers:
+		b = AppendStrBytes(AppendUint(b, uint64(m.RID)), m.Channel)
+	case TChannelSay:
+		b = AppendStrBytes(AppendStrBytes(b, m.Channel), m.Text)
 	}
 	EndFrame(b, start)
 	return b

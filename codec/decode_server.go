@@ -27,6 +27,16 @@ type ServerMsg struct {
 	ClientTime   int64 // pong
 	HoldUs       int64 // pong: microseconds the ping waited in the server
 	Frame        *Frame
+	Outcome      int           // match
+	Team         int           // match
+	Region       string        // match
+	WaitedMs     int64         // match
+	PartyID      uint32        // party
+	Leader       uint32        // party
+	Members      []PartyMember // party, channel
+	Channel      string        // channel
+	Count        int           // channel: members in all
+	History      []ChatMsg     // channel: its last lines, oldest first
 }
 
 // Props maps property keys to encoded msgpack values.
@@ -100,12 +110,15 @@ type Event struct {
 	Payload []byte
 }
 
-// ChatMsg is a delivered chat line; To is 0 for room chat.
+// ChatMsg is a delivered chat line; To is 0 for room chat. Lobby chat
+// lines carry their channel and the sender's name.
 type ChatMsg struct {
 	From         uint32
 	To           uint32
 	ServerTimeMs int64
 	Text         string
+	Channel      string
+	FromName     string
 }
 
 // serverLimit bounds counts and sizes when decoding server messages: looser
@@ -169,6 +182,28 @@ func DecodeServer(body []byte) (*ServerMsg, error) {
 	case TAnnounce:
 		m.Message = d.str()
 		m.ServerTimeMs = d.int()
+	case TMatch:
+		m.Outcome = int(d.uint())
+		m.RoomID = d.id()
+		m.Team = int(d.uint())
+		m.Region = d.str()
+		m.WaitedMs = d.int()
+	case TParty:
+		m.PartyID = d.id()
+		m.JoinCode = d.str()
+		m.Leader = d.id()
+		m.Members = d.members()
+	case TChannel:
+		m.RID = d.id()
+		m.Channel = d.str()
+		m.Count = int(d.uint())
+		m.Members = d.members()
+		n := d.array()
+		for i := 0; i < n && d.err == nil; i++ {
+			x := d.tuple(4)
+			m.History = append(m.History, ChatMsg{From: d.id(), FromName: d.str(), ServerTimeMs: d.int(), Text: d.str(), Channel: m.Channel})
+			d.skip(x)
+		}
 	case TFrame:
 		m.Frame = d.frame()
 	default:
@@ -289,6 +324,17 @@ func (d *serverDecoder) props() Props {
 	return p
 }
 
+func (d *serverDecoder) members() []PartyMember {
+	n := d.array()
+	var out []PartyMember
+	for i := 0; i < n && d.err == nil; i++ {
+		x := d.tuple(2)
+		out = append(out, PartyMember{ID: d.id(), Name: d.str()})
+		d.skip(x)
+	}
+	return out
+}
+
 func (d *serverDecoder) roomList() []RoomInfo {
 	n := d.array()
 	var rooms []RoomInfo
@@ -315,7 +361,12 @@ func (d *serverDecoder) frame() *Frame {
 	n = d.array()
 	for i := 0; i < n && d.err == nil; i++ {
 		extra := d.tuple(4)
-		f.Chat = append(f.Chat, ChatMsg{From: d.id(), To: d.id(), ServerTimeMs: d.int(), Text: d.str()})
+		c := ChatMsg{From: d.id(), To: d.id(), ServerTimeMs: d.int(), Text: d.str()}
+		if extra >= 2 {
+			c.Channel, c.FromName = d.str(), d.str()
+			extra -= 2
+		}
+		f.Chat = append(f.Chat, c)
 		d.skip(extra)
 	}
 	return f

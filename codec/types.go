@@ -32,6 +32,17 @@ const (
 	TChat           Type = 22
 	TPing           Type = 23
 	TBye            Type = 24
+	// Matchmaking, parties and lobby chat.
+	TQueueJoin      Type = 50
+	TQueueLeave     Type = 51
+	TBackfill       Type = 52
+	TPartyCreate    Type = 53
+	TPartyJoin      Type = 54
+	TPartyLeave     Type = 55
+	TChannelJoin    Type = 56
+	TChannelLeave   Type = 57
+	TChannelSay     Type = 58
+	TChannelMembers Type = 59
 )
 
 // Server to client messages.
@@ -45,6 +56,9 @@ const (
 	TRoomLeft   Type = 33
 	TPong       Type = 34
 	TAnnounce   Type = 35
+	TMatch      Type = 36
+	TParty      Type = 37
+	TChannel    Type = 38
 	TFrame      Type = 40
 )
 
@@ -82,6 +96,9 @@ const (
 	CodeReplaced         Code = 27 // the player resumed on another connection
 	CodeBanned           Code = 28 // the operator banned this player or address
 	CodeRoomClosed       Code = 29 // the operator closed the room
+	CodeNotLeader        Code = 30 // only the party's leader may do this
+	CodeInParty          Code = 31 // leave the party first, or let its leader act
+	CodeQueued           Code = 32 // the player (or its party) is in the matchmaker's queue
 )
 
 var codeNames = [...]string{
@@ -114,6 +131,9 @@ var codeNames = [...]string{
 	CodeReplaced:         "replaced",
 	CodeBanned:           "banned",
 	CodeRoomClosed:       "room_closed",
+	CodeNotLeader:        "not_leader",
+	CodeInParty:          "in_party",
+	CodeQueued:           "queued",
 }
 
 // String returns the code's protocol name, e.g. "room_full".
@@ -145,6 +165,9 @@ type Limits struct {
 	Targets    int // player ids in one event's target list
 	Chat       int // bytes in a chat text
 	MaxPlayers int // largest max_players a room may ask for
+	Regions    int // regions in one queue request
+	Region     int // bytes in a region name
+	Seats      int // seats in one backfill request
 }
 
 // DefaultLimits are the limits used where a field is zero.
@@ -159,6 +182,9 @@ var DefaultLimits = Limits{
 	Targets:    64,
 	Chat:       256,
 	MaxPlayers: 64,
+	Regions:    8,
+	Region:     32,
+	Seats:      64,
 }
 
 // WithDefaults returns l with every zero field set to its default.
@@ -179,5 +205,16 @@ func (l Limits) WithDefaults() Limits {
 	set(&l.Targets, d.Targets)
 	set(&l.Chat, d.Chat)
 	set(&l.MaxPlayers, d.MaxPlayers)
+	set(&l.Regions, d.Regions)
+	set(&l.Region, d.Region)
+	set(&l.Seats, d.Seats)
 	return l
 }
+
+// Match outcomes, the second element of a match message.
+const (
+	MatchFound     = 0 // a match formed: the player is in its room
+	MatchTimedOut  = 1 // the queue's maximum wait passed without a match
+	MatchCancelled = 2 // the ticket was withdrawn (the party changed, its leader left the queue)
+	MatchBackfill  = 3 // the player filled an open seat of a running room
+)

@@ -151,7 +151,11 @@ func newHarness(t testing.TB) *harness {
 
 func newHarnessConfig(t testing.TB, cfg hubConfig) *harness {
 	x := &harness{t: t, stats: &counters{}, start: time.Unix(1_700_000_000, 0)}
-	x.h = newHub(cfg, x.stats)
+	h, err := newHub(cfg, x.stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.h = h
 	return x
 }
 

@@ -9,6 +9,7 @@ import (
 // end finishes the tick: builds each player's frame, hands output to links
 // that are free, and closes what has to close.
 func (h *hub) end() {
+	h.stepMatchmaker()
 	// Every change stamped with this tick must happen before the first
 	// frame of the tick is built, or members built earlier would miss it:
 	// so players that must go leave their rooms in a first pass.

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/match"
 )
 
 // hubConfig is the hub's part of the server configuration, with defaults
@@ -34,6 +35,8 @@ type hubConfig struct {
 	log               zerolog.Logger
 	// bans, when set, refuses banned players and addresses at hello.
 	bans *banList
+	// matchmaker configures the matchmaker; nil: none.
+	matchmaker *match.Config
 	// hooks, when set, receives room and player events (webhooks); it
 	// must not block.
 	hooks func(typ string, room uint32, data any)
@@ -70,6 +73,16 @@ type hub struct {
 	msg     codec.ClientMsg // reused for every decode
 	scratch []byte          // one encoded event or chat entry
 
+	// The meeting place (matchmaking.go, party.go, channels.go).
+	mm           *match.Matchmaker // nil: no matchmaker
+	mmResults    match.Results
+	tickets      map[uint64]*ticketInfo
+	nextTicket   uint64
+	parties      map[string]*party // by code
+	nextParty    uint32
+	partyScratch []codec.PartyMember
+	channels     map[string]*channel
+
 	shuttingDown bool
 	// A maintenance drain: no new sessions or rooms; at drainAt every
 	// client is closed, as on a shutdown.
@@ -94,16 +107,27 @@ type counters struct {
 	linksWS       atomic.Int64
 }
 
-func newHub(cfg hubConfig, stats *counters) *hub {
-	return &hub{
-		cfg:     cfg,
-		players: make(map[uint32]*player),
-		links:   make(map[conn]*player),
-		tokens:  make(map[string]*player),
-		rooms:   make(map[uint32]*room),
-		codes:   make(map[string]*room),
-		stats:   stats,
+func newHub(cfg hubConfig, stats *counters) (*hub, error) {
+	h := &hub{
+		cfg:      cfg,
+		players:  make(map[uint32]*player),
+		links:    make(map[conn]*player),
+		tokens:   make(map[string]*player),
+		rooms:    make(map[uint32]*room),
+		codes:    make(map[string]*room),
+		tickets:  make(map[uint64]*ticketInfo),
+		parties:  make(map[string]*party),
+		channels: make(map[string]*channel),
+		stats:    stats,
 	}
+	if cfg.matchmaker != nil {
+		mm, err := match.New(*cfg.matchmaker)
+		if err != nil {
+			return nil, err
+		}
+		h.mm = mm
+	}
+	return h, nil
 }
 
 // begin starts tick n at now; every handle call until end belongs to it.
@@ -220,6 +244,30 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		p.out = codec.AppendPong(p.out, m.ClientTime, h.nowMs, h.tick, max(hold, 0))
 	case codec.TBye:
 		h.closePlayer(p, codec.CodeClientClosed, "client said bye")
+	case codec.TQueueJoin:
+		h.queueJoin(p, m)
+	case codec.TQueueLeave:
+		h.queueLeave(p, m.RID)
+	case codec.TBackfill:
+		h.backfill(p, m)
+	case codec.TPartyCreate:
+		h.partyCreate(p, m.RID)
+	case codec.TPartyJoin:
+		h.partyJoin(p, m.RID, m.Code)
+	case codec.TPartyLeave:
+		h.partyLeaveMsg(p, m.RID)
+	case codec.TChannelJoin:
+		h.channelJoin(p, m.RID, string(m.Channel))
+	case codec.TChannelLeave:
+		h.channelLeave(p, m.RID, string(m.Channel))
+	case codec.TChannelMembers:
+		h.channelMembers(p, m.RID, string(m.Channel))
+	case codec.TChannelSay:
+		if !p.limits.chat.AllowN(h.now, 1) {
+			h.rateLimited(p, 0, "chat")
+			return
+		}
+		h.channelSay(p, string(m.Channel), m.Text)
 	}
 }
 

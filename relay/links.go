@@ -94,6 +94,7 @@ func (h *hub) closePlayer(p *player, code codec.Code, reason string) {
 		h.leave(p, code.String())
 	}
 	p.closing = true
+	h.leaveMeetingPlace(p)
 	h.forgetToken(p)
 	p.events, p.nEvents, p.chat, p.nChat = p.events[:0], 0, p.chat[:0], 0
 	if p.link != nil {
@@ -115,6 +116,7 @@ func (h *hub) awayOrRemove(p *player, why string) {
 			h.leave(p, why)
 		}
 		p.closing = true
+		h.leaveMeetingPlace(p)
 		h.forgetToken(p)
 		p.log.Info().Str("reason", why).Msg("session lost")
 		h.dead = append(h.dead, p)

@@ -17,17 +17,20 @@ func normalizeCode(c []byte) string {
 	return string(bytes.ToUpper(bytes.TrimSpace(c)))
 }
 
-func (h *hub) newCode() string {
+// newCode returns a fresh code that taken does not know.
+func newCode(taken func(string) bool) string {
 	var b [codeLen]byte
 	for {
 		for i := range b {
 			b[i] = codeAlphabet[rand.IntN(len(codeAlphabet))]
 		}
-		if h.codes[string(b[:])] == nil {
+		if !taken(string(b[:])) {
 			return string(b[:])
 		}
 	}
 }
+
+func (h *hub) roomCodeTaken(c string) bool { return h.codes[c] != nil }
 
 // newRoom creates a room with p's requested settings, or replies an error
 // and returns nil.
@@ -52,17 +55,22 @@ func (h *hub) newRoom(p *player, rid uint32, mode []byte, maxPlayers int, public
 		h.replyError(p, rid, codec.CodeLimit, err.Error())
 		return nil
 	}
+	h.addRoom(r)
+	return r
+}
+
+// addRoom gives r its id and code and makes it known.
+func (h *hub) addRoom(r *room) {
 	h.nextRoom++
 	r.id = h.nextRoom
-	r.code = h.newCode()
+	r.code = newCode(h.roomCodeTaken)
 	r.propsTick = h.tick
 	h.rooms[r.id] = r
 	h.roomOrder = append(h.roomOrder, r)
 	h.codes[r.code] = r
 	h.stats.rooms.Add(1)
-	h.cfg.log.Info().Uint32("room", r.id).Str("mode", r.mode).Bool("public", public).Uint32("by", p.id).Msg("room created")
+	h.cfg.log.Info().Uint32("room", r.id).Str("mode", r.mode).Bool("public", r.public).Msg("room created")
 	h.notify(webhook.RoomCreated, r.id, webhook.RoomEvent{Room: r.id, Code: r.code, Mode: r.mode, MaxPlayers: r.maxPlayers})
-	return r
 }
 
 func (h *hub) createRoom(p *player, m *codec.ClientMsg) {
@@ -74,6 +82,10 @@ func (h *hub) createRoom(p *player, m *codec.ClientMsg) {
 		h.replyError(p, m.RID, codec.CodeAlreadyInRoom, "leave the current room first")
 		return
 	}
+	if p.ticket != 0 {
+		h.replyError(p, m.RID, codec.CodeQueued, "leave the matchmaker's queue first")
+		return
+	}
 	if r := h.newRoom(p, m.RID, m.Mode, m.MaxPlayers, m.Public, m.Props); r != nil {
 		h.join(p, r, m.RID)
 	}
@@ -83,6 +95,8 @@ func (h *hub) join(p *player, r *room, rid uint32) {
 	switch {
 	case p.room != nil:
 		h.replyError(p, rid, codec.CodeAlreadyInRoom, "leave the current room first")
+	case p.ticket != 0:
+		h.replyError(p, rid, codec.CodeQueued, "leave the matchmaker's queue first")
 	case !roomAllowed(p.allowedRoom, r):
 		h.replyError(p, rid, codec.CodeForbidden, "the auth token does not allow this room")
 	case r.locked:
@@ -112,6 +126,10 @@ func (h *hub) joinOrCreate(p *player, m *codec.ClientMsg) {
 	}
 	if p.room != nil {
 		h.replyError(p, m.RID, codec.CodeAlreadyInRoom, "leave the current room first")
+		return
+	}
+	if p.ticket != 0 {
+		h.replyError(p, m.RID, codec.CodeQueued, "leave the matchmaker's queue first")
 		return
 	}
 	var best *room
@@ -287,6 +305,9 @@ func (h *hub) chat(p *player, m *codec.ClientMsg) {
 // dropRoom forgets r (its members are gone); the caller takes it out of
 // roomOrder.
 func (h *hub) dropRoom(r *room, why string) {
+	if r.backfill {
+		h.mm.CancelBackfill(uint64(r.id))
+	}
 	delete(h.rooms, r.id)
 	delete(h.codes, r.code)
 	h.stats.rooms.Add(-1)

@@ -69,6 +69,13 @@ type player struct {
 
 	closing bool // being removed: no more input is handled
 
+	// The meeting place: a ticket in the matchmaker's queue (0: none), a
+	// party, lobby chat channels, and the skill of its last ticket.
+	ticket   uint64
+	party    *party
+	channels []*channel
+	skill    float64
+
 	// Resume: a player whose link is lost stays away until awayUntil.
 	away         bool
 	awayUntil    time.Time

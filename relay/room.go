@@ -30,6 +30,12 @@ type room struct {
 	master     *player
 	emptySince time.Time // zero while the room has members
 	created    time.Time
+	// Set when the matchmaker made the room: its region and the
+	// properties its tickets matched on; backfill while it has an open
+	// backfill request (its id is the room's).
+	region     string
+	matchProps map[string]string
+	backfill   bool
 
 	leaves       [leaveLogSize]leaveRec // ring of recent leaves
 	leaveCount   uint64                 // leaves ever recorded

@@ -17,6 +17,7 @@ import (
 	"github.com/tickrelay/tickrelay/relay/admit"
 	"github.com/tickrelay/tickrelay/relay/kcplink"
 	"github.com/tickrelay/tickrelay/relay/link"
+	"github.com/tickrelay/tickrelay/relay/match"
 	"github.com/tickrelay/tickrelay/relay/webhook"
 	"github.com/tickrelay/tickrelay/relay/wslink"
 	"github.com/tickrelay/tickrelay/tick"
@@ -100,6 +101,10 @@ type Server struct {
 	RateLimits RateLimits
 	// KCP tunes the transport.
 	KCP KCPConfig
+	// Matchmaker configures the matchmaker's queues (per mode: players,
+	// teams, skill windows, waits); nil means match.Config{}: every mode
+	// gets match.DefaultQueue, free-for-all matches of 2 to 8.
+	Matchmaker *match.Config
 	// Webhooks, when set, receives room and player events for the game's
 	// backend (room created and closed, player joined and left). The tick
 	// only enqueues: a slow backend never holds it. The server neither
@@ -247,6 +252,15 @@ func (s *Server) wsConfig() wslink.Config {
 	}
 }
 
+// matchmakerConfig is the matchmaker's configuration: Matchmaker, or the
+// defaults.
+func (s *Server) matchmakerConfig() *match.Config {
+	if s.Matchmaker != nil {
+		return s.Matchmaker
+	}
+	return &match.Config{}
+}
+
 // quotaConfig is the admission budget every transport shares.
 func (s *Server) quotaConfig() admit.Config {
 	return admit.Config{
@@ -276,6 +290,7 @@ func (s *Server) hubConfig(rate int) hubConfig {
 		rateLimits:        s.RateLimits.withDefaults(),
 		log:               s.Logger,
 		bans:              s.bans,
+		matchmaker:        s.matchmakerConfig(),
 		hooks:             s.hook,
 	}
 }

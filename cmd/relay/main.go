@@ -20,6 +20,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/relay"
+	"github.com/tickrelay/tickrelay/relay/match"
 )
 
 func main() {
@@ -59,6 +60,7 @@ type config struct {
 	hookURL      string
 	hookSecret   string
 	hookFile     string
+	mmConfig     string
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
@@ -109,6 +111,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.hookURL, "webhook-url", "", "URL of the game backend that receives room and player events (POST, JSON, signed); empty: off")
 	fs.StringVar(&c.hookSecret, "webhook-secret", "", "HMAC secret signing webhook requests (prefer -webhook-secret-file)")
 	fs.StringVar(&c.hookFile, "webhook-secret-file", "", "file holding the webhook secret")
+	fs.StringVar(&c.mmConfig, "matchmaker-config", "", "JSON file of the matchmaker's queues per mode (players, teams, skill windows, waits); empty: every mode gets free-for-all matches of 2 to 8")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: relay [flags]\n       relay token -h\n\nRuns the relay server. Each flag can also be set by an environment variable:\n"+
 			"-tick-rate is RELAY_TICK_RATE and so on; the command line wins.\n\nFlags:\n")
@@ -205,6 +208,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv.Logger = log
 	if err := c.applyLists(); err != nil {
 		return err
+	}
+	if c.mmConfig != "" {
+		mc, err := match.LoadConfig(c.mmConfig)
+		if err != nil {
+			return err
+		}
+		srv.Matchmaker = &mc
 	}
 	if c.authSecret != "" {
 		srv.AuthSecret = []byte(c.authSecret)

@@ -271,3 +271,14 @@ func TestAdminNeedsAToken(t *testing.T) {
 		t.Fatalf("a bare port binds %q", got)
 	}
 }
+
+func TestMatchmakerConfigFlag(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "mm.json")
+	if err := os.WriteFile(bad, []byte(`{"queues": {"duel": {"max_playerz": 2}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-matchmaker-config", bad}, env(nil), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "max_playerz") {
+		t.Fatalf("a misspelt setting: %v", err)
+	}
+}

@@ -82,6 +82,7 @@ type Client struct {
 	gen       int    // connection generation: a reader of an older one exits quietly
 	delivered uint64 // tick of the last frame fully delivered to Messages
 	view      RoomView
+	party     Party
 	changed   chan struct{} // closed and replaced on every frame
 	closeErr  error
 	closed    bool

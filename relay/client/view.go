@@ -104,9 +104,18 @@ func (c *Client) dispatch(m *codec.ServerMsg, gen int) bool {
 	case codec.TWelcome:
 		c.reply(0, m)
 		return true
-	case codec.TOK, codec.TRoomJoined, codec.TRoomList:
-		c.reply(m.RID, m)
-		return true
+	case codec.TOK, codec.TRoomJoined, codec.TRoomList, codec.TChannel:
+		if m.RID != 0 {
+			c.reply(m.RID, m)
+			return true
+		}
+		// rid 0: the server's own doing (a match seating this player)
+	case codec.TParty:
+		c.mu.Lock()
+		c.party = Party{ID: m.PartyID, Code: m.JoinCode, Leader: m.Leader, Members: m.Members}
+		close(c.changed)
+		c.changed = make(chan struct{})
+		c.mu.Unlock()
 	case codec.TError:
 		if m.RID != 0 && c.reply(m.RID, m) {
 			return true
