@@ -18,34 +18,37 @@ type Prop struct {
 // what it keeps. One ClientMsg can be reused for every decode without
 // allocating.
 type ClientMsg struct {
-	Type       Type
-	RID        uint32 // request id, echoed in the reply
-	Version    int64  // hello
-	Name       []byte // hello
-	Auth       []byte // hello, optional: a signed token from the game's backend
-	Resume     []byte // hello, optional: the resume token of a lost session
-	LastTick   uint64 // hello, optional: the last frame tick the lost session received
-	Mode       []byte // create_room, list_rooms, join_or_create
-	Code       []byte // join_code
-	Text       []byte // chat
-	Props      []Prop // hello, create_room, list_rooms (filter), join_or_create, set_*_props
-	MaxPlayers int    // create_room, join_or_create
-	Limit      int    // list_rooms
-	Public     bool   // create_room
-	Locked     bool   // set_locked
-	RoomID     uint32 // join_room
-	PlayerID   uint32 // kick
-	To         uint32 // chat: 0 for the room, else a player id
-	Value      []byte // state value or event payload, encoded msgpack
-	Target     uint8  // event
-	EventCode  uint32 // event
-	Targets    []uint32
-	ClientTime int64    // ping
-	AckedTick  uint64   // ping, optional: the last frame tick received, so the server can forget what it kept for a resume
-	Regions    [][]byte // queue_join: acceptable regions, empty for any
-	Skill      float64  // queue_join
-	Seats      []uint32 // backfill: the team of each open seat
-	Channel    []byte   // channel_join, channel_leave, channel_say, channel_members
+	Type        Type
+	RID         uint32 // request id, echoed in the reply
+	Version     int64  // hello
+	Name        []byte // hello
+	Auth        []byte // hello, optional: a signed token from the game's backend
+	Resume      []byte // hello, optional: the resume token of a lost session
+	LastTick    uint64 // hello, optional: the last frame tick the lost session received
+	Mode        []byte // create_room, list_rooms, join_or_create
+	Code        []byte // join_code
+	Text        []byte // chat
+	Props       []Prop // hello, create_room, list_rooms (filter), join_or_create, set_*_props
+	MaxPlayers  int    // create_room, join_or_create
+	Limit       int    // list_rooms
+	Public      bool   // create_room
+	Locked      bool   // set_locked
+	RoomID      uint32 // join_room
+	PlayerID    uint32 // kick
+	To          uint32 // chat: 0 for the room, else a player id
+	Value       []byte // state value or event payload, encoded msgpack
+	Target      uint8  // event
+	EventCode   uint32 // event
+	Targets     []uint32
+	ClientTime  int64    // ping
+	AckedTick   uint64   // ping, optional: the last frame tick received, so the server can forget what it kept for a resume
+	Regions     [][]byte // queue_join: acceptable regions, empty for any
+	Skill       float64  // queue_join
+	Seats       []uint32 // backfill: the team of each open seat
+	Channel     []byte   // channel_join, channel_leave, channel_say, channel_members
+	PeerTo      int64    // peer_packet: 0 every other member, id one player, -id all but that one
+	PeerMode    uint8    // peer_packet: PeerReliable, PeerUnreliable, PeerUnreliableOrdered
+	PeerChannel uint8    // peer_packet
 }
 
 // minFields is the element count of each client message; a longer array is
@@ -56,6 +59,7 @@ var minFields = [256]uint8{
 	TSetLocked: 3, TKick: 3, TState: 2, TEvent: 5, TChat: 3, TPing: 2, TBye: 1,
 	TQueueJoin: 6, TQueueLeave: 2, TBackfill: 3, TPartyCreate: 2, TPartyJoin: 3, TPartyLeave: 2,
 	TChannelJoin: 3, TChannelLeave: 3, TChannelSay: 3, TChannelMembers: 3,
+	TPeerPacket: 5,
 }
 
 // ErrUnknownType is returned for a message type this version does not know.
@@ -88,9 +92,12 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // ErrorCode maps a decode error to the code a server sends with it.
 func ErrorCode(err error) Code {
-	var fe *FieldError
+	// DecodeClient returns a *FieldError as it is, unwrapped: a type
+	// assertion finds it without errors.As's allocation on the hostile
+	// input path.
+	fe, isField := err.(*FieldError)
 	switch {
-	case errors.As(err, &fe):
+	case isField:
 		return fe.Code
 	case errors.Is(err, ErrUnknownType):
 		return CodeUnknownMessage
@@ -104,10 +111,24 @@ func ErrorCode(err error) Code {
 // hasRID reports whether messages of type t carry a request id.
 func hasRID(t Type) bool {
 	switch t {
-	case THello, TState, TEvent, TChat, TPing, TBye, TChannelSay:
+	case THello, TState, TEvent, TChat, TPing, TBye, TChannelSay, TPeerPacket:
 		return false
 	}
 	return minFields[t] != 0
+}
+
+// PeekType returns the type of a client message body without decoding the
+// rest (0 if the body does not start like a message).
+func PeekType(body []byte) Type {
+	r := NewReader(body)
+	if n, err := r.ArrayLen(maxFields); err != nil || n < 1 {
+		return 0
+	}
+	t, err := r.Uint(255)
+	if err != nil {
+		return 0
+	}
+	return Type(t)
 }
 
 // PeekRID returns the request id of a client message body without decoding
@@ -325,6 +346,35 @@ func (d *fieldReader) fields() (err error) {
 			return err
 		}
 		m.Text, err = d.str("text", lim.Chat)
+	case TPeerPacket:
+		return d.peerPacket()
+	}
+	return err
+}
+
+// peerPacket reads [to, mode, channel, data].
+func (d *fieldReader) peerPacket() error {
+	r, m := d.r, d.m
+	to, err := r.Int()
+	if err != nil {
+		return err
+	}
+	if to < -math.MaxUint32 || to > math.MaxUint32 {
+		return d.refuse("to", CodeBadRequest, fmt.Errorf("%w: %d is not a player id", ErrRange, to))
+	}
+	m.PeerTo = to
+	mode, err := d.uint("mode", PeerUnreliableOrdered)
+	if err != nil {
+		return err
+	}
+	ch, err := d.uint("channel", 255)
+	if err != nil {
+		return err
+	}
+	m.PeerMode, m.PeerChannel = uint8(mode), uint8(ch)
+	m.Value, err = r.Bin(d.lim.Packet)
+	if errors.Is(err, ErrTooLarge) {
+		return d.refuse("data", CodeTooLarge, err)
 	}
 	return err
 }
@@ -573,6 +623,11 @@ func AppendClient(b []byte, m *ClientMsg) []byte {
 		b = AppendStrBytes(AppendUint(b, uint64(m.RID)), m.Channel)
 	case TChannelSay:
 		b = AppendStrBytes(AppendStrBytes(b, m.Channel), m.Text)
+	case TPeerPacket:
+		b = AppendInt(b, m.PeerTo)
+		b = AppendUint(b, uint64(m.PeerMode))
+		b = AppendUint(b, uint64(m.PeerChannel))
+		b = AppendBin(b, m.Value)
 	}
 	EndFrame(b, start)
 	return b

@@ -43,6 +43,8 @@ const (
 	TChannelLeave   Type = 57
 	TChannelSay     Type = 58
 	TChannelMembers Type = 59
+	// Godot's multiplayer API over the relay.
+	TPeerPacket Type = 60
 )
 
 // Server to client messages.
@@ -168,6 +170,7 @@ type Limits struct {
 	Regions    int // regions in one queue request
 	Region     int // bytes in a region name
 	Seats      int // seats in one backfill request
+	Packet     int // bytes of one peer packet's data
 }
 
 // DefaultLimits are the limits used where a field is zero.
@@ -185,6 +188,7 @@ var DefaultLimits = Limits{
 	Regions:    8,
 	Region:     32,
 	Seats:      64,
+	Packet:     4096,
 }
 
 // WithDefaults returns l with every zero field set to its default.
@@ -208,6 +212,7 @@ func (l Limits) WithDefaults() Limits {
 	set(&l.Regions, d.Regions)
 	set(&l.Region, d.Region)
 	set(&l.Seats, d.Seats)
+	set(&l.Packet, d.Packet)
 	return l
 }
 
@@ -217,4 +222,11 @@ const (
 	MatchTimedOut  = 1 // the queue's maximum wait passed without a match
 	MatchCancelled = 2 // the ticket was withdrawn (the party changed, its leader left the queue)
 	MatchBackfill  = 3 // the player filled an open seat of a running room
+)
+
+// Peer packet transfer modes (peer_packet and a frame's packets).
+const (
+	PeerReliable          = 0 // ordered, exactly once
+	PeerUnreliable        = 1 // latest per sender and channel in a frame
+	PeerUnreliableOrdered = 2 // as unreliable; the client drops one older than the last it took
 )

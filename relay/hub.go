@@ -3,7 +3,6 @@ package relay
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync/atomic"
@@ -103,6 +102,9 @@ type counters struct {
 	players       atomic.Int64
 	rooms         atomic.Int64
 	closes        [32]atomic.Uint64 // by codec.Code
+	peerRelayed   atomic.Uint64     // peer packet deliveries (one per recipient)
+	peerReplaced  atomic.Uint64     // unreliable peer packets replaced by a newer one before their frame
+	peerDropped   atomic.Uint64     // peer packets to no member, or from outside a room
 	linksKCP      atomic.Int64      // open links by transport, counted by the tick
 	linksWS       atomic.Int64
 }
@@ -160,7 +162,7 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 	h.stats.messagesIn.Add(1)
 	h.stats.bytesIn.Add(uint64(len(body) + codec.FrameHeaderSize))
 	p.bytesIn += uint64(len(body) + codec.FrameHeaderSize)
-	if !p.limits.admit(h.now, len(body)+codec.FrameHeaderSize) {
+	if !p.limits.admit(h.now, len(body)+codec.FrameHeaderSize, codec.PeekType(body) == codec.TPeerPacket) {
 		h.rateLimited(p, codec.PeekRID(body), "message")
 		return
 	}
@@ -244,6 +246,8 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		p.out = codec.AppendPong(p.out, m.ClientTime, h.nowMs, h.tick, max(hold, 0))
 	case codec.TBye:
 		h.closePlayer(p, codec.CodeClientClosed, "client said bye")
+	case codec.TPeerPacket:
+		h.peerPacket(p, m)
 	case codec.TQueueJoin:
 		h.queueJoin(p, m)
 	case codec.TQueueLeave:
@@ -317,9 +321,9 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 // a refused hello, or a message before hello closes it (PROTOCOL.md 4,
 // "Refusals").
 func (h *hub) refuse(p *player, err error) {
-	var fe *codec.FieldError
+	fe, isField := err.(*codec.FieldError) // DecodeClient returns it unwrapped
 	switch {
-	case !errors.As(err, &fe):
+	case !isField:
 		h.closePlayer(p, codec.ErrorCode(err), err.Error())
 	case !p.helloed && fe.Type != codec.THello:
 		h.closePlayer(p, codec.CodeNotReady, "the first message must be hello")

@@ -97,9 +97,11 @@ var goldenExamples = []struct {
 	{"4.17 backfill (master only)", Msg(TBackfill, 4, []any{1}), false},
 	{"4.18 party_create, party_join, party_leave", Msg(TPartyJoin, 5, "K7XQ2M"), false},
 	{"4.19 channel_join, channel_leave, channel_members, channel_say (lobby chat)", Msg(TChannelSay, "global", "gl hf"), false},
+	{"4.20 peer_packet (Godot's multiplayer API)", Msg(TPeerPacket, -3, 1, 1, []byte{0xde, 0xad}), false},
 	{"5.1 welcome", Msg(TWelcome, 1, 1, docToken, 30, 1700000000000, 42, false, 0), true},
 	{"5.2 error", Msg(TError, 2, CodeRoomFull, "the room is full"), true},
 	{"5.6 frame", Msg(TFrame, 9, 1000, nil, []any{}, []any{[]any{1, 0, 1000, "gl hf", "global", "ana"}}), true},
+	{"5.6 frame", Msg(TFrame, 9, 1000, nil, []any{}, []any{}, []any{[]any{2, 0, 0, []byte{1, 2}}}), true},
 	{"5.6 frame", Msg(TFrame, 1234, 1700000000000,
 		[]any{7, false, 1, false, nil, []any{3}, []any{[]any{4, "dora", Map{}}}, []any{},
 			[]any{[]any{2, []any{10, -5}}}, []any{[]any{5, false}}},
@@ -159,6 +161,11 @@ func checkGoldenServer(t *testing.T, section string, m *ServerMsg) {
 	case TError:
 		got, want = []any{m.RID, m.Code, m.Text}, []any{uint32(2), CodeRoomFull, "the room is full"}
 	case TFrame:
+		if m.Frame.Tick == 9 && len(m.Frame.Packets) > 0 { // the peer packet
+			got, want = m.Frame, Frame{Tick: 9, ServerTimeMs: 1000,
+				Packets: []PeerPacket{{From: 2, Mode: 0, Channel: 0, Data: []byte{1, 2}}}}
+			break
+		}
 		if m.Frame.Tick == 9 { // the lobby chat line
 			got, want = m.Frame, Frame{Tick: 9, ServerTimeMs: 1000,
 				Chat: []Chat{{From: 1, ServerTimeMs: 1000, Text: "gl hf", Channel: "global", FromName: "ana"}}}

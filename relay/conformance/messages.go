@@ -47,6 +47,7 @@ const (
 	TChannelLeave   = 57
 	TChannelSay     = 58
 	TChannelMembers = 59
+	TPeerPacket     = 60
 )
 
 // Error and close codes (section 6).
@@ -155,6 +156,15 @@ type Frame struct {
 	Room         *FrameRoom // nil when in no room
 	Events       []Event
 	Chat         []Chat
+	Packets      []PeerPacket // the seventh element, when present (4.20)
+}
+
+// PeerPacket is [from, mode, channel, data].
+type PeerPacket struct {
+	From    uint32
+	Mode    uint64
+	Channel uint64
+	Data    []byte
 }
 
 // FrameRoom is [room_id, full, master, locked, props, leaves, joins,
@@ -471,6 +481,21 @@ func ParseServer(body []byte) (*ServerMsg, error) {
 		}
 	case TFrame:
 		parseFrame(f, &m.Frame)
+		if len(root.Items) > want && f.err == nil { // packets: documented, present when there are any
+			m.Extra--
+			for _, n := range f.array("packets") {
+				pf := f.tuple("packets[]", n, 4)
+				pk := PeerPacket{From: pf.u32("from"), Mode: pf.uint("mode", 2), Channel: pf.uint("channel", 255)}
+				if d := pf.next("data"); pf.err == nil {
+					if d.Kind != KindBin {
+						pf.fail("data", d, "bin")
+					}
+					pk.Data = d.Bytes
+				}
+				m.Frame.Packets = append(m.Frame.Packets, pk)
+				f.keep(pf)
+			}
+		}
 	}
 	if f.err != nil {
 		return nil, f.err
