@@ -59,7 +59,7 @@ var minFields = [256]uint8{
 	TSetLocked: 3, TKick: 3, TState: 2, TEvent: 5, TChat: 3, TPing: 2, TBye: 1,
 	TQueueJoin: 6, TQueueLeave: 2, TBackfill: 3, TPartyCreate: 2, TPartyJoin: 3, TPartyLeave: 2,
 	TChannelJoin: 3, TChannelLeave: 3, TChannelSay: 3, TChannelMembers: 3,
-	TPeerPacket: 5,
+	TPeerPacket: 5, TJoinSeat: 3,
 }
 
 // ErrUnknownType is returned for a message type this version does not know.
@@ -348,6 +348,8 @@ func (d *fieldReader) fields() (err error) {
 		m.Text, err = d.str("text", lim.Chat)
 	case TPeerPacket:
 		return d.peerPacket()
+	case TJoinSeat:
+		m.Code, err = d.str("token", maxToken)
 	}
 	return err
 }
@@ -623,6 +625,8 @@ func AppendClient(b []byte, m *ClientMsg) []byte {
 		b = AppendStrBytes(AppendUint(b, uint64(m.RID)), m.Channel)
 	case TChannelSay:
 		b = AppendStrBytes(AppendStrBytes(b, m.Channel), m.Text)
+	case TJoinSeat:
+		b = AppendStrBytes(AppendUint(b, uint64(m.RID)), m.Code)
 	case TPeerPacket:
 		b = AppendInt(b, m.PeerTo)
 		b = AppendUint(b, uint64(m.PeerMode))

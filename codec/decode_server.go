@@ -36,6 +36,10 @@ type ServerMsg struct {
 	Members      []PartyMember // party, channel
 	Channel      string        // channel
 	Count        int           // channel: members in all
+	Node         uint8         // redirect
+	KCPAddr      string        // redirect
+	WSURL        string        // redirect
+	Token        string        // redirect: the seat token for join_seat
 	History      []ChatMsg     // channel: its last lines, oldest first
 }
 
@@ -191,6 +195,12 @@ func DecodeServer(body []byte) (*ServerMsg, error) {
 	case TAnnounce:
 		m.Message = d.str()
 		m.ServerTimeMs = d.int()
+	case TRedirect:
+		m.RID = d.id()
+		m.Node = uint8(d.uint())
+		m.KCPAddr = d.str()
+		m.WSURL = d.str()
+		m.Token = d.str()
 	case TMatch:
 		m.Outcome = int(d.uint())
 		m.RoomID = d.id()

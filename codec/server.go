@@ -221,6 +221,20 @@ func AppendChatEntry(b []byte, from, to uint32, serverTimeMs int64, text []byte)
 	return AppendStrBytes(b, text)
 }
 
+// AppendRedirect appends [39, rid, node, kcp_addr, ws_url, token]: the
+// room the request asked for is on another node of the cluster; connect
+// there and send join_seat with token.
+func AppendRedirect(b []byte, rid uint32, node uint8, kcpAddr, wsURL, token string) []byte {
+	b, start := frameOf(b, 6, TRedirect)
+	b = AppendUint(b, uint64(rid))
+	b = AppendUint(b, uint64(node))
+	b = AppendStr(b, kcpAddr)
+	b = AppendStr(b, wsURL)
+	b = AppendStr(b, token)
+	EndFrame(b, start)
+	return b
+}
+
 // AppendPeerPacket appends one peer packet of a frame:
 // [from, mode, channel, data].
 func AppendPeerPacket(b []byte, from uint32, mode, channel uint8, data []byte) []byte {

@@ -45,6 +45,8 @@ const (
 	TChannelMembers Type = 59
 	// Godot's multiplayer API over the relay.
 	TPeerPacket Type = 60
+	// Clusters: taking a seat on another node.
+	TJoinSeat Type = 61
 )
 
 // Server to client messages.
@@ -61,6 +63,7 @@ const (
 	TMatch      Type = 36
 	TParty      Type = 37
 	TChannel    Type = 38
+	TRedirect   Type = 39
 	TFrame      Type = 40
 )
 

@@ -81,6 +81,7 @@ type hub struct {
 	nextParty    uint32
 	partyScratch []codec.PartyMember
 	channels     map[string]*channel
+	seats        seatTaker // nil: not in a cluster
 
 	shuttingDown bool
 	// A maintenance drain: no new sessions or rooms; at drainAt every
@@ -248,6 +249,8 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		h.closePlayer(p, codec.CodeClientClosed, "client said bye")
 	case codec.TPeerPacket:
 		h.peerPacket(p, m)
+	case codec.TJoinSeat:
+		h.joinSeat(p, m)
 	case codec.TQueueJoin:
 		h.queueJoin(p, m)
 	case codec.TQueueLeave:

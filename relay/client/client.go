@@ -58,7 +58,7 @@ type Welcome struct {
 type Client struct {
 	addr    string // guarded by wmu
 	opt     Options
-	id      uint32
+	id      atomic.Uint32 // changes when a redirect moves the client to another node
 	msgs    chan *codec.ServerMsg
 	msgOnce sync.Once
 	rid     atomic.Uint32
@@ -112,7 +112,7 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 		c.Close()
 		return nil, err
 	}
-	c.id = w.PlayerID
+	c.id.Store(w.PlayerID)
 	interval := opt.PingInterval
 	if interval <= 0 {
 		interval = time.Second
@@ -231,7 +231,7 @@ func (c *Client) Welcome() Welcome {
 }
 
 // ID is this client's player id; it survives a Reconnect.
-func (c *Client) ID() uint32 { return c.id }
+func (c *Client) ID() uint32 { return c.id.Load() }
 
 // Messages delivers frames (after they are applied to the room view),
 // room_left notices, unsolicited errors and the final close, in order.

@@ -104,7 +104,7 @@ func (c *Client) dispatch(m *codec.ServerMsg, gen int) bool {
 	case codec.TWelcome:
 		c.reply(0, m)
 		return true
-	case codec.TOK, codec.TRoomJoined, codec.TRoomList, codec.TChannel:
+	case codec.TOK, codec.TRoomJoined, codec.TRoomList, codec.TChannel, codec.TRedirect:
 		if m.RID != 0 {
 			c.reply(m.RID, m)
 			return true
