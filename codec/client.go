@@ -118,17 +118,26 @@ func hasRID(t Type) bool {
 }
 
 // PeekType returns the type of a client message body without decoding the
-// rest (0 if the body does not start like a message).
+// rest (0 if the body does not start like a message). It reads bytes
+// directly, so that a hostile body costs no error value.
 func PeekType(body []byte) Type {
-	r := NewReader(body)
-	if n, err := r.ArrayLen(maxFields); err != nil || n < 1 {
+	if len(body) < 2 {
 		return 0
 	}
-	t, err := r.Uint(255)
-	if err != nil {
+	i := 1
+	switch c := body[0]; {
+	case c >= 0x91 && c <= 0x9f:
+	case c == 0xdc:
+		i = 3
+	case c == 0xdd:
+		i = 5
+	default:
 		return 0
 	}
-	return Type(t)
+	if i >= len(body) || body[i] > 0x7f { // every type is a positive fixint
+		return 0
+	}
+	return Type(body[i])
 }
 
 // PeekRID returns the request id of a client message body without decoding
