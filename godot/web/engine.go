@@ -57,7 +57,13 @@ func (e *Engine) Open(ctx context.Context, pack *Pack, cfg PageConfig, onLine fu
 	if err != nil {
 		return nil, err
 	}
-	p, err := e.browser.Open(ctx, url, onLine)
+	// A page that draws gets a viewport of its canvas's size: its
+	// screenshot is what the game shows.
+	w, h := 0, 0
+	if cfg.Render {
+		w, h = cfg.size()
+	}
+	p, err := e.browser.OpenSized(ctx, url, w, h, onLine)
 	if err != nil {
 		e.server.RemovePage(url)
 		return nil, err
