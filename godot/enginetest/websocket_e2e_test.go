@@ -161,6 +161,13 @@ func TestWebSocketEndToEnd(t *testing.T) {
 		fail("ana never saw the web client back: %v", err)
 	}
 	waitEvent(ana, gid, 903, "event 903 (the web client resumed and has everything)")
+	// The state it set after the resume, ["web", "back"], as ana's view has
+	// it (the view runs ahead of the recorder: read it before anyone leaves).
+	wantState := mustHex("92a3776562a46261636b")
+	if err := ana.c.WaitFor(ctx, func(v client.RoomView) bool { return bytes.Equal(v.Players[gid].State, wantState) }); err != nil {
+		fail("ana never saw the web client's state after the resume: %v (ana's view %+v)", err, ana.c.Room().Players[gid])
+	}
+	g := ana.c.Room().Players[gid]
 
 	// Phase 5: the master leaves; bob (in the room longer than the web
 	// client) takes over.
@@ -170,9 +177,8 @@ func TestWebSocketEndToEnd(t *testing.T) {
 		fail("ana leaves: %v", err)
 	}
 	waitEvent(bob, gid, 904, "event 904 (the web client saw bob become master)")
-	bobView := bob.c.Room()
-	if bobView.Master != bob.c.ID() {
-		t.Errorf("bob's view: master %d, want bob %d", bobView.Master, bob.c.ID())
+	if m := bob.c.Room().Master; m != bob.c.ID() {
+		t.Errorf("bob's view: master %d, want bob %d", m, bob.c.ID())
 	}
 
 	// Phase 6: the web client says bye and leaves the room.
@@ -188,16 +194,11 @@ func TestWebSocketEndToEnd(t *testing.T) {
 	}
 
 	// What the Go clients saw of the web client.
-	g := bobView.Players[gid]
 	if g.Name != "web" {
 		t.Errorf("name %q", g.Name)
 	}
 	if want := mustHex("a3726564"); !bytes.Equal(g.Props["team"], want) {
 		t.Errorf("props team = %x, want %x (\"red\")", g.Props["team"], want)
-	}
-	// ["web", "back"], set after the resume.
-	if want := mustHex("92a3776562a46261636b"); !bytes.Equal(g.State, want) {
-		t.Errorf("bob's view of the web client's state: %x, want %x", g.State, want)
 	}
 	bobEvents, bobChat := bob.snapshot()
 	// 950 was sent while reconnecting: it follows the resuming hello.
@@ -236,8 +237,10 @@ func TestWebSocketEndToEnd(t *testing.T) {
 			t.Errorf("%s saw the web client's %q %d times, want %d", c.who, c.text, n, c.wantTimes)
 		}
 	}
-	if accepted != 2 || refused == 0 {
-		t.Errorf("the proxy carried %d connections and refused %d, want 2 (the first and the resumed one) and some attempts refused while cut", accepted, refused)
+	// The first connection and the resumed one, and any attempt given up
+	// while its handshake was slow (the GDScript side checks one resume).
+	if accepted < 2 || refused == 0 {
+		t.Errorf("the proxy carried %d connections and refused %d, want 2 or more and some attempts refused while cut", accepted, refused)
 	}
 	if st.Closes["resume_failed"] != 0 || st.Closes["replaced"] != 0 {
 		t.Errorf("relay closes %v: the resume should neither fail nor replace a link", st.Closes)
