@@ -1,6 +1,8 @@
 package enginetest
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -23,6 +25,7 @@ type tcpCutter struct {
 	conns    map[net.Conn]struct{} // both sides of every carried connection
 	accepted int                   // connections carried
 	refused  int                   // connections closed at once while down
+	changed  chan struct{}         // closed and replaced when refused grows
 }
 
 func newTCPCutter(t *testing.T, upstream string) *tcpCutter {
@@ -31,7 +34,7 @@ func newTCPCutter(t *testing.T, upstream string) *tcpCutter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &tcpCutter{ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}}
+	c := &tcpCutter{ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}, changed: make(chan struct{})}
 	c.wg.Add(1)
 	go c.accept()
 	t.Cleanup(c.close)
@@ -50,7 +53,7 @@ func (c *tcpCutter) accept() {
 		c.mu.Lock()
 		refuse := c.down
 		if refuse {
-			c.refused++
+			c.refusedOne()
 		}
 		c.mu.Unlock()
 		if refuse {
@@ -64,7 +67,7 @@ func (c *tcpCutter) accept() {
 		}
 		c.mu.Lock()
 		if c.down { // cut while dialling
-			c.refused++
+			c.refusedOne()
 			c.mu.Unlock()
 			down.Close()
 			up.Close()
@@ -76,6 +79,30 @@ func (c *tcpCutter) accept() {
 		c.mu.Unlock()
 		go c.pipe(down, up)
 		go c.pipe(up, down)
+	}
+}
+
+// refusedOne counts a refused connection; c.mu is held.
+func (c *tcpCutter) refusedOne() {
+	c.refused++
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// waitRefused waits until n connections have been refused, or ctx ends.
+func (c *tcpCutter) waitRefused(ctx context.Context, n int) error {
+	for {
+		c.mu.Lock()
+		refused, ch := c.refused, c.changed
+		c.mu.Unlock()
+		if refused >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%d connections refused, want %d: %w", refused, n, ctx.Err())
+		}
 	}
 }
 

@@ -22,9 +22,9 @@ import (
 // (tests/websocket_e2e_test.gd) asserts what the web client saw, this test
 // what the Go clients saw of it. The web client goes through a TCP proxy
 // here that cuts its connection (both sides closed, no WebSocket close) and
-// refuses new ones until the relay shows the player away and ana has sent
-// what it will miss; the client must resume with its token and get exactly
-// that, once. Each phase of the script ends with an event it sends, which
+// refuses new ones until the relay shows the player away, ana has sent what
+// it will miss and the client has tried at least once; the client must
+// resume with its token and get exactly that, once. Each phase of the script ends with an event it sends, which
 // is what the Go side waits for before the next step.
 func TestWebSocketEndToEnd(t *testing.T) {
 	t.Parallel()
@@ -156,6 +156,11 @@ func TestWebSocketEndToEnd(t *testing.T) {
 	if p := ana.c.Room().Players[gid]; !p.Away {
 		fail("the web client came back while the network was cut: %+v", p)
 	}
+	// The network comes back once the client has tried it while down: an
+	// attempt that fails is followed by another.
+	if err := cut.waitRefused(ctx, 1); err != nil {
+		fail("the web client never tried to resume while the network was cut: %v", err)
+	}
 	cut.restore()
 	if err := ana.c.WaitFor(ctx, func(v client.RoomView) bool { p, ok := v.Players[gid]; return ok && !p.Away }); err != nil {
 		fail("ana never saw the web client back: %v", err)
@@ -239,8 +244,8 @@ func TestWebSocketEndToEnd(t *testing.T) {
 	}
 	// The first connection and the resumed one, and any attempt given up
 	// while its handshake was slow (the GDScript side checks one resume).
-	if accepted < 2 || refused == 0 {
-		t.Errorf("the proxy carried %d connections and refused %d, want 2 or more and some attempts refused while cut", accepted, refused)
+	if accepted < 2 {
+		t.Errorf("the proxy carried %d connections, want 2 or more", accepted)
 	}
 	if st.Closes["resume_failed"] != 0 || st.Closes["replaced"] != 0 {
 		t.Errorf("relay closes %v: the resume should neither fail nor replace a link", st.Closes)
