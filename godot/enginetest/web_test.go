@@ -33,7 +33,9 @@ func sharedWebEngine(t *testing.T) *web.Engine {
 	t.Helper()
 	web.SkipUnlessAvailable(t)
 	webOnce.Do(func() {
-		e := &web.Engine{}
+		// The pages talk to servers of the tests only, on 127.0.0.1, and
+		// one serves wss:// with a self-signed certificate.
+		e := &web.Engine{IgnoreCertificateErrors: true}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		if webErr = e.Start(ctx); webErr == nil {

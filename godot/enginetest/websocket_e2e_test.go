@@ -3,7 +3,17 @@ package enginetest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -282,5 +292,96 @@ func checkWebEvents(t *testing.T, who string, events []codec.Event, gid uint32, 
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("%s saw the web client's events\n%v\nwant\n%v", who, got, want)
+	}
+}
+
+// TestWebSocketTLS: the web client connects with the url option to
+// wss:// (the relay serving TLS itself, with a certificate for 127.0.0.1 the
+// browser is told to accept), as a game on an https page must, and
+// exchanges an event each way with a Go client over KCP
+// (tests/websocket_tls_test.gd).
+func TestWebSocketTLS(t *testing.T) {
+	t.Parallel()
+	sharedWebEngine(t)
+	dir := t.TempDir()
+	srv := &relay.Server{}
+	srv.WebSocket.TLSCertFile, srv.WebSocket.TLSKeyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeSelfSigned(t, srv.WebSocket.TLSCertFile, srv.WebSocket.TLSKeyFile)
+	kcpAddr, wssURL := relaytest.StartBoth(t, srv)
+	if !strings.HasPrefix(wssURL, "wss://") {
+		t.Fatalf("the relay serves %s, want wss://", wssURL)
+	}
+	setup, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ana := dialRecorded(t, setup, kcpAddr, "ana")
+	joined, err := ana.c.CreateRoom(setup, client.RoomOptions{Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := startWebPlan(t, addonPack(t), []web.Step{{
+		Script: "res://tests/websocket_tls_test.gd",
+		Kind:   web.StepNode,
+		Args: map[string]string{"url": wssURL, "code": joined.Code, "ana": strconv.Itoa(int(ana.c.ID())),
+			"timeout-ms": "25000"},
+		TimeoutSeconds: 30,
+	}}, nil, 60*time.Second)
+	ctx, cancelRun := context.WithTimeout(context.Background(), 55*time.Second)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-run.Done():
+			cancelRun()
+		case <-ctx.Done():
+		}
+	}()
+	fail := run.failer(t)
+	gid, err := waitForPlayer(ctx, ana.c, "tls")
+	if err != nil {
+		fail("the web client never joined over wss://: %v", err)
+	}
+	if err := ana.c.SendEvent(codec.TargetOthers, nil, 1, "to tls"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ana.waitFor(ctx, "the web client's event and chat over wss://", func(ev []codec.Event, chat []codec.ChatMsg) bool {
+		for _, c := range chat {
+			if c.From == gid && c.Text == "hello over wss" {
+				return hasEvent(ev, gid, 900)
+			}
+		}
+		return false
+	}); err != nil {
+		fail("%v", err)
+	}
+	if err := ana.c.WaitFor(ctx, func(v client.RoomView) bool { _, in := v.Players[gid]; return !in }); err != nil {
+		fail("ana never saw the web client leave: %v", err)
+	}
+	run.wait()
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its key.
+func writeSelfSigned(t *testing.T, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "relay"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

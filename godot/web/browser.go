@@ -37,6 +37,9 @@ type Browser struct {
 	Path string
 	// Output receives Chromium's own stdout and stderr lines (nil: dropped).
 	Output func(line string)
+	// IgnoreCertificateErrors makes the browser accept any TLS certificate:
+	// for pages that open wss:// to a test server with a self-signed one.
+	IgnoreCertificateErrors bool
 
 	allocCancel   context.CancelFunc
 	browserCtx    context.Context
@@ -89,6 +92,9 @@ func (b *Browser) Start(ctx context.Context) error {
 	}
 	if b.Output != nil {
 		opts = append(opts, chromedp.CombinedOutput(lineWriter(b.Output)))
+	}
+	if b.IgnoreCertificateErrors {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
 	}
 	// The browser lives until Close, not until ctx ends.
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)

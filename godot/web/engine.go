@@ -20,6 +20,8 @@ type Engine struct {
 	Chromium string
 	// BrowserOutput receives Chromium's own output lines (nil: dropped).
 	BrowserOutput func(line string)
+	// IgnoreCertificateErrors: see Browser.
+	IgnoreCertificateErrors bool
 
 	server  Server
 	browser Browser
@@ -33,6 +35,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.browser.Path = e.Chromium
 	e.browser.Output = e.BrowserOutput
+	e.browser.IgnoreCertificateErrors = e.IgnoreCertificateErrors
 	if err := e.browser.Start(ctx); err != nil {
 		e.server.Close()
 		return err
