@@ -438,9 +438,20 @@ func _poll_resume(now):
 	if _resume_pending:
 		_resume_pending = false
 		_start_attempt(now)
-	elif now >= _next_attempt_ms and _resume_attempt < _opts["resume_attempts"]:
+	elif now >= _next_attempt_ms and _resume_attempt < _opts["resume_attempts"] and not _attempt_pending(now):
 		_start_attempt(now)
 	return _link != null
+
+
+# The current attempt is under way on a link known to reach the relay (a
+# WebSocket past its handshake): its hello has gone or goes at this poll,
+# and the answer comes back on the same reliable stream. The relay may
+# already have spent the resume token on it, so a new attempt could only be
+# refused: this one ends when its link does, or after link_timeout_ms
+# without a word (or at the resume's deadline). Over KCP nothing tells, and
+# attempts follow each other at their interval.
+func _attempt_pending(now):
+	return _link != null and _link.is_established() and now - _last_recv_ms < _opts["link_timeout_ms"]
 
 
 # The welcome on a resuming connection.
