@@ -93,21 +93,26 @@ type hub struct {
 
 // counters are read by Server.Stats from other goroutines.
 type counters struct {
-	framesSent    atomic.Uint64
-	framesBehind  atomic.Uint64 // frames not built because the link was busy
-	bytesOut      atomic.Uint64
-	bytesIn       atomic.Uint64 // message bytes received, framing included
-	messagesIn    atomic.Uint64
-	eventsRelayed atomic.Uint64
-	chatRelayed   atomic.Uint64
-	players       atomic.Int64
-	rooms         atomic.Int64
-	closes        [32]atomic.Uint64 // by codec.Code
-	peerRelayed   atomic.Uint64     // peer packet deliveries (one per recipient)
-	peerReplaced  atomic.Uint64     // unreliable peer packets replaced by a newer one before their frame
-	peerDropped   atomic.Uint64     // peer packets to no member, or from outside a room
-	linksKCP      atomic.Int64      // open links by transport, counted by the tick
-	linksWS       atomic.Int64
+	framesSent     atomic.Uint64
+	framesBehind   atomic.Uint64 // frames not built because the link was busy
+	bytesOut       atomic.Uint64
+	bytesIn        atomic.Uint64 // message bytes received, framing included
+	messagesIn     atomic.Uint64
+	eventsRelayed  atomic.Uint64
+	chatRelayed    atomic.Uint64
+	players        atomic.Int64
+	rooms          atomic.Int64
+	closes         [32]atomic.Uint64 // by codec.Code
+	peerRelayed    atomic.Uint64     // peer packet deliveries (one per recipient)
+	peerReplaced   atomic.Uint64     // unreliable peer packets replaced by a newer one before their frame
+	peerDropped    atomic.Uint64     // peer packets to no member, or from outside a room
+	tickets        atomic.Int64      // the meeting place, counted by the tick
+	parties        atomic.Int64
+	channels       atomic.Int64
+	matchesFormed  atomic.Uint64
+	ticketsTimeout atomic.Uint64
+	linksKCP       atomic.Int64 // open links by transport, counted by the tick
+	linksWS        atomic.Int64
 }
 
 func newHub(cfg hubConfig, stats *counters) (*hub, error) {

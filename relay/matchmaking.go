@@ -192,6 +192,13 @@ func (h *hub) stepMatchmaker() {
 	res := &h.mmResults
 	res.Reset()
 	h.mm.Step(h.now, res)
+	h.stats.matchesFormed.Add(uint64(len(res.Matches)))
+	h.stats.ticketsTimeout.Add(uint64(len(res.TimedOut)))
+	defer func() {
+		h.stats.tickets.Store(int64(len(h.tickets)))
+		h.stats.parties.Store(int64(len(h.parties)))
+		h.stats.channels.Store(int64(len(h.channels)))
+	}()
 	for i := range res.Matches {
 		h.startMatch(&res.Matches[i])
 	}

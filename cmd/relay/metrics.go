@@ -36,6 +36,8 @@ type statsCollector struct {
 	connections, bytesIn                 *prometheus.Desc
 	wsRefused, wsClosedBad               *prometheus.Desc
 	hookEvents, hookDropped, hookQueued  *prometheus.Desc
+	peerPackets, tickets, matches        *prometheus.Desc
+	parties, channels                    *prometheus.Desc
 }
 
 func newStatsCollector(stats func() relay.Stats) *statsCollector {
@@ -77,6 +79,11 @@ func newStatsCollector(stats func() relay.Stats) *statsCollector {
 		hookEvents:    d("webhook_events_total", "Webhook events, by outcome: enqueued, delivered.", "outcome"),
 		hookDropped:   d("webhook_dropped_total", "Webhook events dropped, by reason.", "reason"),
 		hookQueued:    d("webhook_queued", "Webhook events waiting, in backoff or in flight."),
+		peerPackets:   d("peer_packets_total", "Godot multiplayer packets between members, by outcome: relayed (per recipient), replaced, dropped.", "outcome"),
+		tickets:       d("matchmaker_tickets", "Tickets waiting in the matchmaker's queue."),
+		matches:       d("matchmaker_events_total", "Matchmaker outcomes: matched (rooms made), timeout (tickets).", "outcome"),
+		parties:       d("parties", "Parties."),
+		channels:      d("lobby_channels", "Lobby chat channels with members."),
 		lateHist:      d("tick_lateness_duration_seconds", "Tick start lateness, every tick since the server started."),
 	}
 }
@@ -85,7 +92,8 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.ticks, c.overruns, c.skipped, c.work, c.late, c.workMax, c.lateMax,
 		c.players, c.rooms, c.framesSent, c.framesBehind, c.bytesOut, c.messagesIn, c.eventsRelayed,
 		c.chatRelay, c.closes, c.dgramsIn, c.dgramsDropped, c.dgramsOut, c.sendRefused, c.kcpOut, c.kcpResent, c.workHist, c.lateHist,
-		c.connections, c.bytesIn, c.wsRefused, c.wsClosedBad, c.hookEvents, c.hookDropped, c.hookQueued} {
+		c.connections, c.bytesIn, c.wsRefused, c.wsClosedBad, c.hookEvents, c.hookDropped, c.hookQueued,
+		c.peerPackets, c.tickets, c.matches, c.parties, c.channels} {
 		ch <- d
 	}
 }
@@ -151,6 +159,14 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.hookDropped, n, reason)
 	}
 	gauge(c.hookQueued, float64(s.Webhooks.Queued))
+	counter(c.peerPackets, s.Peer.Relayed, "relayed")
+	counter(c.peerPackets, s.Peer.Replaced, "replaced")
+	counter(c.peerPackets, s.Peer.Dropped, "dropped")
+	gauge(c.tickets, float64(s.Meeting.Tickets))
+	counter(c.matches, s.Meeting.MatchesFormed, "matched")
+	counter(c.matches, s.Meeting.TicketsTimeout, "timeout")
+	gauge(c.parties, float64(s.Meeting.Parties))
+	gauge(c.channels, float64(s.Meeting.Channels))
 	histogram(ch, c.workHist, &s.Tick.WorkHist)
 	histogram(ch, c.lateHist, &s.Tick.LateHist)
 }
