@@ -148,7 +148,7 @@ func roomSummary(r *room) admin.RoomSummary {
 func (h *hub) roomsFor(q admin.RoomQuery) []admin.RoomSummary {
 	text := strings.ToLower(q.Text)
 	var out []admin.RoomSummary
-	skip := q.Offset
+	pg := newPage(q.Offset, q.Limit)
 	for _, r := range h.roomOrder { // creation order is id order
 		if q.Mode != "" && r.mode != q.Mode {
 			continue
@@ -157,23 +157,39 @@ func (h *hub) roomsFor(q admin.RoomQuery) []admin.RoomSummary {
 			!strings.Contains(strconv.FormatUint(uint64(r.id), 10), text) && !strings.Contains(strings.ToLower(r.mode), text) {
 			continue
 		}
-		if skip > 0 {
-			skip--
-			continue
-		}
-		if len(out) == limitOr(q.Limit) {
+		take, full := pg.next()
+		if full {
 			break
 		}
-		out = append(out, roomSummary(r))
+		if take {
+			out = append(out, roomSummary(r))
+		}
 	}
 	return out
 }
 
-func limitOr(n int) int {
-	if n <= 0 {
-		return admin.DefaultLimit
+// page selects a query's offset and limit from the items that match it,
+// in order.
+type page struct{ skip, left int }
+
+func newPage(offset, limit int) page {
+	if limit <= 0 {
+		limit = admin.DefaultLimit
 	}
-	return n
+	return page{skip: offset, left: limit}
+}
+
+// next is called for each matching item: take it, or (full) stop.
+func (p *page) next() (take, full bool) {
+	switch {
+	case p.skip > 0:
+		p.skip--
+		return false, false
+	case p.left == 0:
+		return false, true
+	}
+	p.left--
+	return true, false
 }
 
 // playerSummary describes p for the operator.
@@ -194,7 +210,7 @@ func playerSummary(p *player) admin.PlayerSummary {
 func (h *hub) playersFor(q admin.PlayerQuery) []admin.PlayerSummary {
 	text := strings.ToLower(q.Text)
 	var out []admin.PlayerSummary
-	skip := q.Offset
+	pg := newPage(q.Offset, q.Limit)
 	for _, p := range h.order { // connection order is id order
 		if !p.helloed || p.closing {
 			continue
@@ -209,14 +225,13 @@ func (h *hub) playersFor(q admin.PlayerQuery) []admin.PlayerSummary {
 			!strings.Contains(strings.ToLower(p.userID), text) && !strings.Contains(p.addr.String(), text) {
 			continue
 		}
-		if skip > 0 {
-			skip--
-			continue
-		}
-		if len(out) == limitOr(q.Limit) {
+		take, full := pg.next()
+		if full {
 			break
 		}
-		out = append(out, playerSummary(p))
+		if take {
+			out = append(out, playerSummary(p))
+		}
 	}
 	return out
 }

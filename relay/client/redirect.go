@@ -45,17 +45,7 @@ func (c *Client) moveTo(ctx context.Context, r *codec.ServerMsg) error {
 	c.addr = addr
 	c.wmu.Unlock()
 	_ = c.send(&codec.ClientMsg{Type: codec.TBye})
-	c.dmu.Lock()
-	c.mu.Lock()
-	c.gen++ // the old reader now exits quietly
-	c.view = RoomView{}
-	c.party = Party{}
-	c.mu.Unlock()
-	c.dmu.Unlock()
-	c.wmu.Lock()
-	old := c.conn
-	c.wmu.Unlock()
-	old.close()
+	c.retire(func() { c.view, c.party = RoomView{}, Party{} })
 	props, err := encodeProps(c.opt.Props)
 	if err != nil {
 		return err
