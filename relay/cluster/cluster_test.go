@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,7 +108,6 @@ func TestThreeNodes(t *testing.T) {
 		for i := range 30 {
 			<-pace.C
 			players := 100 + i
-			begin := time.Now()
 			nodes[0].PublishRooms(roomsOf(1, players))
 			lat = append(lat, waitFor(t, changeBound, "a room change", func() bool {
 				for _, n := range nodes[1:] {
@@ -117,11 +117,29 @@ func TestThreeNodes(t *testing.T) {
 				}
 				return true
 			}))
-			_ = begin
 		}
 		p50, mx := percentiles(lat)
-		t.Logf("directory update latency (publish on node 1 to listed on nodes 2 and 3), %d updates: p50 %v, max %v",
+		t.Logf("directory update latency (publish on node 1 to listed on nodes 2 and 3), %d updates 300 ms apart: p50 %v, max %v",
 			len(lat), p50.Round(time.Microsecond), mx.Round(time.Microsecond))
+		// Back to back: each change waits for the write interval.
+		lat = lat[:0]
+		for i := range 10 {
+			players := 200 + i
+			nodes[0].PublishRooms(roomsOf(1, players))
+			lat = append(lat, waitFor(t, changeBound, "a room change", func() bool {
+				for _, n := range nodes[1:] {
+					if r, ok := n.RoomByCode("N1R0"); !ok || r.Players != players {
+						return false
+					}
+				}
+				return true
+			}))
+		}
+		p50, mx = percentiles(lat)
+		t.Logf("directory update latency, %d updates back to back: p50 %v, max %v", len(lat), p50.Round(time.Microsecond), mx.Round(time.Microsecond))
+		if mx > 5*time.Second {
+			t.Errorf("an update took %v to reach the other nodes", mx)
+		}
 	})
 
 	t.Run("seats", func(t *testing.T) {
@@ -238,6 +256,9 @@ func TestThreeNodes(t *testing.T) {
 		}
 		if err := nodes[1].SendDM(DirectMessage{To: 99<<24 | 1}); !errors.Is(err, ErrUnknownNode) {
 			t.Errorf("dm to no node: %v", err)
+		}
+		if err := nodes[1].SendDM(DirectMessage{To: 3<<24 | 7, Text: strings.Repeat("x", maxText+1)}); err == nil {
+			t.Error("a dm longer than the other nodes read was sent")
 		}
 
 		for _, n := range []*Node{nodes[0], nodes[2]} {

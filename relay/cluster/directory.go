@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
 	"time"
@@ -31,6 +32,7 @@ type nodeEntry struct {
 
 type roomEntry struct {
 	room    Room
+	value   []byte // the record as written: a refresh writes the same bytes
 	expires time.Time
 	gen     uint64
 }
@@ -50,8 +52,13 @@ type dirCache struct {
 	rooms  map[uint64]*roomEntry // by roomRef
 	leader *leaderEntry
 	gen    uint64 // the replay generation: entries not seen in the last replay are gone
-	dirty  bool   // changed since the last snapshot
+	// What changed since the last snapshot: rooms (their records, or which
+	// nodes are live), or only node records (a node's load, its refresh).
+	dirtyRooms, dirtyNodes bool
+	last                   *dirSnapshot
 }
+
+func (c *dirCache) dirty() bool { return c.dirtyRooms || c.dirtyNodes }
 
 func newDirCache(self uint8, ttl time.Duration) *dirCache {
 	return &dirCache{self: self, ttl: ttl, nodes: map[uint8]*nodeEntry{}, rooms: map[uint64]*roomEntry{}}
@@ -82,8 +89,12 @@ func (c *dirCache) apply(e kvEntry, now time.Time, ev *[]Message) error {
 		if e.deleted {
 			if _, had := c.rooms[ref]; had {
 				delete(c.rooms, ref)
-				c.dirty = true
+				c.dirtyRooms = true
 			}
+			return nil
+		}
+		if old := c.rooms[ref]; old != nil && bytes.Equal(old.value, e.value) {
+			old.expires, old.gen = c.expiry(e.created, now), c.gen // a refresh: readers see no change
 			return nil
 		}
 		r, err := decodeRoom(e.value)
@@ -91,8 +102,8 @@ func (c *dirCache) apply(e kvEntry, now time.Time, ev *[]Message) error {
 			return err
 		}
 		r.Node, r.ID = node, id // the key is authoritative
-		c.rooms[ref] = &roomEntry{room: r, expires: c.expiry(e.created, now), gen: c.gen}
-		c.dirty = true
+		c.rooms[ref] = &roomEntry{room: r, value: e.value, expires: c.expiry(e.created, now), gen: c.gen}
+		c.dirtyRooms = true
 	}
 	return nil // a key of a later version: not ours to read
 }
@@ -115,8 +126,9 @@ func (c *dirCache) applyNode(id uint8, e kvEntry, now time.Time, ev *[]Message) 
 		seen = now
 	}
 	c.nodes[id] = &nodeEntry{rec: rec, seen: seen, expires: c.expiry(e.created, now), gen: c.gen}
-	c.dirty = true
+	c.dirtyNodes = true
 	if (old == nil || old.rec.Incarnation != rec.Incarnation) && id != c.self {
+		c.dirtyRooms = true // its rooms show, or the old run's go
 		*ev = append(*ev, &NodeChanged{Node: nodeInfo(&rec, seen)})
 	}
 	return nil
@@ -125,7 +137,7 @@ func (c *dirCache) applyNode(id uint8, e kvEntry, now time.Time, ev *[]Message) 
 func (c *dirCache) dropNode(id uint8, ev *[]Message) {
 	old := c.nodes[id]
 	delete(c.nodes, id)
-	c.dirty = true
+	c.dirtyNodes, c.dirtyRooms = true, true
 	if id != c.self {
 		*ev = append(*ev, &NodeChanged{Node: nodeInfo(&old.rec, old.seen), Gone: true})
 	}
@@ -158,7 +170,7 @@ func (c *dirCache) expire(now time.Time, ev *[]Message) {
 	for ref, e := range c.rooms {
 		if !now.Before(e.expires) {
 			delete(c.rooms, ref)
-			c.dirty = true
+			c.dirtyRooms = true
 		}
 	}
 	if c.leader != nil && !now.Before(c.leader.expires) {
@@ -179,7 +191,7 @@ func (c *dirCache) endReplay(ev *[]Message) {
 	for ref, e := range c.rooms {
 		if e.gen != c.gen {
 			delete(c.rooms, ref)
-			c.dirty = true
+			c.dirtyRooms = true
 		}
 	}
 	if c.leader != nil && c.leader.gen != c.gen {
@@ -201,37 +213,59 @@ func (c *dirCache) leaderNow() (uint8, uint64) {
 type dirSnapshot struct {
 	rooms  []Room // by node, then id
 	byCode map[string]int
-	byID   map[uint32]int
 	nodes  []NodeInfo // other live nodes, by id
 }
 
 var emptySnapshot = &dirSnapshot{}
 
-// snapshot builds the view of the live nodes other than this one.
+// roomByID finds a room by binary search: rooms are ordered by id within
+// a node, and a room's node is its id's top byte.
+func (s *dirSnapshot) roomByID(id uint32) (Room, bool) {
+	i, ok := slices.BinarySearchFunc(s.rooms, id, func(r Room, id uint32) int {
+		return cmp.Or(cmp.Compare(r.Node, NodeOf(id)), cmp.Compare(r.ID, id))
+	})
+	if !ok {
+		return Room{}, false
+	}
+	return s.rooms[i], true
+}
+
+// snapshot builds the view of the live nodes other than this one. When
+// only node records changed, the rooms of the last snapshot are reused.
 func (c *dirCache) snapshot() *dirSnapshot {
-	s := &dirSnapshot{byCode: map[string]int{}, byID: map[uint32]int{}}
+	s := &dirSnapshot{}
 	for id, e := range c.nodes {
 		if id != c.self {
 			s.nodes = append(s.nodes, nodeInfo(&e.rec, e.seen))
 		}
 	}
 	slices.SortFunc(s.nodes, func(a, b NodeInfo) int { return cmp.Compare(a.ID, b.ID) })
-	for _, e := range c.rooms {
+	if !c.dirtyRooms && c.last != nil {
+		s.rooms, s.byCode = c.last.rooms, c.last.byCode
+	} else {
+		c.buildRooms(s)
+	}
+	c.dirtyRooms, c.dirtyNodes, c.last = false, false, s
+	return s
+}
+
+func (c *dirCache) buildRooms(s *dirSnapshot) {
+	refs := make([]uint64, 0, len(c.rooms))
+	for ref, e := range c.rooms {
 		if n := e.room.Node; n != c.self && c.nodes[n] != nil {
-			s.rooms = append(s.rooms, e.room)
+			refs = append(refs, ref)
 		}
 	}
-	slices.SortFunc(s.rooms, func(a, b Room) int {
-		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.ID, b.ID))
-	})
-	for i, r := range s.rooms {
+	slices.Sort(refs) // by node, then id: sorting keys, not rooms, is several times faster
+	s.rooms = make([]Room, len(refs))
+	s.byCode = make(map[string]int, len(refs))
+	for i, ref := range refs {
+		r := c.rooms[ref].room
+		s.rooms[i] = r
 		if _, dup := s.byCode[r.Code]; !dup { // codes are per node: the lowest node's wins
 			s.byCode[r.Code] = i
 		}
-		s.byID[r.ID] = i
 	}
-	c.dirty = false
-	return s
 }
 
 func nodeInfo(r *nodeRecord, seen time.Time) NodeInfo {

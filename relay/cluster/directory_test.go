@@ -47,7 +47,7 @@ func TestDirCacheShowsLiveNodesRooms(t *testing.T) {
 	// to the lowest node's room.
 	mustApply(t, c, nodeEntryFor(3, 1, now), now, &ev)
 	s = c.snapshot()
-	if len(s.rooms) != 3 || s.rooms[s.byCode["AAAAAA"]].Node != 2 || s.rooms[s.byID[0x03000001]].Node != 3 {
+	if len(s.rooms) != 3 || s.rooms[s.byCode["AAAAAA"]].Node != 2 || func() bool { r, ok := s.roomByID(0x03000001); return !ok || r.Node != 3 }() {
 		t.Fatalf("rooms %+v", s.rooms)
 	}
 	// A deleted node record hides its rooms at once.
@@ -125,5 +125,35 @@ func TestDirCacheReplayDropsWhatIsGone(t *testing.T) {
 	}
 	if len(ev) != 2 || ev[0].(*NodeChanged).Node.ID != 2 || ev[0].(*NodeChanged).Gone || ev[1].(*NodeChanged).Node.ID != 3 || !ev[1].(*NodeChanged).Gone {
 		t.Fatalf("events %+v: want node 2 restarted, node 3 gone", ev)
+	}
+}
+
+// A refresh (the same record written again) or a load change does not
+// rebuild the rooms of the snapshot.
+func TestDirCacheRefreshKeepsRooms(t *testing.T) {
+	c := newDirCache(1, time.Minute)
+	var ev []Message
+	mustApply(t, c, nodeEntryFor(2, 1, t0), t0, &ev)
+	mustApply(t, c, roomEntryFor(2, 0x02000001, "AAAAAA", t0), t0, &ev)
+	s1 := c.snapshot()
+	at := t0.Add(time.Second)
+	mustApply(t, c, roomEntryFor(2, 0x02000001, "AAAAAA", at), at, &ev)
+	if c.dirty() {
+		t.Fatal("a refresh made the cache dirty")
+	}
+	if c.rooms[roomRef(2, 0x02000001)].expires != at.Add(time.Minute) {
+		t.Fatal("a refresh did not extend the room's life")
+	}
+	r := nodeRecord{ID: 2, Incarnation: 1, Players: 99}
+	mustApply(t, c, kvEntry{key: nodeKey(2), value: r.append(nil), created: at}, at, &ev)
+	s2 := c.snapshot()
+	if &s1.rooms[0] != &s2.rooms[0] || s2.nodes[0].Players != 99 {
+		t.Fatal("a load change rebuilt the rooms, or was not seen")
+	}
+	if _, ok := s2.roomByID(0x02000001); !ok {
+		t.Fatal("room not found by id")
+	}
+	if _, ok := s2.roomByID(0x02000002); ok {
+		t.Fatal("a room that does not exist was found")
 	}
 }

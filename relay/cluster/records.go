@@ -94,6 +94,20 @@ func decodeRoom(b []byte) (Room, error) {
 	return r, d.done("room record")
 }
 
+// checkRoom reports a room whose record the other nodes would refuse:
+// fields over the limits they read with.
+func checkRoom(r *Room) error {
+	if len(r.Code) > maxStr || len(r.Mode) > maxStr || len(r.Props) > maxProps || r.Players < 0 || r.MaxPlayers < 0 {
+		return fmt.Errorf("room %x: a field is over its limit", r.ID)
+	}
+	for k, v := range r.Props {
+		if len(k) > maxPropKey || len(v) > maxPropVal {
+			return fmt.Errorf("room %x: property %q is over its limit", r.ID, k)
+		}
+	}
+	return nil
+}
+
 // leaderRecord names the matchmaker's leader. Term is the revision of the
 // key's creation (0 in the create itself: readers then take the entry's
 // revision), so each new leadership has a greater one.

@@ -49,11 +49,7 @@ func (n *Node) RoomByCode(code string) (Room, bool) {
 
 // RoomByID finds another live node's room by its global id.
 func (n *Node) RoomByID(id uint32) (Room, bool) {
-	s := n.snap.Load()
-	if i, ok := s.byID[id]; ok {
-		return s.rooms[i], true
-	}
-	return Room{}, false
+	return n.snap.Load().roomByID(id)
 }
 
 // Nodes lists the live nodes, this one included, by id.

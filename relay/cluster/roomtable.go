@@ -28,15 +28,21 @@ func newRoomTable(self uint8) *roomTable {
 }
 
 // setDesired takes the relay's full set of rooms. Rooms are recorded as
-// this node's, whatever their Node field says.
-func (t *roomTable) setDesired(rooms []Room) {
+// this node's, whatever their Node field says. A room other nodes would
+// refuse to read is left out; their ids are returned.
+func (t *roomTable) setDesired(rooms []Room) (refused []uint32) {
 	next := make(map[uint32][]byte, len(rooms))
 	for i := range rooms {
 		r := rooms[i]
 		r.Node = t.self
+		if checkRoom(&r) != nil {
+			refused = append(refused, r.ID)
+			continue
+		}
 		next[r.ID] = appendRoom(nil, &r)
 	}
 	t.desired = next
+	return refused
 }
 
 // plan lists the rooms to put and to delete now, each in id order.

@@ -41,6 +41,10 @@ func TestRoomTablePlans(t *testing.T) {
 	if puts, _ = tb.plan(t0.Add(time.Second+refresh), refresh); !slices.Equal(puts, []uint32{0x01000001}) {
 		t.Fatalf("refresh: %x", puts)
 	}
+	// A room the other nodes would refuse is left out.
+	if refused := tb.setDesired([]Room{{ID: 0x01000001, Code: "A", Players: 2}, {ID: 0x01000003, Mode: string(make([]byte, maxStr+1))}}); !slices.Equal(refused, []uint32{0x01000003}) || len(tb.desired) != 1 {
+		t.Fatalf("refused %x, desired %d", refused, len(tb.desired))
+	}
 	// After a reconnect: everything is written again, and keys left in the
 	// bucket that the node no longer has are deleted.
 	tb.forget()

@@ -33,6 +33,7 @@ type runState struct {
 	backoff     time.Duration
 	nodeWritten time.Time // when the node record was last written
 	roomsAt     time.Time // when rooms were last written
+	heldBack    bool      // room changes wait for writeInterval to pass
 	// The matchmaker leadership this node holds.
 	leaderRev   uint64 // the key's revision after this node's last write
 	leaderTerm  uint64
@@ -47,35 +48,42 @@ func (n *Node) run() {
 	rs := n.rs
 	tick := time.NewTicker(min(writeInterval, n.ttlNow()/8))
 	defer tick.Stop()
+	soon := time.NewTimer(time.Hour) // rooms held back by writeInterval
+	soon.Stop()
+	defer soon.Stop()
 	for {
-		n.cycle(rs)
+		if wait := n.cycle(rs); wait > 0 {
+			soon.Reset(wait)
+		}
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-n.wakeRun:
 		case <-tick.C:
+		case <-soon.C:
 		}
 	}
 }
 
-// cycle does whatever is due.
-func (n *Node) cycle(rs *runState) {
+// cycle does whatever is due; it returns when room changes it held back
+// may be written (0: none wait).
+func (n *Node) cycle(rs *runState) time.Duration {
 	now := n.cfg.now()
 	if !n.connected() {
 		rs.needSetup = true
 		n.stepDown(rs, "NATS disconnected")
-		return
+		return 0
 	}
 	if rs.needSetup {
 		if now.Before(rs.retryAt) {
-			return
+			return 0
 		}
 		if err := n.setup(rs); err != nil {
 			rs.backoff = min(max(2*rs.backoff, 250*time.Millisecond), 5*time.Second)
 			rs.retryAt = now.Add(rs.backoff)
 			n.setError(err)
 			n.log.Debug().Err(err).Dur("retry_in", rs.backoff).Msg("cluster: joining")
-			return
+			return 0
 		}
 		rs.needSetup, rs.backoff = false, 0
 		n.log.Info().Msg("cluster: joined; directory and records republished")
@@ -98,15 +106,24 @@ func (n *Node) cycle(rs *runState) {
 		}
 	}
 	if roomsDirty {
-		rs.table.setDesired(rooms)
+		if refused := rs.table.setDesired(rooms); len(refused) > 0 {
+			n.stats.drops[dropRoomRefused].Add(uint64(len(refused)))
+			n.log.Warn().Int("rooms", len(refused)).Uint32("first", refused[0]).Msg("cluster: rooms over the directory's limits are not shared")
+		}
+		rs.heldBack = true
 	}
-	if now.Sub(rs.roomsAt) >= writeInterval {
+	var wait time.Duration
+	if due := rs.roomsAt.Add(writeInterval); !now.Before(due) {
 		if puts, dels := rs.table.plan(now, refresh); len(puts)+len(dels) > 0 {
 			rs.roomsAt = now
 			n.writeRooms(b.dir, rs.table, puts, dels, now)
 		}
-	} // else the ticker comes back within writeInterval
+		rs.heldBack = false
+	} else if rs.heldBack {
+		wait = due.Sub(now)
+	}
 	n.leaderCycle(rs, b.dir, now)
+	return wait
 }
 
 // setup binds (creating if needed) the buckets, then makes the table

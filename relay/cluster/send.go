@@ -83,11 +83,24 @@ func (n *Node) sendTo(node uint8, m Message) error {
 	if err := n.canSend(node); err != nil {
 		return err
 	}
-	b, err := encodeMessage(nil, n.id, m)
+	b, err := n.encode(m)
 	if err != nil {
 		return err
 	}
 	return n.enqueue(outbound{subject: n.subject("node", node), data: b, kind: m.kind()})
+}
+
+// encode writes m and checks that the other nodes will read it (every
+// field within their limits), so that what they would drop fails here.
+func (n *Node) encode(m Message) ([]byte, error) {
+	b, err := encodeMessage(nil, n.id, m)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := decodeMessage(b); err != nil {
+		return nil, fmt.Errorf("cluster: %v cannot be sent: %w", m.kind(), err)
+	}
+	return b, nil
 }
 
 // canSend checks that node is worth sending to.
@@ -184,7 +197,7 @@ func (n *Node) SayChannel(line ChannelLine) error {
 	case line.Channel == "" || len(line.Channel) > maxStr:
 		return fmt.Errorf("cluster: channel name of %d bytes", len(line.Channel))
 	}
-	b, err := encodeMessage(nil, n.id, &line)
+	b, err := n.encode(&line)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,12 @@ const (
 	dropMalformed     = "malformed"       // a record or message that does not decode
 	dropNotLeader     = "not_leader"      // matchmaker traffic for a leader this node no longer is
 	dropStaleLeader   = "stale_leader"    // an assignment from a leader since replaced
+	dropRoomRefused   = "room_refused"    // a room over the directory's limits, not shared
 )
 
 var dropReasons = []string{
 	dropInboxFull, dropSeatQueueFull, dropOutboundFull, dropPublishFailed, dropMalformed,
-	dropNotLeader, dropStaleLeader,
+	dropNotLeader, dropStaleLeader, dropRoomRefused,
 }
 
 // Stats counts what the node did, for the relay's metrics.
@@ -25,7 +26,9 @@ type Stats struct {
 	Sent, Received map[string]uint64
 	// Drops counts messages dropped, by reason: "inbox_full",
 	// "seat_queue_full", "outbound_full", "publish_failed", "malformed",
-	// "not_leader", "stale_leader".
+	// "not_leader", "stale_leader", "room_refused" (a published room over
+	// the directory's limits: 256-byte code and mode, 64 properties of
+	// 64-byte keys and 4 KiB values).
 	Drops map[string]uint64
 	// RecordWrites and RecordDeletes count this node's directory writes
 	// (rooms, its node record, the leader key); WriteErrors the failed ones.

@@ -111,7 +111,7 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 				return true
 			}
 		}
-		if dirReplayed && w.cache.dirty && (len(dw.Updates()) == 0 || n.cfg.now().Sub(w.lastSnap) >= snapshotEvery) {
+		if dirReplayed && w.cache.dirty() && (len(dw.Updates()) == 0 || n.cfg.now().Sub(w.lastSnap) >= snapshotEvery) {
 			w.publish()
 		}
 		w.flush(dirReplayed) // before the replay ends, the cache may not know the leader yet
@@ -153,7 +153,7 @@ func (w *watchState) applyDir(e jetstream.KeyValueEntry) {
 // expire drops the records whose time is up, and publishes the result.
 func (w *watchState) expire() {
 	w.cache.expire(w.n.cfg.now(), &w.events)
-	if w.cache.dirty {
+	if w.cache.dirty() {
 		w.publish()
 	}
 	w.flush(true)
