@@ -95,11 +95,10 @@ func (n *Node) DeleteBan(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := kv.Get(ctx, id); err != nil {
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-			return fmt.Errorf("cluster: no ban %q", id)
-		}
-		return fmt.Errorf("cluster: deleting ban: %w", err)
+	// Known from the watch: a read of the bucket may be served by a
+	// replica that lags behind it.
+	if !n.bans.has(id) {
+		return fmt.Errorf("cluster: no ban %q", id)
 	}
 	if err := kv.Purge(ctx, id, jetstream.PurgeTTL(time.Minute)); err != nil {
 		return fmt.Errorf("cluster: deleting ban: %w", err)
@@ -189,6 +188,13 @@ func (c *banCache) apply(n *Node, e kvEntry) error {
 		n.deliver(&BanChanged{Ban: b})
 	}
 	return nil
+}
+
+func (c *banCache) has(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.bans[id]
+	return ok
 }
 
 func (c *banCache) list(now time.Time) []Ban {

@@ -9,8 +9,8 @@ import (
 )
 
 // One node at a time runs the matchmaker: the one holding the directory's
-// leader key. A node takes the key with a create (which succeeds for one
-// node only while the key exists), and keeps it by rewriting it every TTL/3
+// leader key. A node takes the key with a create (which fails while the
+// key exists, so one node wins), and keeps it by rewriting it every TTL/4
 // on the condition that it is still the revision it wrote; the bucket's
 // TTL removes the key of a leader that stops (it died, or lost NATS), and
 // a leader that could not rewrite the key for TTL/2 gives it up itself,
@@ -20,8 +20,18 @@ import (
 // leadership, so an assignment from a replaced leader is told apart.
 
 // IsMatchmakerLeader reports whether this node runs the cluster's
-// matchmaker.
-func (n *Node) IsMatchmakerLeader() bool { return n.isLeader.Load() }
+// matchmaker: it holds the leadership, and renewed it within TTL/2 (a
+// leader whose renewals are late stops acting as one before its key can
+// expire and another node take over).
+func (n *Node) IsMatchmakerLeader() bool {
+	return n.isLeader.Load() && n.cfg.now().UnixNano() < n.leaseUntil.Load()
+}
+
+// renewed records a successful write of the leader key at now.
+func (n *Node) renewed(rs *runState, now time.Time) {
+	rs.renewedAt = now
+	n.leaseUntil.Store(now.Add(n.ttlNow() / 2).UnixNano())
+}
 
 // Leader is the matchmaker's leader as this node knows it (0 for none) and
 // its term.
@@ -36,7 +46,7 @@ func (n *Node) Leader() (node uint8, term uint64) {
 func (n *Node) leaderCycle(rs *runState, dir jetstream.KeyValue, now time.Time) {
 	ttl := n.ttlNow()
 	if n.isLeader.Load() {
-		if now.Sub(rs.renewedAt) < ttl/3 {
+		if now.Sub(rs.renewedAt) < ttl/4 {
 			return
 		}
 		rec := leaderRecord{Node: n.id, Term: rs.leaderTerm}
@@ -45,7 +55,8 @@ func (n *Node) leaderCycle(rs *runState, dir jetstream.KeyValue, now time.Time) 
 		cancel()
 		switch {
 		case err == nil:
-			rs.leaderRev, rs.renewedAt = rev, now
+			rs.leaderRev = rev
+			n.renewed(rs, now)
 			n.stats.writes.Add(1)
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch),
 			errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
@@ -74,7 +85,8 @@ func (n *Node) leaderCycle(rs *runState, dir jetstream.KeyValue, now time.Time) 
 		return // another node holds it, or the old key has not expired yet
 	}
 	n.stats.writes.Add(1)
-	rs.leaderRev, rs.leaderTerm, rs.renewedAt = rev, rev, now
+	rs.leaderRev, rs.leaderTerm = rev, rev
+	n.renewed(rs, now)
 	n.isLeader.Store(true)
 	n.log.Info().Uint64("term", rev).Msg("cluster: this node now runs the matchmaker")
 	n.noteLeader(n.id, rev, true)

@@ -79,6 +79,7 @@ type Node struct {
 	leaderNode uint8
 	leaderTerm uint64
 	isLeader   atomic.Bool
+	leaseUntil atomic.Int64 // Unix ns: the leadership is good until then
 
 	bans      banCache
 	seatsUsed usedSeats
