@@ -58,13 +58,13 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 		n.setError(err)
 		return w.pause(sweep)
 	}
-	defer dw.Stop()
+	defer stopWatch(dw)
 	bw, err := b.bans.WatchAll(n.ctx)
 	if err != nil {
 		n.setError(err)
 		return w.pause(sweep)
 	}
-	defer bw.Stop()
+	defer stopWatch(bw)
 	w.cache.ttl = n.ttlNow()
 	w.cache.beginReplay()
 	n.bans.beginReplay()
@@ -115,6 +115,26 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 			w.publish()
 		}
 		w.flush(dirReplayed) // before the replay ends, the cache may not know the leader yet
+	}
+}
+
+// stopWatch ends a watch. Its NATS goroutine may be blocked handing over
+// an entry (it does not give up while its channel is full): the entries
+// left are drained until the watch closes its channel, so that goroutine
+// ends too.
+func stopWatch(kw jetstream.KeyWatcher) {
+	_ = kw.Stop()
+	limit := time.NewTimer(2 * time.Second)
+	defer limit.Stop()
+	for {
+		select {
+		case _, ok := <-kw.Updates():
+			if !ok {
+				return
+			}
+		case <-limit.C:
+			return // the connection's close ends it
+		}
 	}
 }
 
