@@ -104,6 +104,7 @@ const (
 	CodeNotLeader        Code = 30 // only the party's leader may do this
 	CodeInParty          Code = 31 // leave the party first, or let its leader act
 	CodeQueued           Code = 32 // the player (or its party) is in the matchmaker's queue
+	CodeUnavailable      Code = 33 // another node of the cluster did not answer in time: try again
 )
 
 var codeNames = [...]string{
@@ -139,6 +140,7 @@ var codeNames = [...]string{
 	CodeNotLeader:        "not_leader",
 	CodeInParty:          "in_party",
 	CodeQueued:           "queued",
+	CodeUnavailable:      "unavailable",
 }
 
 // String returns the code's protocol name, e.g. "room_full".
@@ -147,6 +149,16 @@ func (c Code) String() string {
 		return codeNames[c]
 	}
 	return "unknown"
+}
+
+// ParseCode returns the code named name ("room_full"), or false.
+func ParseCode(name string) (Code, bool) {
+	for c, n := range codeNames {
+		if n != "" && n == name {
+			return Code(c), true
+		}
+	}
+	return 0, false
 }
 
 // Event targets.

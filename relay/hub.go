@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/cluster"
 	"github.com/tickrelay/tickrelay/relay/match"
 )
 
@@ -39,6 +40,8 @@ type hubConfig struct {
 	// hooks, when set, receives room and player events (webhooks); it
 	// must not block.
 	hooks func(typ string, room uint32, data any)
+	// cluster, when set, shares the lobby with the other nodes.
+	cluster *cluster.Node
 }
 
 // hub is the relay's state machine: players, rooms, and what each player is
@@ -81,7 +84,7 @@ type hub struct {
 	nextParty    uint32
 	partyScratch []codec.PartyMember
 	channels     map[string]*channel
-	seats        seatTaker // nil: not in a cluster
+	cl           *clusterState // nil: not in a cluster (cluster.go)
 
 	shuttingDown bool
 	// A maintenance drain: no new sessions or rooms; at drainAt every
@@ -127,6 +130,11 @@ func newHub(cfg hubConfig, stats *counters) (*hub, error) {
 		parties:  make(map[string]*party),
 		channels: make(map[string]*channel),
 		stats:    stats,
+	}
+	if cfg.cluster != nil {
+		h.cl = newClusterState(cfg.cluster, cfg.tickRate)
+		h.nextPlayer = h.cl.firstID()
+		h.nextRoom = h.cl.firstID()
 	}
 	if cfg.matchmaker != nil {
 		mm, err := match.New(*cfg.matchmaker)
@@ -191,19 +199,9 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 	case codec.TCreateRoom:
 		h.createRoom(p, m)
 	case codec.TJoinRoom:
-		r := h.rooms[m.RoomID]
-		if r == nil || !r.public {
-			h.replyError(p, m.RID, codec.CodeRoomNotFound, "no public room with that id")
-			return
-		}
-		h.join(p, r, m.RID)
+		h.joinRoom(p, m)
 	case codec.TJoinCode:
-		r := h.codes[normalizeCode(m.Code)]
-		if r == nil {
-			h.replyError(p, m.RID, codec.CodeRoomNotFound, "no room with that code")
-			return
-		}
-		h.join(p, r, m.RID)
+		h.joinCode(p, m)
 	case codec.TListRooms:
 		h.listRooms(p, m)
 	case codec.TJoinOrCreate:

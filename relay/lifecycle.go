@@ -16,6 +16,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	h.begin(n, now)
 	s.runOps()
 	h.checkDrain()
+	h.clusterTick()
 	start := time.Now()
 	period := time.Second / time.Duration(h.cfg.tickRate)
 

@@ -111,31 +111,47 @@ func (h *hub) announce(text string) {
 // ban stores b (a player id resolved to its user id, or else its address)
 // and closes every player it matches.
 func (h *hub) ban(b admin.Ban) (admin.Ban, error) {
-	if b.PlayerID != 0 {
-		p := h.players[b.PlayerID]
-		if p == nil || !p.helloed {
-			return admin.Ban{}, admin.ErrNotFound
-		}
-		if p.userID != "" {
-			b.UserID = p.userID
-		} else {
-			a := p.addr.Addr().Unmap()
-			b.Address = a.String()
-		}
+	b, err := h.resolveBan(b)
+	if err != nil {
+		return admin.Ban{}, err
 	}
 	stored, err := h.cfg.bans.add(b, h.now)
 	if err != nil {
 		return admin.Ban{}, err
 	}
+	h.closeBanned(stored)
+	return stored, nil
+}
+
+// resolveBan turns a ban of a player of this node into a ban of its user
+// id, or else of its address.
+func (h *hub) resolveBan(b admin.Ban) (admin.Ban, error) {
+	if b.PlayerID == 0 || h.cl.remote(b.PlayerID) {
+		return b, nil // another node's player: its node closes it
+	}
+	p := h.players[b.PlayerID]
+	if p == nil || !p.helloed {
+		return admin.Ban{}, admin.ErrNotFound
+	}
+	if p.userID != "" {
+		b.UserID = p.userID
+	} else {
+		b.Address = p.addr.Addr().Unmap().String()
+	}
+	return b, nil
+}
+
+// closeBanned closes every player the ban list refuses now; b is the new
+// ban, for the reason.
+func (h *hub) closeBanned(b admin.Ban) {
 	for _, p := range h.order {
 		if p.closing || !p.helloed {
 			continue
 		}
 		if _, ok := h.cfg.bans.match(p.userID, p.addr.Addr(), h.now); ok {
-			h.closePlayer(p, codec.CodeBanned, banReason(stored))
+			h.closePlayer(p, codec.CodeBanned, banReason(b))
 		}
 	}
-	return stored, nil
 }
 
 // roomSummary describes r for the operator.

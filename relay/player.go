@@ -75,6 +75,7 @@ type player struct {
 	// The meeting place: a ticket in the matchmaker's queue (0: none), a
 	// party, lobby chat channels, and the skill of its last ticket.
 	ticket   uint64
+	seating  bool // a room request waits for another node of the cluster
 	party    *party
 	channels []*channel
 	skill    float64

@@ -36,6 +36,9 @@ type room struct {
 	region     string
 	matchProps map[string]string
 	backfill   bool
+	// holds are the expiries of seats granted to players of other nodes
+	// of a cluster (cluster_seats.go): they count as members until used.
+	holds []time.Time
 
 	leaves       [leaveLogSize]leaveRec // ring of recent leaves
 	leaveCount   uint64                 // leaves ever recorded
@@ -47,7 +50,7 @@ type room struct {
 	delta     []byte
 }
 
-func (r *room) full() bool { return len(r.members) >= r.maxPlayers }
+func (r *room) full() bool { return len(r.members)+len(r.holds) >= r.maxPlayers }
 
 func (r *room) add(p *player, tick uint64) {
 	r.members = append(r.members, p)

@@ -16,6 +16,7 @@ import (
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/relay/admit"
+	"github.com/tickrelay/tickrelay/relay/cluster"
 	"github.com/tickrelay/tickrelay/relay/kcplink"
 	"github.com/tickrelay/tickrelay/relay/link"
 	"github.com/tickrelay/tickrelay/relay/match"
@@ -111,6 +112,14 @@ type Server struct {
 	// only enqueues: a slow backend never holds it. The server neither
 	// starts nor stops it: its owner does.
 	Webhooks *webhook.Dispatcher
+	// Cluster, when set, makes this relay a node of a cluster sharing one
+	// lobby (see relay/cluster and docs/cluster.md): its rooms are listed
+	// and found by code on every node, players are redirected to the node
+	// of the room they join, new rooms go to the least loaded node, and
+	// direct messages, lobby channels and bans reach every node. As with
+	// Webhooks, the server neither starts nor stops it: its owner closes it
+	// after the server's Shutdown.
+	Cluster *cluster.Node
 	// Logger receives the server's logs. The zero value logs nothing.
 	Logger zerolog.Logger
 	// Clock drives the tick; nil means the system clock. For tests.
@@ -279,5 +288,6 @@ func (s *Server) hubConfig(rate int) hubConfig {
 		bans:              s.bans,
 		matchmaker:        s.matchmakerConfig(),
 		hooks:             s.hook,
+		cluster:           s.Cluster,
 	}
 }
