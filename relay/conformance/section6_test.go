@@ -196,3 +196,14 @@ func TestSection6_SlowConsumer(t *testing.T) {
 		}
 	})
 }
+
+// Section 4.21: join_seat on a relay that is not in a cluster is refused
+// (forbidden) and the session stays.
+func TestSection4_21_JoinSeatOutsideACluster(t *testing.T) {
+	eachTransport(t, func(t *testing.T, k transportKind) {
+		e := start(t, k, &relay.Server{})
+		c := e.join("ana")
+		c.expectError(c.request(TJoinSeat, "s1.x.y"), CodeForbidden)
+		c.joined(c.request(TCreateRoom, "dm", 2, true, nil))
+	})
+}
