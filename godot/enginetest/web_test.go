@@ -263,6 +263,7 @@ func TestGodot46(t *testing.T) {
 		tree("kcp_self_test.gd", "seed=7"),
 		tree("interpolation_test.gd"),
 		tree("client_unit_test.gd"),
+		tree("meeting_unit_test.gd"),
 		tree("websocket_link_test.gd"),
 	)
 	// The demo's script names the Relay autoload.
