@@ -1,0 +1,64 @@
+package enginetest
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickrelay/tickrelay/godot/web"
+	"github.com/tickrelay/tickrelay/internal/relaytest"
+	"github.com/tickrelay/tickrelay/relay"
+)
+
+// TestMultiplayerPeer runs Godot's high-level multiplayer over the relay
+// (addons/tickrelay/tickrelay_multiplayer_peer.gd) in three Godot 4.6 web
+// pages in one room, over WebSocket (tests/mp_test.gd says what each
+// checks): peer ids, @rpc both ways (reliable exactly once and in order,
+// unreliable the latest), rpc_id(1) to the authority, a MultiplayerSpawner
+// and a MultiplayerSynchronizer; then the first page (the master, peer 1)
+// closes without a goodbye and, after the relay's resume grace, the second
+// page is peer 1 on both remaining pages, which carry on. The pages start
+// one after the other so that the first is the master and the second the
+// member present longest.
+func TestMultiplayerPeer(t *testing.T) {
+	t.Parallel()
+	sharedWebEngine(t)
+	srv := &relay.Server{ResumeGrace: time.Second}
+	_, wsURL := relaytest.StartBoth(t, srv)
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(role string) *webRun {
+		return startWebPlan(t, addonPack(t), []web.Step{{
+			Script: "res://tests/mp_test.gd",
+			Kind:   web.StepNode,
+			Args:   map[string]string{"port": u.Port(), "mode": "mp-" + t.Name(), "role": role, "timeout-ms": "40000"},
+			// The first page ends after phase 1; the others after the migration.
+			TimeoutSeconds: 55,
+		}}, nil, 80*time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
+	defer cancel()
+	var runs []*webRun
+	for _, role := range []string{"first", "second", "third"} {
+		r := start(role)
+		runs = append(runs, r)
+		if _, err := r.waitLine(ctx, "mp: "+role+" in room"); err != nil {
+			r.failer(t)("%s: %v", role, err)
+		}
+	}
+	for i, r := range runs {
+		res := r.wait()
+		if !res.OK() {
+			continue
+		}
+		for _, l := range res.Output {
+			if strings.HasPrefix(l.Text, "mp: survived") || strings.Contains(l.Text, "carried on") || strings.Contains(l.Text, "unreliable calls") {
+				t.Logf("page %d: %s", i+1, l.Text)
+			}
+		}
+	}
+}
