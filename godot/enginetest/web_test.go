@@ -245,13 +245,13 @@ func (r *webRun) report() *web.Result {
 func TestGodot46(t *testing.T) {
 	t.Parallel()
 	p := addonPack(t)
-	demo, err := os.ReadFile(filepath.Join("..", "demo", "main.gd"))
-	if err != nil {
+	if err := p.AddFS(os.DirFS(filepath.Join("..", "demo")), ".", "demo", func(rel string, d os.DirEntry) bool {
+		return rel == "addons" || (!d.IsDir() && !strings.HasSuffix(rel, ".gd"))
+	}); err != nil {
 		t.Fatal(err)
 	}
-	p.Add("demo/main.gd", demo)
 	var plan []web.Step
-	for _, s := range append(append(scriptsIn(p, "addons"), scriptsIn(p, "tests")...), "res://demo/main.gd") {
+	for _, s := range append(append(scriptsIn(p, "addons"), scriptsIn(p, "tests")...), scriptsIn(p, "demo")...) {
 		if strings.HasSuffix(s, "/plugin.gd") {
 			continue
 		}
