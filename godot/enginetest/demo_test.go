@@ -287,9 +287,9 @@ type demoViews struct {
 }
 
 type demoPage struct {
-	name  string
-	page  *web.Page
-	views *demoViews
+	name         string
+	page         *web.Page
+	views        *demoViews
 	lines        []demoLine  // under views.mu
 	lobbies      []lobbyLine // under views.mu
 	lastWasLobby bool        // under views.mu
