@@ -291,6 +291,7 @@ func TestGodot46(t *testing.T) {
 		tree("interpolation_test.gd"),
 		tree("client_unit_test.gd"),
 		tree("meeting_unit_test.gd"),
+		tree("multiplayer_peer_unit_test.gd"),
 		tree("websocket_link_test.gd"),
 	)
 	// The demo's script names the Relay autoload.
