@@ -130,8 +130,10 @@ func _init():
 	h.check(nstates >= nframes * (nplayers - 1) / 2, "%d states in %d frames" % [nstates, nframes])
 	# A new state every poll, sent at most once per server tick (one frame
 	# arrives per tick): about one per frame, not one per poll.
+	# A frame the relay skipped (the client behind on a loaded machine) lets
+	# the state go after two ticks without one: at most one per tick.
 	if per_tick:
-		h.check(nsent <= nframes + 2 and nsent >= nframes / 2, "%d states sent in %d polls with %d server frames" % [nsent, frames, nframes])
+		h.check(nsent <= elapsed_ms * c.tick_rate / 1000 + 2 and nsent >= nframes / 2, "%d states sent in %d polls (%d ms) with %d server frames" % [nsent, frames, elapsed_ms, nframes])
 	else:
 		h.check(nsent >= frames - 2, "state_per_tick off: %d states sent in %d polls" % [nsent, frames])
 	var p = stats_of(poll_us)

@@ -26,7 +26,6 @@ var phase := 0
 var frame_us := []  # per measured frame: each client's poll time
 var measure_until := 0
 var synced := 0  # remote positions seen moving, at the end
-var joined_next := 0
 
 
 func _ready() -> void:
@@ -36,29 +35,37 @@ func _ready() -> void:
 	seconds = int(a.get("seconds", "5"))
 	deadline = Time.get_ticks_msec() + int(a.get("timeout-ms", "40000"))
 	get_tree().multiplayer_poll = false
-	for i in range(nclients):
-		var c = Client.new()
-		h.check(c.connect_to_server("127.0.0.1", int(a.get("port", "0")), {"name": "p%d" % i}) == OK, "connect %d" % i)
-		clients.append(c)
-	# One at a time, so that the first is the master.
-	clients[0].join_or_create(a.get("mode", "cost"), null, nclients)
-	joined_next = 1
+	# One at a time: the first is the master, and the relay admits only a
+	# few half-open connections per address at once.
+	add_client()
 	phase = 1
+
+
+func add_client() -> void:
+	var a = h.args()
+	var c = Client.new()
+	h.check(c.connect_to_server("127.0.0.1", int(a.get("port", "0")), {"name": "p%d" % clients.size()}) == OK, "connect %d" % clients.size())
+	c.join_or_create(a.get("mode", "cost"), null, nclients)
+	clients.append(c)
 
 
 func _process(_delta: float) -> void:
 	if done:
 		return
 	if Time.get_ticks_msec() > deadline:
-		h.check(false, "timed out in phase %d" % phase)
+		var states := []
+		for c in clients:
+			states.append([c.status, c.room_id, c.players.size()])
+		h.check(false, "timed out in phase %d: clients [status, room, players] %s" % [phase, str(states)])
 		done = true
 		return
 	if phase == 1:
 		for c in clients:
 			c.poll()
-		if joined_next < nclients and clients[joined_next - 1].room_id != 0:
-			clients[joined_next].join_or_create(h.args().get("mode", "cost"), null, nclients)
-			joined_next += 1
+		if clients.size() < nclients:
+			if clients[-1].room_id != 0:
+				add_client()
+			return
 		for c in clients:
 			if c.players.size() < nclients:
 				return
