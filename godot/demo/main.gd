@@ -12,6 +12,7 @@
 # Escape leaves the room.
 extends Node2D
 
+const Client = preload("res://addons/tickrelay/client.gd")
 const Lobby = preload("lobby.gd")
 const RpcArena = preload("rpc_arena.gd")
 
@@ -20,6 +21,7 @@ const RADIUS := 16.0
 const ARENA := Rect2(20, 70, 920, 470)
 const EVENT_WAVE := 1
 const MAX_CHAT_LINES := 6
+const RETRY_S := 3
 
 var my_pos := Vector2.ZERO
 var my_color := Color.WHITE
@@ -56,11 +58,16 @@ func _ready() -> void:
 	Relay.master_changed.connect(_on_master_changed)
 	Relay.event_received.connect(_on_event_received)
 	Relay.chat_received.connect(_on_chat_received)
+	_connect()
+
+
+func _connect() -> void:
 	var err: int = Relay.connect_to_server("", 0, {"name": my_name, "props": {"color": my_color}})
 	if err != OK:
 		status_label.text = "cannot connect: %s" % error_string(err)
 	else:
 		status_label.text = "connecting to %s ..." % Relay.client.link_description()
+	lobby.status = status_label.text
 
 
 func _process(delta: float) -> void:
@@ -241,9 +248,15 @@ func _on_connected(player_id: int) -> void:
 	lobby.status = "connected as %s (#%d)" % [my_name, player_id]
 
 
+# The relay went away or could not be reached: try again in a few
+# seconds (a bye of this player's own, code 22, is left alone).
 func _on_disconnected(code: int, reason: String) -> void:
 	rpc_arena.stop()
 	status_label.text = "disconnected (%s): %s" % [Relay.client.code_name(code), reason]
+	if code != Client.CODE_CLIENT_CLOSED:
+		status_label.text += "; connecting again in %d s" % RETRY_S
+		get_tree().create_timer(RETRY_S).timeout.connect(_connect)
+	lobby.status = status_label.text
 
 
 # The link died (the network changed): the client resumes by itself and the

@@ -56,6 +56,7 @@ func stop() -> void:
 	multiplayer.peer_connected.disconnect(_add_player)
 	multiplayer.peer_disconnected.disconnect(_remove_player)
 	multiplayer.multiplayer_peer = null
+	peer.close()  # it lets go of Relay.client's signals
 	peer = null
 	for n in get_children():
 		remove_child(n)

@@ -69,7 +69,8 @@ func TestMultiplayerPeer(t *testing.T) {
 // 30 Hz (tests/mp_cost_test.gd); the figure is per client and frame
 // (client.poll() and its SceneMultiplayer's poll()), logged and quoted in
 // godot/README.md. The script checks that every synchronizer's updates
-// arrive and that a client's median frame stays under 1 ms.
+// arrive, and a sanity bound on a client's median frame (4 ms: the figure
+// is wall time, and a loaded machine inflates it).
 //
 // Not parallel: it runs before the parallel tests, so that they do not take
 // the CPU it measures (the web engine has no thread CPU clock: the time is

@@ -126,6 +126,10 @@ func test_peer() -> void:
 	# Leaving the room: disconnected.
 	feed(c, [33, 9, 0])
 	h.check(peer.get_connection_status() == MultiplayerPeer.CONNECTION_DISCONNECTED, "disconnected after leaving")
+	# close(): the client's signals are let go; nothing more is queued.
+	peer.close()
+	h.check(not c.peer_packet_received.is_connected(peer._on_packet), "close() disconnects from the client")
+	h.check(peer.get_connection_status() == MultiplayerPeer.CONNECTION_DISCONNECTED and peer.get_available_packet_count() == 0, "closed")
 
 
 # The new master: its own id becomes 1 and every other peer is announced

@@ -78,6 +78,7 @@ var _peers := {}
 var _announced_master := 0
 var _self_id := 0  # this player's peer id when the peers were announced
 var _dirty := true  # the room changed: _sync_peers() at the next _poll()
+var _links: Array = []  # [signal of the client, callable]: undone by _close()
 # UNRELIABLE_ORDERED: the tick of the last packet taken, per sender and
 # channel (from * 256 + channel).
 var _ordered := {}
@@ -87,12 +88,16 @@ func _init(relay_client, options := {}) -> void:
 	client = relay_client
 	poll_client = bool(options.get("poll_client", false))
 	refresh_synchronizers = bool(options.get("refresh_synchronizers", true))
-	client.peer_packet_received.connect(_on_packet)
-	client.player_joined.connect(_on_room_change.unbind(3))
-	client.player_left.connect(_on_room_change.unbind(1))
-	client.master_changed.connect(_on_room_change.unbind(1))
-	client.room_joined.connect(_on_room_change.unbind(2))
-	client.room_left.connect(_on_room_change.unbind(1))
+	_links = [
+		[client.peer_packet_received, _on_packet],
+		[client.player_joined, _on_room_change.unbind(3)],
+		[client.player_left, _on_room_change.unbind(1)],
+		[client.master_changed, _on_room_change.unbind(1)],
+		[client.room_joined, _on_room_change.unbind(2)],
+		[client.room_left, _on_room_change.unbind(1)],
+	]
+	for l in _links:
+		l[0].connect(l[1])
 
 
 # Godot's peer id of relay player id, as of the room's master now.
@@ -258,9 +263,14 @@ func _disconnect_peer(peer: int, _force: bool) -> void:
 
 
 # Stops this peer (the client stays connected: leave the room or disconnect
-# it separately).
+# it separately): it lets go of the client's signals and takes no more
+# packets. Call close() before dropping a peer whose client lives on.
 func _close() -> void:
 	_closed = true
+	for l in _links:
+		if l[0].is_connected(l[1]):
+			l[0].disconnect(l[1])
+	_links.clear()
 	_in.clear()
 	_in_head = 0
 
