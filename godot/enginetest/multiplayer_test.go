@@ -3,6 +3,7 @@ package enginetest
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +94,48 @@ func TestMultiplayerPeerCost(t *testing.T) {
 			t.Logf("Godot 4.6 (web): %s", l.Text)
 		}
 	}
+}
+
+// TestMultiplayerPeerResume cuts the connection of the second of two pages
+// (a TCP proxy in front of the relay, as a network that goes away) while
+// both play through the multiplayer peer (tests/mp_resume_test.gd): its
+// peer must stay CONNECTED while the client resumes, SceneMultiplayer must
+// lose no peer, and the reliable @rpc calls made to it while it was away
+// must arrive after the resume, exactly once and in order.
+func TestMultiplayerPeerResume(t *testing.T) {
+	t.Parallel()
+	sharedWebEngine(t)
+	_, wsURL := relaytest.StartBoth(t, &relay.Server{})
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := newTCPCutter(t, u.Host)
+	start := func(role string, port string) *webRun {
+		return startWebPlan(t, addonPack(t), []web.Step{{
+			Script: "res://tests/mp_resume_test.gd", Kind: web.StepNode,
+			Args:           map[string]string{"port": port, "mode": "mp-" + t.Name(), "role": role, "timeout-ms": "40000"},
+			TimeoutSeconds: 45,
+		}}, nil, 70*time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first := start("first", u.Port())
+	second := start("second", strconv.Itoa(cut.port()))
+	fail := second.failer(t)
+	if _, err := second.waitLine(ctx, "mp-resume: ready"); err != nil {
+		fail("%v", err)
+	}
+	cut.cut()
+	// The network comes back once the first page has made its calls to the
+	// away player and the second has tried to resume at least once.
+	if _, err := first.waitLine(ctx, "mp-resume: sent while away"); err != nil {
+		first.failer(t)("%v", err)
+	}
+	if err := cut.waitRefused(ctx, 1); err != nil {
+		fail("the second page never tried to resume: %v", err)
+	}
+	cut.restore()
+	first.wait()
+	second.wait()
 }
