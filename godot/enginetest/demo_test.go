@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,36 +23,75 @@ import (
 	"github.com/tickrelay/tickrelay/godot/web"
 	"github.com/tickrelay/tickrelay/internal/relaytest"
 	"github.com/tickrelay/tickrelay/relay"
+	"github.com/tickrelay/tickrelay/relay/match"
 )
 
 // TestDemoInTheBrowser exports the demo (godot/demo, as it is) for the web,
-// opens it in two pages against one relay over WebSocket, moves each page's
-// player with the arrow keys (key events sent to the page, as a keyboard
-// does) and checks that the other page sees it move: from what the engine
-// shows (an autoload added to the export, tests/demo_probe.gd, prints each
-// player's position as the demo draws it) and in a screenshot of each page
-// (kept in the test's artifact directory), where both players' circles must
-// be drawn, in their colours, where the engine says they are.
+// opens it in two pages against one relay over WebSocket and plays it as a
+// person would, with key events sent to the pages. Both pages start in the
+// lobby: they show the lobby chat of #global (a line ana, a Go client, said
+// before) and the operator's announcement (a screenshot of page a's lobby is
+// kept); M on each page queues it for "arena" (the relay's queue pairs two
+// players), and both land in one room. There it moves each page's player
+// with the arrow keys and checks that the other page sees it move: from
+// what the engine shows (an autoload added to the export,
+// tests/demo_probe.gd, prints each player's position as the demo draws it)
+// and in a screenshot of each page (kept in the test's artifact directory),
+// where both players' circles must be drawn, in their colours, where the
+// engine says they are. Then both leave (Escape), switch to the @rpc mode
+// (R: Godot's MultiplayerSynchronizer and @rpc over the relay), queue
+// again, and page b must see page a's player move.
 func TestDemoInTheBrowser(t *testing.T) {
 	t.Parallel()
 	e := sharedWebEngine(t)
-	_, wsURL := relaytest.StartBoth(t, &relay.Server{})
+	srv := &relay.Server{Matchmaker: &match.Config{Queues: map[string]match.QueueConfig{
+		"arena": {MaxPlayers: 2, SkillWindow: 1000, Interval: 100 * time.Millisecond},
+	}}}
+	kcpAddr, wsURL := relaytest.StartBoth(t, srv)
 	u, err := url.Parse(wsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	port, _ := strconv.Atoi(u.Port())
 	pack := demoPack(t, port)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
+	ana := dialRecorded(t, ctx, kcpAddr, "ana")
+	if _, err := ana.c.JoinChannel(ctx, "global"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ana.c.ChannelSay("global", "welcome to the lobby"); err != nil {
+		t.Fatal(err)
+	}
 
 	views := &demoViews{changed: make(chan struct{})}
 	a := views.open(t, ctx, e, pack, "a")
-	if err := views.waitUntil(ctx, func() bool { return a.last() != nil }); err != nil {
-		t.Fatalf("page a never got into a room: %v\n%s", err, a.output())
-	}
-	// The second page quick-matches into the room the first one made.
 	b := views.open(t, ctx, e, pack, "b")
+	for _, p := range []*demoPage{a, b} {
+		if err := views.waitUntil(ctx, func() bool { l := p.lobby(); return l != nil && slices.Contains(l.Chat, "ana: welcome to the lobby") }); err != nil {
+			t.Fatalf("page %s never showed the lobby chat: %v\n%s", p.name, err, p.output())
+		}
+	}
+	if err := srv.Announce(ctx, "restart at 18:00"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*demoPage{a, b} {
+		if err := views.waitUntil(ctx, func() bool { return p.lobby().Announcement == "restart at 18:00" }); err != nil {
+			t.Fatalf("page %s never showed the announcement: %v\n%s", p.name, err, p.output())
+		}
+	}
+	shot, err := a.page.Screenshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.ArtifactDir(), "demo-lobby-a.png")
+	if err := os.WriteFile(file, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page a's lobby: %+v; screenshot %s", *a.lobby(), file)
+	// M: both queue for arena and are matched into one room.
+	views.press(t, ctx, a, "m")
+	views.press(t, ctx, b, "m")
 	if err := views.waitUntil(ctx, func() bool {
 		la, lb := a.last(), b.last()
 		return la != nil && lb != nil && la.Others[strconv.Itoa(lb.Me)] != nil && lb.Others[strconv.Itoa(la.Me)] != nil
@@ -104,6 +144,81 @@ func TestDemoInTheBrowser(t *testing.T) {
 		}
 		t.Logf("page %s: screenshot %s; the engine draws %.0f frames/s, round trip %d ms (polled once a frame)", p.name, file, l.FPS, l.RTTms)
 	}
+
+	// The @rpc mode: back to the lobby, R, queue again.
+	room := a.last().Room
+	for _, p := range []*demoPage{a, b} {
+		views.press(t, ctx, p, kb.Escape)
+		if err := views.waitUntil(ctx, func() bool { return p.lobby() != nil && p.lobbyAfterRoom() }); err != nil {
+			t.Fatalf("page %s did not go back to the lobby: %v\n%s", p.name, err, p.output())
+		}
+		views.press(t, ctx, p, "r")
+		if err := views.waitUntil(ctx, func() bool { return p.lobby().Mode == "rpc" }); err != nil {
+			t.Fatalf("page %s did not switch to the @rpc mode: %v", p.name, err)
+		}
+		views.press(t, ctx, p, "m")
+	}
+	if err := views.waitUntil(ctx, func() bool {
+		la, lb := a.last(), b.last()
+		return la.Room != room && la.Room == lb.Room && la.Mode == "rpc" && lb.Mode == "rpc" &&
+			la.Others[strconv.Itoa(lb.Me)] != nil && lb.Others[strconv.Itoa(la.Me)] != nil
+	}); err != nil {
+		t.Fatalf("the pages never met in the @rpc mode: %v\npage a:\n%s\npage b:\n%s", err, a.output(), b.output())
+	}
+	views.move(t, ctx, a, b, 0)
+	shot, err = b.page.Screenshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(t.ArtifactDir(), "demo-rpc-b.png")
+	if err := os.WriteFile(file, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if img, err := png.Decode(bytes.NewReader(shot)); err == nil {
+		checkCircle(t, img, "b in the @rpc mode, page a's player", b.last().Others[strconv.Itoa(a.last().Me)].Pos, a.last().Color)
+	}
+	t.Logf("@rpc mode: room %s; page b's screenshot %s", a.last().Room, file)
+}
+
+// lobbyLine is the probe's line while the demo shows its lobby.
+type lobbyLine struct {
+	Me           int      `json:"me"`
+	Status       string   `json:"status"`
+	Announcement string   `json:"announcement"`
+	Party        string   `json:"party"`
+	Chat         []string `json:"chat"`
+	Queued       bool     `json:"queued"`
+	Mode         string   `json:"mode"`
+}
+
+// lobby is the page's latest lobby line, or nil.
+func (p *demoPage) lobby() *lobbyLine {
+	p.views.mu.Lock()
+	defer p.views.mu.Unlock()
+	if len(p.lobbies) == 0 {
+		return nil
+	}
+	l := p.lobbies[len(p.lobbies)-1]
+	return &l
+}
+
+// lobbyAfterRoom reports whether the page's last line is a lobby line (it
+// left its room).
+func (p *demoPage) lobbyAfterRoom() bool {
+	p.views.mu.Lock()
+	defer p.views.mu.Unlock()
+	return p.lastWasLobby
+}
+
+// press presses and releases key on page p.
+func (v *demoViews) press(t *testing.T, ctx context.Context, p *demoPage, key string) {
+	t.Helper()
+	if err := p.page.KeyDown(ctx, key); err != nil {
+		t.Fatalf("page %s: key %q down: %v", p.name, key, err)
+	}
+	if err := p.page.KeyUp(ctx, key); err != nil {
+		t.Fatalf("page %s: key %q up: %v", p.name, key, err)
+	}
 }
 
 // The demo's window and circles (godot/demo/project.godot and main.gd).
@@ -154,6 +269,7 @@ type demoLine struct {
 	Pos    [2]float64            `json:"pos"`
 	Color  [3]int                `json:"color"`
 	Others map[string]*demoOther `json:"others"`
+	Mode   string                `json:"mode"`
 	FPS    float64               `json:"fps"`
 	RTTms  int                   `json:"rtt_ms"`
 }
@@ -171,11 +287,13 @@ type demoViews struct {
 }
 
 type demoPage struct {
-	name  string
-	page  *web.Page
-	views *demoViews
-	lines []demoLine // under views.mu
-	out   []string   // the whole console, under views.mu
+	name         string
+	page         *web.Page
+	views        *demoViews
+	lines        []demoLine  // under views.mu
+	lobbies      []lobbyLine // under views.mu
+	lastWasLobby bool        // under views.mu
+	out          []string    // the whole console, under views.mu
 }
 
 func (v *demoViews) open(t *testing.T, ctx context.Context, e *web.Engine, pack *web.Pack, name string) *demoPage {
@@ -189,6 +307,16 @@ func (v *demoViews) open(t *testing.T, ctx context.Context, e *web.Engine, pack 
 			var d demoLine
 			if err := json.Unmarshal([]byte(rest), &d); err == nil {
 				p.lines = append(p.lines, d)
+				p.lastWasLobby = false
+			} else {
+				p.out = append(p.out, fmt.Sprintf("(undecodable probe line: %v)", err))
+			}
+		}
+		if rest, ok := strings.CutPrefix(l.Text, "lobby: "); ok {
+			var d lobbyLine
+			if err := json.Unmarshal([]byte(rest), &d); err == nil {
+				p.lobbies = append(p.lobbies, d)
+				p.lastWasLobby = true
 			} else {
 				p.out = append(p.out, fmt.Sprintf("(undecodable probe line: %v)", err))
 			}

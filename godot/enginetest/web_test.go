@@ -10,6 +10,7 @@ package enginetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -110,8 +111,9 @@ type webRun struct {
 	res    *web.Result   // set before done is closed
 	err    error
 
-	mu    sync.Mutex
-	lines []string // the console so far
+	mu      sync.Mutex
+	lines   []string      // the console so far
+	newLine chan struct{} // closed (and replaced) at each line
 }
 
 // startWebPlan starts plan on a pack in the shared engine; wait() collects
@@ -126,12 +128,14 @@ func startWebPlan(t *testing.T, p *web.Pack, plan []web.Step, settings map[strin
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	r := &webRun{t: t, cancel: cancel, done: make(chan struct{})}
+	r := &webRun{t: t, cancel: cancel, done: make(chan struct{}), newLine: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		r.res, r.err = e.RunPack(ctx, p, web.PageConfig{}, func(l web.Line) {
 			r.mu.Lock()
 			r.lines = append(r.lines, l.Text)
+			close(r.newLine)
+			r.newLine = make(chan struct{})
 			r.mu.Unlock()
 		})
 	}()
@@ -144,6 +148,29 @@ func startWebPlan(t *testing.T, p *web.Pack, plan []web.Step, settings map[strin
 
 // Done is closed when the run has ended.
 func (r *webRun) Done() <-chan struct{} { return r.done }
+
+// waitLine waits until the page has printed a line containing s (or the
+// run ended, or ctx did) and returns it.
+func (r *webRun) waitLine(ctx context.Context, s string) (string, error) {
+	for {
+		r.mu.Lock()
+		for _, l := range r.lines {
+			if strings.Contains(l, s) {
+				r.mu.Unlock()
+				return l, nil
+			}
+		}
+		next := r.newLine
+		r.mu.Unlock()
+		select {
+		case <-next:
+		case <-r.done:
+			return "", fmt.Errorf("the page ended without printing %q", s)
+		case <-ctx.Done():
+			return "", fmt.Errorf("no line %q: %w", s, ctx.Err())
+		}
+	}
+}
 
 // output is what the page printed so far.
 func (r *webRun) output() string {
@@ -218,13 +245,13 @@ func (r *webRun) report() *web.Result {
 func TestGodot46(t *testing.T) {
 	t.Parallel()
 	p := addonPack(t)
-	demo, err := os.ReadFile(filepath.Join("..", "demo", "main.gd"))
-	if err != nil {
+	if err := p.AddFS(os.DirFS(filepath.Join("..", "demo")), ".", "demo", func(rel string, d os.DirEntry) bool {
+		return rel == "addons" || (!d.IsDir() && !strings.HasSuffix(rel, ".gd"))
+	}); err != nil {
 		t.Fatal(err)
 	}
-	p.Add("demo/main.gd", demo)
 	var plan []web.Step
-	for _, s := range append(append(scriptsIn(p, "addons"), scriptsIn(p, "tests")...), "res://demo/main.gd") {
+	for _, s := range append(append(scriptsIn(p, "addons"), scriptsIn(p, "tests")...), scriptsIn(p, "demo")...) {
 		if strings.HasSuffix(s, "/plugin.gd") {
 			continue
 		}
@@ -263,6 +290,8 @@ func TestGodot46(t *testing.T) {
 		tree("kcp_self_test.gd", "seed=7"),
 		tree("interpolation_test.gd"),
 		tree("client_unit_test.gd"),
+		tree("meeting_unit_test.gd"),
+		tree("multiplayer_peer_unit_test.gd"),
 		tree("websocket_link_test.gd"),
 	)
 	// The demo's script names the Relay autoload.
