@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tickrelay/tickrelay/relay/cluster"
+	"github.com/tickrelay/tickrelay/relay/match"
 )
 
 // A relay in a cluster (Server.Cluster) shares its lobby with the other
@@ -38,18 +39,31 @@ type clusterState struct {
 	// held are the rooms holding seats granted to other nodes' players.
 	held []*room
 
+	// leading: this node runs the cluster's matchmaker (h.mm). checker
+	// checks this node's tickets and backfill requests before they go to
+	// the leader: an empty matchmaker with the same configuration.
+	leading bool
+	checker *match.Matchmaker
+
 	publishEvery uint64 // ticks between directory publications
 	published    uint64 // signature of the rooms last published; 0: none yet
 	lastSweep    time.Time
 }
 
-func newClusterState(node *cluster.Node, tickRate int) *clusterState {
-	return &clusterState{
+func newClusterState(node *cluster.Node, tickRate int, mm *match.Config) (*clusterState, error) {
+	c := &clusterState{
 		node:         node,
 		id:           node.ID(),
 		waits:        make(map[uint64]*seatWait),
 		publishEvery: uint64(max(tickRate/4, 1)), // the node writes at most four times a second
 	}
+	if mm != nil {
+		var err error
+		if c.checker, err = match.New(*mm); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // firstID is the id before the first player or room id of this node: ids
@@ -88,6 +102,12 @@ seatLoop:
 			break seatLoop
 		}
 	}
+	if lead := c.node.IsMatchmakerLeader(); lead != c.leading {
+		if !lead {
+			h.freshMatchmaker() // the next leader starts from the tickets the nodes send it
+		}
+		c.leading = lead
+	}
 	if h.tick%c.publishEvery == 0 {
 		h.publishRooms()
 	}
@@ -108,10 +128,22 @@ func (h *hub) clusterMessage(m cluster.Message) {
 		h.remoteChannelLine(m)
 	case *cluster.BanChanged:
 		h.banChanged(m)
+	case *cluster.LeaderChanged:
+		h.leaderChanged(m)
+	case *cluster.TicketAdd, *cluster.TicketCancel, *cluster.BackfillRequest, *cluster.BackfillCancel:
+		h.leaderMessage(m)
+	case *cluster.MatchAssign:
+		if h.mm != nil {
+			h.startMatch(&m.Match)
+		}
+	case *cluster.FillAssign:
+		if h.mm != nil {
+			h.fillSeats(&m.Fill)
+		}
+	case *cluster.MatchResult:
+		h.matchResult(m)
 	}
-	// Node and leader changes need nothing: the directory the tick reads
-	// is current. Matchmaking messages do not arrive, as this relay's
-	// matchmaker serves its own players only (see docs/cluster.md).
+	// Node changes need nothing: the directory the tick reads is current.
 }
 
 // publishRooms gives the node this relay's rooms when they changed, and
@@ -193,5 +225,8 @@ func (h *hub) sweepSeats() {
 			delete(c.waits, tag)
 			h.seatFailed(w, nil)
 		}
+	}
+	if h.mm != nil {
+		h.sweepTickets()
 	}
 }

@@ -3,15 +3,18 @@ package relay_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/internal/relaytest"
+	"github.com/tickrelay/tickrelay/relay"
 	"github.com/tickrelay/tickrelay/relay/admin"
 	"github.com/tickrelay/tickrelay/relay/client"
 	"github.com/tickrelay/tickrelay/relay/cluster"
+	"github.com/tickrelay/tickrelay/relay/match"
 )
 
 // clusterCtx bounds one cluster test: directory changes travel through
@@ -239,6 +242,120 @@ func TestClusterLobby(t *testing.T) {
 		}
 		if err := frank.LeaveRoom(ctx); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// The cluster's matchmaker runs on one node for all: four players on
+// three nodes queue for 2v2 and land in one room, on their teams, those of
+// other nodes than the room's after a redirect; a player that queues when
+// the leader has left is matched by the next leader.
+func TestClusterMatchmaking(t *testing.T) {
+	queues := &match.Config{Queues: map[string]match.QueueConfig{
+		"2v2":  {Teams: 2, TeamSize: 2, SkillWindow: 1000, Interval: 50 * time.Millisecond},
+		"duel": {Teams: 2, TeamSize: 1, SkillWindow: 1000, Interval: 50 * time.Millisecond},
+	}}
+	nodes := relaytest.StartCluster(t, 3, 3*time.Second, func(_ int, s *relay.Server) { s.Matchmaker = queues })
+	ctx := clusterCtx(t)
+	waitCond(t, ctx, "a matchmaker leader every node knows", func() bool {
+		l, _ := nodes[0].Node.Leader()
+		for _, n := range nodes {
+			if m, _ := n.Node.Leader(); m == 0 || m != l {
+				return false
+			}
+		}
+		return true
+	})
+	players := make([]*client.Client, 4)
+	cols := make([]*collector, 4)
+	for i := range players {
+		players[i] = dial(t, nodes[i%3].KCP, fmt.Sprintf("p%d", i))
+		cols[i] = collect(players[i])
+	}
+	start := time.Now()
+	for i, p := range players {
+		if err := p.QueueJoin(ctx, client.QueueOptions{Mode: "2v2", Skill: float64(1000 + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var room uint32
+	teams := map[int]int{}
+	for i, k := range cols {
+		var found *codec.ServerMsg
+		k.waitUntil(t, ctx, "a match", func() bool {
+			for _, m := range k.other {
+				if m.Type == codec.TMatch && m.Outcome == codec.MatchFound {
+					found = m
+					return true
+				}
+			}
+			return false
+		})
+		if room == 0 {
+			room = found.RoomID
+		}
+		if found.RoomID != room {
+			t.Fatalf("player %d matched into room %#x, another into %#x", i, found.RoomID, room)
+		}
+		teams[found.Team]++
+	}
+	if teams[0] != 2 || teams[1] != 2 {
+		t.Fatalf("teams of the match: %v, want two of two", teams)
+	}
+	for i, p := range players {
+		if err := p.WaitFor(ctx, func(v client.RoomView) bool { return v.ID == room && len(v.Players) == 4 }); err != nil {
+			t.Fatalf("player %d never saw its room of 4: %v (%+v)", i, err, p.Room())
+		}
+		if cluster.NodeOf(p.ID()) != cluster.NodeOf(room) {
+			t.Fatalf("player %d is %#x, not on the room's node %d", i, p.ID(), cluster.NodeOf(room))
+		}
+	}
+	t.Logf("2v2 across 3 nodes: queued to all four in the room in %v", time.Since(start))
+	v := players[0].Room()
+	for id, pv := range v.Players {
+		if _, ok := pv.Props["team"]; !ok {
+			t.Fatalf("player %#x has no team property: %v", id, pv.Props)
+		}
+	}
+
+	// The leader leaves with a ticket of another node queued: the next
+	// leader gets it again and matches it with one queued after.
+	leader, _ := nodes[0].Node.Leader()
+	var rest []*relaytest.ClusterNode
+	for _, n := range nodes {
+		if n.Node.ID() != leader {
+			rest = append(rest, n)
+		}
+	}
+	early := dial(t, rest[0].KCP, "early")
+	ek := collect(early)
+	if err := early.QueueJoin(ctx, client.QueueOptions{Mode: "duel", Skill: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	gone := nodeOf(nodes, leader)
+	if err := gone.Server.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gone.Node.Close()
+	d := waitCond(t, ctx, "a new leader", func() bool {
+		l, _ := rest[0].Node.Leader()
+		m, _ := rest[1].Node.Leader()
+		return l != 0 && l != leader && l == m
+	})
+	t.Logf("matchmaker leader %d left; a new one in %v", leader, d)
+	late := dial(t, rest[1].KCP, "late")
+	lk := collect(late)
+	if err := late.QueueJoin(ctx, client.QueueOptions{Mode: "duel", Skill: 1001}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*collector{ek, lk} {
+		k.waitUntil(t, ctx, "a duel", func() bool {
+			return slices.ContainsFunc(k.other, func(m *codec.ServerMsg) bool { return m.Type == codec.TMatch && m.Outcome == codec.MatchFound })
+		})
+	}
+	for _, p := range []*client.Client{early, late} {
+		if err := p.WaitFor(ctx, func(v client.RoomView) bool { return len(v.Players) == 2 }); err != nil {
+			t.Fatalf("player %#x never saw its duel: %v", p.ID(), err)
 		}
 	}
 }

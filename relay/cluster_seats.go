@@ -229,7 +229,9 @@ func (h *hub) joinSeat(p *player, m *codec.ClientMsg) {
 		h.replyError(p, m.RID, codec.CodeForbidden, strings.TrimPrefix(err.Error(), "cluster: "))
 		return
 	}
-	if req.UserID != p.userID {
+	// A seat from a room request names its player's user; a match's seat,
+	// issued by the room's node, knows only the player's id there.
+	if req.UserID != "" && req.UserID != p.userID {
 		h.replyError(p, m.RID, codec.CodeForbidden, "the seat was granted to another user")
 		return
 	}
@@ -246,6 +248,12 @@ func (h *hub) joinSeat(p *player, m *codec.ClientMsg) {
 	}
 	if i >= 0 {
 		r.holds = slices.Delete(r.holds, i, i+1)
+	}
+	if team, ok := r.seatTeams[req.Player]; ok && p.room == nil {
+		delete(r.seatTeams, req.Player)
+		if p.props.merge([]codec.Prop{{Key: []byte("team"), Value: codec.AppendInt(nil, int64(team))}}, h.cfg.limits.PropKeys) == nil {
+			p.propsTick = h.tick
+		}
 	}
 	h.join(p, r, m.RID)
 }

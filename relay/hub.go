@@ -132,9 +132,14 @@ func newHub(cfg hubConfig, stats *counters) (*hub, error) {
 		stats:    stats,
 	}
 	if cfg.cluster != nil {
-		h.cl = newClusterState(cfg.cluster, cfg.tickRate)
-		h.nextPlayer = h.cl.firstID()
-		h.nextRoom = h.cl.firstID()
+		cl, err := newClusterState(cfg.cluster, cfg.tickRate, cfg.matchmaker)
+		if err != nil {
+			return nil, err
+		}
+		h.cl = cl
+		h.nextPlayer = cl.firstID()
+		h.nextRoom = cl.firstID()
+		h.nextTicket = uint64(cl.id) << ticketBits
 	}
 	if cfg.matchmaker != nil {
 		mm, err := match.New(*cfg.matchmaker)

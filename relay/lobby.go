@@ -390,9 +390,7 @@ func (h *hub) chat(p *player, m *codec.ClientMsg) {
 // dropRoom forgets r (its members are gone); the caller takes it out of
 // roomOrder.
 func (h *hub) dropRoom(r *room, why string) {
-	if r.backfill {
-		h.mm.CancelBackfill(uint64(r.id))
-	}
+	h.cancelBackfill(r)
 	delete(h.rooms, r.id)
 	delete(h.codes, r.code)
 	h.stats.rooms.Add(-1)

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
 )
@@ -59,6 +61,37 @@ func (c *Client) moveTo(ctx context.Context, r *codec.ServerMsg) error {
 	c.id.Store(w.PlayerID)
 	return nil
 }
+
+// followLater follows a redirect the server sent on its own (rid 0: the
+// matchmaker placed this player in a room on another node, as the match
+// message before it said). It runs beside the reader, which the move
+// replaces; a failure closes the client, as a failed request's move does.
+func (c *Client) followLater(r *codec.ServerMsg) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), followTimeout)
+		defer cancel()
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() { // the client's end cancels the move
+			select {
+			case <-c.done:
+				cancel()
+			case <-stop:
+			}
+		}()
+		if err := c.moveTo(ctx, r); err != nil {
+			return
+		}
+		if _, err := c.request(ctx, &codec.ClientMsg{Type: codec.TJoinSeat, Code: []byte(r.Token)}); err != nil {
+			c.shut(fmt.Errorf("relay client: taking the matched seat on node %d: %w", r.Node, err))
+		}
+	}()
+}
+
+// followTimeout bounds a move to another node that no request waits for.
+const followTimeout = 10 * time.Second
 
 // JoinSeat takes a seat reserved on this node (the token from a redirect).
 // The client follows redirects by itself; this is for clients that manage

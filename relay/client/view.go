@@ -154,6 +154,9 @@ func (c *Client) dispatch(m *codec.ServerMsg, gen int) bool {
 		c.shut(&Error{Code: m.Code, Message: m.Message})
 		return false
 	}
+	if m.Type == codec.TRedirect { // rid 0: a match seated this player on another node
+		c.followLater(m)
+	}
 	return c.queue(m)
 }
 

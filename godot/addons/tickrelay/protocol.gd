@@ -141,6 +141,7 @@ const CODE_ROOM_CLOSED = 29
 const CODE_NOT_LEADER = 30
 const CODE_IN_PARTY = 31
 const CODE_QUEUED = 32
+const CODE_UNAVAILABLE = 33  # another node of a cluster did not answer in time: try again
 
 const CODE_NAMES = {
 	1: "bad_request", 2: "version_mismatch", 3: "room_not_found", 4: "room_full",
@@ -150,7 +151,7 @@ const CODE_NAMES = {
 	16: "unknown_message", 17: "malformed", 18: "player_not_found", 19: "kicked",
 	20: "server_full", 21: "not_ready", 22: "client_closed", 23: "unauthorized",
 	24: "forbidden", 25: "rate_limited", 26: "resume_failed", 27: "replaced",
-	28: "banned", 29: "room_closed", 30: "not_leader", 31: "in_party", 32: "queued",
+	28: "banned", 29: "room_closed", 30: "not_leader", 31: "in_party", 32: "queued", 33: "unavailable",
 }
 
 # Largest frame body the server accepts from a client (its default).
