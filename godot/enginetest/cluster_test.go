@@ -19,6 +19,7 @@ import (
 	"github.com/tickrelay/tickrelay/godot/web"
 	"github.com/tickrelay/tickrelay/internal/relaytest"
 	"github.com/tickrelay/tickrelay/relay"
+	"github.com/tickrelay/tickrelay/relay/admin"
 	"github.com/tickrelay/tickrelay/relay/client"
 	"github.com/tickrelay/tickrelay/relay/cluster"
 	"github.com/tickrelay/tickrelay/relay/match"
@@ -136,6 +137,7 @@ func clusterJoin(t *testing.T, nodes []*relaytest.ClusterNode, browser bool) {
 	if cluster.NodeOf(id) != home {
 		t.Errorf("the engine's player is %#x, not on the room's node %d", id, home)
 	}
+	leftNode(t, run, via, engine)
 	if browser {
 		line, err := run.waitLine("cluster: shown ")
 		if err != nil {
@@ -205,10 +207,38 @@ func clusterMatch(t *testing.T, nodes []*relaytest.ClusterNode, browser bool) {
 	if room := bob.c.Room().ID; cluster.NodeOf(room) != leader || cluster.NodeOf(id) != leader {
 		t.Errorf("the match's room %#x and the engine's player %#x, want both on node %d", room, id, leader)
 	}
+	leftNode(t, run, via, engine)
 	if err := bob.c.SendEvent(0, nil, clusterDoneEvent, nil); err != nil {
 		t.Fatal(err)
 	}
 	run.finish()
+}
+
+// leftNode checks that the engine's player named name is no longer on the
+// node it was redirected from: it said bye there (a player whose link just
+// went silent would stay, away, for the relay's resume grace).
+func leftNode(t *testing.T, run *clusterRun, n *relaytest.ClusterNode, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(run.ctx, 3*time.Second)
+	defer cancel()
+	var left []admin.PlayerSummary
+	tk := time.NewTicker(10 * time.Millisecond)
+	defer tk.Stop()
+	for {
+		players, err := n.Server.Players(ctx, admin.PlayerQuery{Text: name})
+		if err == nil {
+			if len(players) == 0 {
+				return
+			}
+			left = players
+		}
+		select {
+		case <-tk.C:
+		case <-ctx.Done():
+			t.Errorf("the engine's player is still on node %d after the redirect: %+v", n.Node.ID(), left)
+			return
+		}
+	}
 }
 
 // clusterDoneEvent is the Go client's event that ends the engine's script
