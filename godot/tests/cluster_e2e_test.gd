@@ -44,6 +44,7 @@ var seen = []  # the game's signals, in order: [name, args...]
 var t_request = 0  # when the join (or the queue) was asked for
 var t_match = 0  # when match_found came
 var t_match_msg = 0  # when the relay's match message came (before the redirect)
+var t_redirect = 0  # when the client started following the redirect
 var t_joined = 0  # when room_joined came
 var next_list_ms = 0
 var listed = false
@@ -140,6 +141,8 @@ func _process(_delta):
 		lister.poll()
 	if t_match_msg == 0 and c.meeting.last_match != null:
 		t_match_msg = h.now_msec()
+	if t_redirect == 0 and step == 2 and c.status == Client.STATUS_CONNECTING:
+		t_redirect = h.now_msec()
 	if h.now_msec() > deadline:
 		h.check(false, "timed out at step %d; signals %s; player %d, room %d, link %s" % [step, str(seen), c.player_id, c.room_id, c.link_description()])
 		finish()
@@ -152,6 +155,7 @@ func _process(_delta):
 		if not c.is_connected_to_server():
 			return
 		h.check(node_of(c.player_id) == int(args.get("via", "0")), "connected to node %s: player %x" % [args.get("via", ""), c.player_id])
+		h.check(t_redirect == 0, "no redirect before the request")
 		t_request = h.now_msec()
 		if mode == "join":
 			c.join_by_code(args.get("code", ""))
@@ -204,7 +208,7 @@ func joined_by_code():
 	h.check(c.link_description() == args.get("home-link", ""), "the link goes to node %d: %s, want %s" % [home, c.link_description(), args.get("home-link", "")])
 	h.check(names() == ["connected", "redirected", "room_joined"], "the game saw connected once, redirected, then room_joined: %s" % str(names()))
 	h.check(got("redirected")[0][1] == c.player_id, "redirected with the new id: %s" % str(got("redirected")))
-	print("cluster: join by code through node %s, redirected to node %d: %d ms from the request to room_joined" % [args.get("via", ""), home, t_joined - t_request])
+	print("cluster: join by code over %s through node %s, redirected to node %d: %d ms from the request to room_joined (%d ms to the redirect, %d ms from there)" % [c.transport(), args.get("via", ""), home, t_joined - t_request, t_redirect - t_request, t_joined - t_redirect])
 	step = 3
 
 
@@ -224,7 +228,7 @@ func matched():
 	h.check(c.room_mode == args.get("queue", "duel") and not c.meeting.queued and c.meeting.last_match != null and c.meeting.last_match["room_id"] == c.room_id, "mode duel, no longer queued, last_match %s" % str(c.meeting.last_match))
 	h.check(node_of(c.player_id) == host and c.is_connected_to_server(), "moved to the host node %d: player %x" % [host, c.player_id])
 	h.check(c.link_description() == args.get("host-link", ""), "the link goes to node %d: %s, want %s" % [host, c.link_description(), args.get("host-link", "")])
-	print("cluster: matched on node %d through node %s: %d ms from queue_join to the match message, %d ms from there to room_joined on node %d (the redirect)" % [host, args.get("via", ""), t_match_msg - t_request, t_joined - t_match_msg, host])
+	print("cluster: matched over %s on node %d through node %s: %d ms from queue_join to the match message, %d ms from there to room_joined on node %d (the redirect)" % [c.transport(), host, args.get("via", ""), t_match_msg - t_request, t_joined - t_match_msg, host])
 	step = 3
 
 
