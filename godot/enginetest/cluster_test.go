@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -227,6 +228,8 @@ func leftNode(t *testing.T, run *clusterRun, n *relaytest.ClusterNode, name stri
 	for {
 		players, err := n.Server.Players(ctx, admin.PlayerQuery{Text: name})
 		if err == nil {
+			// Text matches names that contain it: gd-match-web is not gd-match.
+			players = slices.DeleteFunc(players, func(p admin.PlayerSummary) bool { return p.Name != name })
 			if len(players) == 0 {
 				return
 			}
