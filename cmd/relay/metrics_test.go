@@ -47,7 +47,7 @@ func TestMetricsExposeEveryStat(t *testing.T) {
 	snap.Tick.WorkHist.Counts[0], snap.Tick.WorkHist.Counts[8] = 3, 2 // up to 10 µs, (18.3, 20] µs
 	snap.Tick.WorkHist.Counts[tick.HistBuckets-1] = 1                 // longer than any bound
 	snap.Tick.WorkHist.Sum = 2 * time.Second
-	ts := httptest.NewServer(metricsHandler(func() relay.Stats { return snap }, false))
+	ts := httptest.NewServer(metricsHandler(func() relay.Stats { return snap }, metricsOptions{}))
 	defer ts.Close()
 
 	code, body := get(t, ts.URL+"/metrics")
@@ -107,7 +107,7 @@ func TestMetricsListenerScrapesLiveServer(t *testing.T) {
 		<-done
 	}()
 
-	m, err := startMetrics("127.0.0.1:0", srv.Stats, true)
+	m, err := startMetrics("127.0.0.1:0", srv.Stats, metricsOptions{pprof: true})
 	if err != nil {
 		t.Fatal(err)
 	}
