@@ -276,7 +276,7 @@ func splitList(s string) []string {
 // write fails here with its name rather than inside NATS.
 func startNode(ctx context.Context, p *clusterPlan, log zerolog.Logger) (*cluster.Node, error) {
 	cfg := p.cfg
-	cfg.Log = log.With().Str("component", "cluster").Uint8("node", cfg.NodeID).Logger()
+	cfg.Log = log.With().Str("component", "cluster").Logger() // the node adds its id
 	ev := log.Info().Uint8("node", cfg.NodeID).Str("public_kcp", cfg.PublicKCP).Str("public_ws", cfg.PublicWS)
 	if e := cfg.Embedded; e != nil {
 		if err := os.MkdirAll(e.StoreDir, 0o700); err != nil {
