@@ -64,6 +64,23 @@ func (r *runningRelay) stop(t *testing.T) {
 	r.done = nil
 }
 
+// nodeArgs is the command line of node i+1 of a test cluster: loopback
+// addresses on ports of the kernel's choosing (the public addresses are
+// derived from the bound ones), a metrics listener for /healthz, embedded
+// NATS routed to the other nodes' ports, TTL 3 s.
+func nodeArgs(t *testing.T, i int, ports []int, secretFile string) []string {
+	var routes []string
+	for j, p := range ports {
+		if j != i {
+			routes = append(routes, fmt.Sprintf("127.0.0.1:%d", p))
+		}
+	}
+	return []string{"-addr", "127.0.0.1:0", "-ws-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0",
+		"-shutdown-timeout", "3s", "-node-id", fmt.Sprint(i + 1),
+		"-cluster-listen", fmt.Sprintf("127.0.0.1:%d", ports[i]), "-cluster-routes", strings.Join(routes, ","),
+		"-cluster-store", t.TempDir(), "-cluster-secret-file", secretFile, "-cluster-ttl", "3s"}
+}
+
 // startClusterRuns starts n relays through run, each with its own flags:
 // embedded NATS routed to the others', loopback addresses on ports of the
 // kernel's choosing (the public addresses are derived from the bound
@@ -76,16 +93,7 @@ func startClusterRuns(t *testing.T, n int) []*runningRelay {
 	ports := freeTCPPorts(t, n)
 	relays := make([]*runningRelay, n)
 	for i := range n {
-		var routes []string
-		for j, p := range ports {
-			if j != i {
-				routes = append(routes, fmt.Sprintf("127.0.0.1:%d", p))
-			}
-		}
-		args := []string{"-addr", "127.0.0.1:0", "-ws-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0",
-			"-shutdown-timeout", "3s", "-node-id", fmt.Sprint(i + 1),
-			"-cluster-listen", fmt.Sprintf("127.0.0.1:%d", ports[i]), "-cluster-routes", strings.Join(routes, ","),
-			"-cluster-store", t.TempDir(), "-cluster-secret-file", secretFile, "-cluster-ttl", "3s"}
+		args := nodeArgs(t, i, ports, secretFile)
 		ctx, cancel := context.WithCancel(context.Background())
 		r := &runningRelay{id: i + 1, cancel: cancel, done: make(chan error, 1), out: &lockedBuffer{}}
 		relays[i] = r

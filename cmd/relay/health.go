@@ -65,8 +65,9 @@ type memberHealth struct {
 // judgeHealth decides /healthz's answer from what the relay and the node
 // said. stopping is set once the process began its shutdown; ovErr is
 // Overview's error (the relay not serving, or its tick not answering).
-// node is nil outside a cluster.
-func judgeHealth(ov admin.Overview, ovErr error, stopping bool, node clusterView) (int, healthReport) {
+// node is nil outside a cluster; rejoining says that it was joined until
+// recently (within rejoinGrace): a lapse that short is degraded, not down.
+func judgeHealth(ov admin.Overview, ovErr error, stopping, rejoining bool, node clusterView) (int, healthReport) {
 	r := healthReport{Status: "ok", Players: ov.Players, Rooms: ov.Rooms, Draining: ov.Draining, DrainDeadline: ov.DrainDeadline}
 	if node != nil {
 		st := node.Status()
@@ -94,8 +95,19 @@ func judgeHealth(ov admin.Overview, ovErr error, stopping bool, node clusterView
 		r.Reason = "cluster: NATS unreachable"
 	case r.Cluster != nil && !r.Cluster.Ready:
 		r.Reason = "cluster: not joined yet"
+		if rejoining {
+			r.Reason = "cluster: joining again"
+		}
 	}
 	if r.Reason == "" {
+		return http.StatusOK, r
+	}
+	if rejoining && r.Cluster != nil && (!r.Cluster.Connected || !r.Cluster.Ready) && ovErr == nil && !stopping && !ov.Draining {
+		// NATS or JetStream lapsed briefly (a peer died and JetStream
+		// elects new leaders; a reconnection): the relay serves its rooms
+		// meanwhile, and pulling every node from a load balancer at once
+		// would stop the whole game.
+		r.Status = "degraded"
 		return http.StatusOK, r
 	}
 	if r.Cluster != nil && r.Cluster.LastError != "" && !r.Cluster.Ready {
@@ -105,14 +117,22 @@ func judgeHealth(ov admin.Overview, ovErr error, stopping bool, node clusterView
 	return http.StatusServiceUnavailable, r
 }
 
+// rejoinGrace is how long a node that was joined may be cut off from NATS,
+// or re-joining, and still answer 200 ("degraded"): a peer's death makes
+// JetStream elect new stream leaders, which took up to about 10 s in our
+// tests, during which the survivors cannot read or write the directory.
+// Longer, it answers 503 so that a load balancer sends new players to
+// nodes that see the whole lobby.
+const rejoinGrace = 30 * time.Second
+
 // healthAnswerFor is how long one answer is reused: a load balancer's
 // probes, however many, cost the tick at most a few calls a second.
 const healthAnswerFor = 100 * time.Millisecond
 
 // healthChecker serves /healthz: 200 when the relay serves players and,
-// in a cluster, its node is connected and joined; 503 with the reason
-// otherwise, draining and shutting down included, so that a load balancer
-// stops sending players.
+// in a cluster, its node is connected and joined (or was until less than
+// rejoinGrace ago: "degraded"); 503 with the reason otherwise, draining and
+// shutting down included, so that a load balancer stops sending players.
 type healthChecker struct {
 	relay   overviewer
 	node    clusterView   // nil outside a cluster
@@ -120,10 +140,11 @@ type healthChecker struct {
 
 	stopping atomic.Bool
 
-	mu     sync.Mutex // held while answering: concurrent probes share one answer
-	at     time.Time
-	code   int
-	report healthReport
+	mu         sync.Mutex // held while answering: concurrent probes share one answer
+	lastJoined time.Time  // when the node was last seen connected and joined
+	at         time.Time
+	code       int
+	report     healthReport
 }
 
 // stop makes /healthz answer 503 from now on: the relay is shutting down.
@@ -146,7 +167,15 @@ func (h *healthChecker) check() (int, healthReport) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ov, err := h.relay.Overview(ctx)
-	h.code, h.report = judgeHealth(ov, err, h.stopping.Load(), h.node)
+	now := time.Now()
+	rejoining := false
+	if h.node != nil {
+		if st := h.node.Status(); st.Connected && st.Ready {
+			h.lastJoined = now
+		}
+		rejoining = !h.lastJoined.IsZero() && now.Sub(h.lastJoined) < rejoinGrace
+	}
+	h.code, h.report = judgeHealth(ov, err, h.stopping.Load(), rejoining, h.node)
 	h.at = time.Now()
 	return h.code, h.report
 }

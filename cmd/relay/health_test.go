@@ -64,31 +64,39 @@ func TestJudgeHealth(t *testing.T) {
 		ov       admin.Overview
 		err      error
 		stopping bool
+		rejoin   bool
 		node     *fakeNode
 		code     int
 		reason   string
 	}{
-		{"a lone relay serving", serving, nil, false, nil, 200, ""},
-		{"a node joined", serving, nil, false, fakeCluster(joined(3)), 200, ""},
-		{"draining", draining, nil, false, nil, 503, "draining"},
-		{"draining in a cluster", draining, nil, false, fakeCluster(joined(3)), 503, "draining"},
-		{"not serving yet", admin.Overview{}, errNotServing, false, nil, 503, "not serving: relay: not serving"},
-		{"a stuck tick", admin.Overview{}, context.DeadlineExceeded, false, nil, 503, "tick did not answer"},
-		{"shutting down", serving, nil, true, nil, 503, "shutting down"},
-		{"NATS unreachable", serving, nil, false, fakeCluster(cluster.Status{LastError: "connection refused"}), 503,
+		{"a lone relay serving", serving, nil, false, false, nil, 200, ""},
+		{"a node joined", serving, nil, false, false, fakeCluster(joined(3)), 200, ""},
+		{"draining", draining, nil, false, false, nil, 503, "draining"},
+		{"draining in a cluster", draining, nil, false, false, fakeCluster(joined(3)), 503, "draining"},
+		{"not serving yet", admin.Overview{}, errNotServing, false, false, nil, 503, "not serving: relay: not serving"},
+		{"a stuck tick", admin.Overview{}, context.DeadlineExceeded, false, false, nil, 503, "tick did not answer"},
+		{"shutting down", serving, nil, true, false, nil, 503, "shutting down"},
+		{"NATS unreachable", serving, nil, false, false, fakeCluster(cluster.Status{LastError: "connection refused"}), 503,
 			"cluster: NATS unreachable (last error: connection refused)"},
-		{"connected, not joined", serving, nil, false, fakeCluster(cluster.Status{Connected: true, Servers: 1}), 503, "cluster: not joined yet"},
+		{"connected, not joined", serving, nil, false, false, fakeCluster(cluster.Status{Connected: true, Servers: 1}), 503, "cluster: not joined yet"},
+		{"joining again after a lapse", serving, nil, false, true, fakeCluster(cluster.Status{Connected: true, Servers: 2}), 200, "cluster: joining again"},
+		{"NATS lost a moment ago", serving, nil, false, true, fakeCluster(cluster.Status{}), 200, "cluster: NATS unreachable"},
+		{"draining while re-joining", draining, nil, false, true, fakeCluster(cluster.Status{Connected: true}), 503, "draining"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var node clusterView
 			if tc.node != nil {
 				node = tc.node
 			}
-			code, rep := judgeHealth(tc.ov, tc.err, tc.stopping, node)
+			code, rep := judgeHealth(tc.ov, tc.err, tc.stopping, tc.rejoin, node)
 			if code != tc.code || !strings.Contains(rep.Reason, tc.reason) || (tc.reason == "") != (rep.Reason == "") {
 				t.Fatalf("%d %q, want %d %q", code, rep.Reason, tc.code, tc.reason)
 			}
-			if want := map[int]string{200: "ok", 503: "unavailable"}[code]; rep.Status != want {
+			want := map[int]string{200: "ok", 503: "unavailable"}[code]
+			if tc.rejoin && code == 200 {
+				want = "degraded"
+			}
+			if rep.Status != want {
 				t.Fatalf("status %q with %d", rep.Status, code)
 			}
 			if (rep.Cluster != nil) != (tc.node != nil) {
