@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/natstest"
 	"github.com/tickrelay/tickrelay/relay/client"
 	"github.com/tickrelay/tickrelay/relay/cluster"
 )
@@ -43,7 +44,7 @@ func TestKilledNode(t *testing.T) {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	secretFile := writeSecret(t, hex.EncodeToString(secret))
-	ports := freeTCPPorts(t, 3)
+	ports := natstest.FreePorts(t, 3)
 	procs := make([]*relayProcess, 3)
 	for i := range procs {
 		p := &relayProcess{id: i + 1, out: &lockedBuffer{}}

@@ -6,13 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/natstest"
 	"github.com/tickrelay/tickrelay/relay/client"
 	"github.com/tickrelay/tickrelay/relay/cluster"
 )
@@ -21,27 +21,6 @@ import (
 // route to each other and elect JetStream's meta leader under -race on a
 // loaded machine (about 4.5 s measured, docs/cluster.md).
 const clusterJoinBound = 45 * time.Second
-
-// freeTCPPorts finds n free loopback TCP ports by listening on port 0: the
-// embedded NATS servers route to each other, so each must be told the
-// others' ports before any of them starts.
-func freeTCPPorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
 
 // runningRelay is one relay process's run, in this test process.
 type runningRelay struct {
@@ -90,7 +69,7 @@ func startClusterRuns(t *testing.T, n int) []*runningRelay {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	secretFile := writeSecret(t, hex.EncodeToString(secret))
-	ports := freeTCPPorts(t, n)
+	ports := natstest.FreePorts(t, n)
 	relays := make([]*runningRelay, n)
 	for i := range n {
 		args := nodeArgs(t, i, ports, secretFile)

@@ -3,6 +3,7 @@
 package natstest
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -33,4 +34,26 @@ func Start(t testing.TB, port int, dir string) *server.Server {
 		s.WaitForShutdown()
 	})
 	return s
+}
+
+// FreePorts finds n TCP ports free on loopback, by listening on port 0 and
+// closing: embedded NATS servers route to each other, so each must be
+// told the others' ports before any of them starts. (Another process may
+// take a port meanwhile; the servers then fail to start, loudly.)
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
 }

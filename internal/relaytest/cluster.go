@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tickrelay/tickrelay/internal/natstest"
 	"github.com/tickrelay/tickrelay/relay"
 	"github.com/tickrelay/tickrelay/relay/cluster"
 )
@@ -36,7 +37,7 @@ type ClusterNode struct {
 // the nodes.
 func StartCluster(t testing.TB, n int, ttl time.Duration, configure func(i int, s *relay.Server)) []*ClusterNode {
 	t.Helper()
-	routePorts := freeTCPPorts(t, n)
+	routePorts := natstest.FreePorts(t, n)
 	return startCluster(t, n, ttl, func(i int, cfg *cluster.Config) {
 		var routes []string
 		for j, p := range routePorts {
@@ -115,25 +116,4 @@ func startCluster(t testing.TB, n int, ttl time.Duration, natsConfig func(i int,
 		}
 	}
 	return nodes
-}
-
-// freeTCPPorts finds n TCP ports free on loopback, by listening on port 0:
-// the embedded NATS servers route to each other, so each must know the
-// others' ports before any starts.
-func freeTCPPorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
+
+	"github.com/tickrelay/tickrelay/internal/natstest"
 )
 
 func TestMain(m *testing.M) {
@@ -32,24 +33,6 @@ func testSecret(t *testing.T) []byte {
 	return s
 }
 
-// freePorts finds TCP ports free on loopback by listening on port 0.
-func freePorts(t *testing.T, n int) []int {
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
 func testLog(t *testing.T) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 }
@@ -58,7 +41,7 @@ func testLog(t *testing.T) zerolog.Logger {
 // routed to all the others.
 func startEmbeddedNodes(t *testing.T, count int, ttl time.Duration) []*Node {
 	t.Helper()
-	ports := freePorts(t, count)
+	ports := natstest.FreePorts(t, count)
 	secret := testSecret(t)
 	nodes := make([]*Node, count)
 	errs := make([]error, count)

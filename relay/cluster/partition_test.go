@@ -177,7 +177,7 @@ func TestPartitionAndRestart(t *testing.T) {
 // A node that starts while NATS is not there yet serves alone, and joins
 // when NATS appears.
 func TestStartBeforeNATS(t *testing.T) {
-	port := freePorts(t, 1)[0]
+	port := natstest.FreePorts(t, 1)[0]
 	n, err := Start(context.Background(), Config{
 		NodeID: 4, PublicKCP: "127.0.0.4:7777", URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", port)},
 		Secret: testSecret(t), TTL: time.Second, Log: testLog(t),
