@@ -219,6 +219,7 @@ func TestClusterLobby(t *testing.T) {
 	// The room's node leaves: the others forget its rooms, and a code of
 	// its rooms no longer redirects.
 	gone := nodeOf(nodes, home)
+	bob.Drop() // lost its link just before its node went: it will try to resume elsewhere
 	if err := gone.Server.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +228,16 @@ func TestClusterLobby(t *testing.T) {
 		_, ok := other.Node.RoomByCode(ja.Code)
 		return !ok && len(other.Node.Nodes()) == 2
 	})
+	// A player of the gone node cannot resume elsewhere (resume is per
+	// node): it is refused cleanly, and a fresh session quick-matches on a
+	// live node.
+	if err := bob.ReconnectTo(ctx, other.KCP); !errors.As(err, &ce) || ce.Code != codec.CodeResumeFailed {
+		t.Fatalf("resume of a gone node's player on another node: %v, want resume_failed", err)
+	}
+	bob2 := dial(t, other.KCP, "bob")
+	if j, err := bob2.JoinOrCreate(ctx, "coop", nil, 0); err != nil || cluster.NodeOf(j.RoomID) == home {
+		t.Fatalf("quick match after the node went: room %#x, %v", j.RoomID, err)
+	}
 	frank := dial(t, other.KCP, "frank")
 	if _, err := frank.JoinByCode(ctx, ja.Code); !errors.As(err, &ce) || ce.Code != codec.CodeRoomNotFound {
 		t.Fatalf("join by a gone node's code: %v, want room_not_found", err)

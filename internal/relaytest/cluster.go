@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tickrelay/tickrelay/internal/natstest"
 	"github.com/tickrelay/tickrelay/relay"
 	"github.com/tickrelay/tickrelay/relay/cluster"
 )
@@ -36,7 +37,27 @@ type ClusterNode struct {
 // the nodes.
 func StartCluster(t testing.TB, n int, ttl time.Duration, configure func(i int, s *relay.Server)) []*ClusterNode {
 	t.Helper()
-	routePorts := freeTCPPorts(t, n)
+	routePorts := natstest.FreePorts(t, n)
+	return startCluster(t, n, ttl, func(i int, cfg *cluster.Config) {
+		var routes []string
+		for j, p := range routePorts {
+			if j != i {
+				routes = append(routes, fmt.Sprintf("127.0.0.1:%d", p))
+			}
+		}
+		cfg.Embedded = &cluster.Embedded{ClusterListen: fmt.Sprintf("127.0.0.1:%d", routePorts[i]), Routes: routes, StoreDir: t.TempDir()}
+	}, configure)
+}
+
+// StartClusterOn is StartCluster with external NATS: node i connects to
+// urls[i] (a test may put a proxy it can cut in front of one).
+func StartClusterOn(t testing.TB, urls []string, ttl time.Duration, configure func(i int, s *relay.Server)) []*ClusterNode {
+	t.Helper()
+	return startCluster(t, len(urls), ttl, func(i int, cfg *cluster.Config) { cfg.URLs = []string{urls[i]} }, configure)
+}
+
+func startCluster(t testing.TB, n int, ttl time.Duration, natsConfig func(i int, cfg *cluster.Config), configure func(i int, s *relay.Server)) []*ClusterNode {
+	t.Helper()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	nodes := make([]*ClusterNode, n)
@@ -54,19 +75,13 @@ func StartCluster(t testing.TB, n int, ttl time.Duration, configure func(i int, 
 		pc, ln := listen(t, true)
 		socks[i].pc, socks[i].ln = pc, ln
 		nodes[i] = &ClusterNode{Server: s, KCP: pc.LocalAddr().String(), WS: wsURL(s, ln)}
-		var routes []string
-		for j, p := range routePorts {
-			if j != i {
-				routes = append(routes, fmt.Sprintf("127.0.0.1:%d", p))
-			}
-		}
 		cfg := cluster.Config{
 			NodeID: uint8(i + 1), PublicKCP: nodes[i].KCP, PublicWS: nodes[i].WS, Secret: secret, TTL: ttl,
-			Embedded: &cluster.Embedded{ClusterListen: fmt.Sprintf("127.0.0.1:%d", routePorts[i]), Routes: routes, StoreDir: t.TempDir()},
-			Log:      zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Int("node", i+1).Logger(),
+			Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Int("node", i+1).Logger(),
 		}
+		natsConfig(i, &cfg)
 		wg.Add(1)
-		go func() { // the embedded servers wait for each other's routes: start them together
+		go func() { // embedded servers wait for each other's routes: start them together
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), ClusterJoinBound)
 			defer cancel()
@@ -101,25 +116,4 @@ func StartCluster(t testing.TB, n int, ttl time.Duration, configure func(i int, 
 		}
 	}
 	return nodes
-}
-
-// freeTCPPorts finds n TCP ports free on loopback, by listening on port 0:
-// the embedded NATS servers route to each other, so each must know the
-// others' ports before any starts.
-func freeTCPPorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
 }

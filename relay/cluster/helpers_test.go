@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
+
+	"github.com/tickrelay/tickrelay/internal/natstest"
 )
 
 func TestMain(m *testing.M) {
@@ -34,24 +33,6 @@ func testSecret(t *testing.T) []byte {
 	return s
 }
 
-// freePorts finds TCP ports free on loopback by listening on port 0.
-func freePorts(t *testing.T, n int) []int {
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
 func testLog(t *testing.T) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 }
@@ -60,7 +41,7 @@ func testLog(t *testing.T) zerolog.Logger {
 // routed to all the others.
 func startEmbeddedNodes(t *testing.T, count int, ttl time.Duration) []*Node {
 	t.Helper()
-	ports := freePorts(t, count)
+	ports := natstest.FreePorts(t, count)
 	secret := testSecret(t)
 	nodes := make([]*Node, count)
 	errs := make([]error, count)
@@ -94,31 +75,6 @@ func startEmbeddedNodes(t *testing.T, count int, ttl time.Duration) []*Node {
 		t.Cleanup(func() { n.Close() })
 	}
 	return nodes
-}
-
-// startNATS runs a stand-alone NATS server with JetStream on port (0: any)
-// with its store in dir.
-func startNATS(t *testing.T, port int, dir string) *server.Server {
-	t.Helper()
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
-		JetStreamMaxMemory: 64 << 20, JetStreamMaxStore: 64 << 20,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
 }
 
 // waitFor polls cond until it holds, or fails the test after d.
@@ -221,83 +177,4 @@ func percentiles(d []time.Duration) (p50, maxd time.Duration) {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2], s[len(s)-1]
-}
-
-// proxy forwards TCP connections to a target until cut, so that a test
-// can take NATS away from one node and give it back.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = true, true
-		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
-		p.mu.Unlock()
-	}
-}
-
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// setCut cuts (closing every connection and refusing new ones) or heals.
-func (p *proxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
-func (p *proxy) close() {
-	p.ln.Close()
-	p.setCut(true)
-	p.wg.Wait()
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickrelay/tickrelay/internal/cutproxy"
+	"github.com/tickrelay/tickrelay/internal/natstest"
 	"github.com/tickrelay/tickrelay/relay/match"
 )
 
@@ -18,10 +20,10 @@ import (
 func TestPartitionAndRestart(t *testing.T) {
 	const ttl = 3 * time.Second
 	storeDir := t.TempDir()
-	srv := startNATS(t, 0, storeDir)
+	srv := natstest.Start(t, 0, storeDir)
 	natsAddr := srv.Addr().(*net.TCPAddr)
 	url := "nats://" + natsAddr.String()
-	px := newProxy(t, natsAddr.String())
+	px := cutproxy.New(t, natsAddr.String())
 	secret := testSecret(t)
 	start := func(id uint8, url string) *Node {
 		n, err := Start(context.Background(), Config{
@@ -34,7 +36,7 @@ func TestPartitionAndRestart(t *testing.T) {
 		t.Cleanup(func() { n.Close() })
 		return n
 	}
-	a := start(1, "nats://"+px.addr()) // through the proxy
+	a := start(1, "nats://"+px.Addr()) // through the proxy
 	b := start(2, url)
 	c := start(3, url)
 	blog := collect(t, b)
@@ -78,7 +80,7 @@ func TestPartitionAndRestart(t *testing.T) {
 
 	t.Run("partition", func(t *testing.T) {
 		cut := time.Now()
-		px.setCut(true)
+		px.SetCut(true)
 		waitFor(t, changeBound, "node 1 sees NATS gone", func() bool { return !a.Status().Connected })
 		// Cut off, node 1 keeps working on its own: nothing blocks, sends
 		// fail at once, and it says how it is.
@@ -131,7 +133,7 @@ func TestPartitionAndRestart(t *testing.T) {
 		waitFor(t, changeBound, "node 2 takes the matchmaker", b.IsMatchmakerLeader)
 
 		healed := time.Now()
-		px.setCut(false)
+		px.SetCut(false)
 		waitFor(t, changeBound, "node 1 back, its new room republished", func() bool {
 			r, ok := b.RoomByCode("AAAAA2")
 			ns := b.Nodes()
@@ -149,7 +151,7 @@ func TestPartitionAndRestart(t *testing.T) {
 		waitFor(t, changeBound, "both see NATS gone", func() bool { return !a.Status().Connected && !b.Status().Connected })
 		// The same port and store: the directory (in memory) is gone, the
 		// bans (on disk) are not.
-		srv = startNATS(t, natsAddr.Port, storeDir)
+		srv = natstest.Start(t, natsAddr.Port, storeDir)
 		restarted := time.Now()
 		waitFor(t, joinBound, "both back, directory rebuilt", func() bool {
 			_, ok := b.RoomByCode("AAAAA2")
@@ -175,7 +177,7 @@ func TestPartitionAndRestart(t *testing.T) {
 // A node that starts while NATS is not there yet serves alone, and joins
 // when NATS appears.
 func TestStartBeforeNATS(t *testing.T) {
-	port := freePorts(t, 1)[0]
+	port := natstest.FreePorts(t, 1)[0]
 	n, err := Start(context.Background(), Config{
 		NodeID: 4, PublicKCP: "127.0.0.4:7777", URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", port)},
 		Secret: testSecret(t), TTL: time.Second, Log: testLog(t),
@@ -188,7 +190,7 @@ func TestStartBeforeNATS(t *testing.T) {
 		t.Fatalf("status %+v with no NATS", st)
 	}
 	n.PublishRooms([]Room{{ID: 4<<24 | 1, Code: "DDDDDD"}})
-	startNATS(t, port, t.TempDir())
+	natstest.Start(t, port, t.TempDir())
 	waitFor(t, joinBound, "joined once NATS is up", n.Ready)
 }
 

@@ -133,8 +133,8 @@ func TestSection6_IdleTimeoutWithAcksOnly(t *testing.T) {
 		const idle = 400 * time.Millisecond
 		e := start(t, k, &relay.Server{IdleTimeout: idle, SlowClientTimeout: 5 * time.Second})
 		a, b, _ := room2(e)
+		sent := time.Now() // before ana's last message: the silence starts when it arrives
 		a.sync()
-		sent := time.Now()
 		// ana reads its frames (its transport acknowledges them) and says
 		// nothing; bo pings to stay.
 		for a.closed == nil {
