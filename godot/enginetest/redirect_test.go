@@ -21,9 +21,8 @@ import (
 // (tests/redirect_e2e_test.gd). Node A is a stand-in here: it welcomes the
 // client, answers its join_code with a redirect to node B (the real relay)
 // and expects a bye. Node B is not in a cluster, so it refuses the seat
-// (forbidden), which the script must get as the answer to its join. No
-// relay of this repository forms a cluster yet: this checks the client's
-// side of the contract (relay/client/redirect.go is the Go client's).
+// (forbidden), which the script must get as the answer to its join: a
+// refusal on the new node (TestCluster runs against a real cluster).
 func TestRedirectInTheBrowser(t *testing.T) {
 	t.Parallel()
 	sharedWebEngine(t)

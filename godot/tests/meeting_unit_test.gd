@@ -10,7 +10,7 @@ extends SceneTree
 const Client = preload("res://addons/tickrelay/client.gd")
 const Protocol = preload("res://addons/tickrelay/protocol.gd")
 
-const SIGNALS1 = ["connected", "request_ok", "room_left", "announcement", "match_found", "match_ended", "party_changed", "channel_joined"]
+const SIGNALS1 = ["connected", "redirected", "request_ok", "room_left", "announcement", "match_found", "match_ended", "party_changed", "channel_joined"]
 const SIGNALS2 = ["disconnected", "room_joined", "channel_members_received"]
 const SIGNALS3 = ["error"]
 const SIGNALS4 = ["chat_received", "channel_message", "peer_packet_received"]
@@ -29,6 +29,8 @@ func _init():
 	test_packets()
 	test_redirect()
 	test_redirect_refused()
+	test_match_redirect()
+	test_match_seat_refused()
 	h.finish(self)
 
 
@@ -130,19 +132,25 @@ func test_match_and_party():
 	var c = connected_client()
 	c.queue_join("duel")
 	feed(c, [5, 1])
-	# A match: the room first (rid 0, as the relay seats the players), then
-	# the match message.
-	var got = feed(c, [31, 0, 7, "ABCDEF", "duel", 2])
-	h.check(got == ["room_joined[7, ABCDEF]"], "seated: %s" % str(got))
-	got = feed(c, [36, 0, 7, 1, "eu", 4200])
-	h.check(got == ["match_found[{outcome:0, room_id:7, team:1, region:eu, waited_ms:4200}]"], "match found: %s" % str(got))
+	# A match: the relay sends the match message, then seats the player
+	# (room_joined with rid 0); the game sees room_joined, then match_found.
+	var got = feed(c, [36, 0, 7, 1, "eu", 4200])
+	h.check(got == [], "the match waits for its room: %s" % str(got))
 	h.check(not c.meeting.queued and c.meeting.last_match.team == 1, "the ticket is over")
+	got = feed(c, [31, 0, 7, "ABCDEF", "duel", 2])
+	h.check(got == ["room_joined[7, ABCDEF]", "match_found[{outcome:0, room_id:7, team:1, region:eu, waited_ms:4200}]"], "seated, then the match: %s" % str(got))
+	# Already in the match's room (no such order from the relay, but
+	# nothing to wait for): at once.
+	got = feed(c, [36, 0, 7, 1, "eu", 4300])
+	h.check(got.size() == 1 and got[0].begins_with("match_found[{outcome:0, room_id:7"), "in the room already: %s" % str(got))
 	got = feed(c, [36, 1, 0, 0, "", 60000])
 	h.check(got == ["match_ended[1]"], "timed out: %s" % str(got))
 	got = feed(c, [36, 2, 0, 0, "", 100])
 	h.check(got == ["match_ended[2]"], "cancelled: %s" % str(got))
 	got = feed(c, [36, 3, 9, 0, "eu", 10])
-	h.check(got.size() == 1 and got[0].begins_with("match_found[{outcome:3, room_id:9"), "backfill: %s" % str(got))
+	h.check(got == [], "a backfill waits for its room: %s" % str(got))
+	got = feed(c, [31, 0, 9, "GHJKLM", "duel", 2])
+	h.check(got.size() == 2 and got[0] == "room_joined[9, GHJKLM]" and got[1].begins_with("match_found[{outcome:3, room_id:9"), "backfill: %s" % str(got))
 	got = feed(c, [37, 3, "K7XQ2M", 2, [[2, "me"], [5, "bo"]]])
 	h.check(got == ["party_changed[{party_id:3, code:K7XQ2M, leader:2, members:[[2, me], [5, bo]]}]"], "party: %s" % str(got))
 	h.check(c.get_party().code == "K7XQ2M" and c.get_party().members.size() == 2, "get_party()")
@@ -209,7 +217,7 @@ func test_redirect():
 	c._link.close()
 	c._link = FakeLink.new()
 	got = feed(c, [2, 1, 17, "tok2", 30, 1700000000000, 500])
-	h.check(got == [], "no second connected: %s" % str(got))
+	h.check(got == ["redirected[17]"], "redirected, not a second connected: %s" % str(got))
 	h.check(c.player_id == 17 and c.resume_token == "tok2" and c.status == Client.STATUS_CONNECTED, "the new node's player")
 	got = feed(c, [31, rid, 3, "ABCDEF", "dm", 8])
 	h.check(got == ["room_joined[3, ABCDEF]"], "the seat answers the request: %s" % str(got))
@@ -224,6 +232,64 @@ func test_redirect_refused():
 	c._url = ""
 	got = feed(c, [39, 5, 2, "no-port", "", "seat-1"])
 	h.check(got.size() == 1 and got[0].begins_with("error[5, 1, cannot reach"), "bad address: %s" % str(got))
+
+
+# Follows the redirect a client gets after a match message (rid 0) in
+# place of the real link (which connect_to_server() would have opened),
+# and returns the signals of the redirect.
+func follow_match_redirect(c):
+	if Engine.get_version_info()["major"] >= 4:
+		c._url = "ws://127.0.0.1:9/"
+	else:
+		c._ip = "127.0.0.1"
+		c._port = 9
+	var got = feed(c, [39, 0, 2, "127.0.0.1:10", "ws://127.0.0.1:10/", "seat-m"])
+	if c._link != null:
+		c._link.close()
+	c._link = FakeLink.new()
+	return got
+
+
+# A match hosted on another node of a cluster: the match message, then a
+# redirect with rid 0. The party and channels stay on the old node
+# (party_changed to none), the match is kept for its room, and the game
+# sees redirected, room_joined, then match_found on the new node.
+func test_match_redirect():
+	var c = connected_client()
+	c.queue_join("duel")
+	c.join_channel("global")
+	feed(c, [5, 1])
+	feed(c, [38, 2, "global", 1, [[1, "me"]], []])
+	feed(c, [37, 3, "K7XQ2M", 1, [[1, "me"], [5, "bo"]]])
+	var room = 0x02000004
+	var got = feed(c, [36, 0, room, 1, "eu", 300])
+	h.check(got == [], "the match waits for its room: %s" % str(got))
+	got = follow_match_redirect(c)
+	h.check(got == ["party_changed[{party_id:0, code:, leader:0, members:[]}]"], "the party stayed on the old node: %s" % str(got))
+	h.check(c.meeting.channels.size() == 0 and c.meeting.last_match.room_id == room, "no channels; the match kept: %s" % str(c.meeting.last_match))
+	h.check(c._seat_rid == 0 and c.status == Client.STATUS_CONNECTING, "taking the match's seat")
+	got = feed(c, [2, 1, 0x02000009, "tok2", 30, 1700000000000, 500])
+	h.check(got == ["redirected[%d]" % 0x02000009], "redirected: %s" % str(got))
+	got = feed(c, [31, 0, room, "QWERTY", "duel", 2])
+	h.check(got == ["room_joined[%d, QWERTY]" % room, "match_found[{outcome:0, room_id:%d, team:1, region:eu, waited_ms:300}]" % room], "room_joined, then match_found: %s" % str(got))
+	h.check(c._seat_rid == -1 and c._redirects == 0, "the redirect is over")
+
+
+# The seat of a match on another node refused (it expired): the error,
+# then match_ended (cancelled); the next redirect counts from zero.
+func test_match_seat_refused():
+	var c = connected_client()
+	c.queue_join("duel")
+	feed(c, [5, 1])
+	feed(c, [36, 0, 0x02000004, 1, "eu", 300])
+	follow_match_redirect(c)
+	feed(c, [2, 1, 0x02000009, "tok2", 30, 1700000000000, 500])
+	var got = feed(c, [3, 0, 24, "the seat expired"])
+	h.check(got == ["error[0, 24, the seat expired]", "match_ended[2]"], "the seat refused: %s" % str(got))
+	h.check(c._seat_rid == -1 and c._redirects == 0, "no redirect under way: %d %d" % [c._seat_rid, c._redirects])
+	# An error with rid 0 for something else (an event) ends nothing.
+	got = feed(c, [3, 0, 9, "too large"])
+	h.check(got == ["error[0, 9, too large]"], "an event's error: %s" % str(got))
 
 
 class FakeLink:

@@ -4,8 +4,8 @@
 # relay, not in a cluster). The client must say bye to A, connect to B's
 # WebSocket URL with a fresh hello, and send join_seat under the request's
 # id; B, outside a cluster, refuses the seat (forbidden), and that error
-# must come back with the join's request id, on B, with B's player id, and
-# without a second connected or any disconnected.
+# must come back with the join's request id, on B, with B's player id (and
+# redirected with it), and without a second connected or any disconnected.
 #
 #   args: url (node A), b (node B's ws:// URL), [timeout-ms=20000]
 extends Node
@@ -17,6 +17,7 @@ var done := false
 var c
 var rid := 0
 var connects := []
+var redirects := []
 var errors := []
 var disconnects := []
 var deadline := 0
@@ -28,6 +29,7 @@ func _ready() -> void:
 	deadline = Time.get_ticks_msec() + int(a.get("timeout-ms", "20000"))
 	c = Client.new()
 	c.connected.connect(func(id): connects.append(id))
+	c.redirected.connect(func(id): redirects.append(id))
 	c.error.connect(func(r, code, msg): errors.append([r, code, msg]))
 	c.disconnected.connect(func(code, why): disconnects.append([code, why]))
 	h.check(c.connect_to_server("", 0, {"name": "web", "url": a.get("url", "")}) == OK, "connect to node A")
@@ -52,6 +54,7 @@ func _process(_delta: float) -> void:
 	h.check(c.link_description() == b, "on node B: %s, want %s" % [c.link_description(), b])
 	h.check(c.player_id != 7 and c.player_id > 0 and c.is_connected_to_server(), "B's player: id %d, status %d" % [c.player_id, c.status])
 	h.check(connects == [7] and disconnects.is_empty(), "one connected, no disconnected: %s %s" % [str(connects), str(disconnects)])
+	h.check(redirects == [c.player_id], "redirected with B's player id: %s" % str(redirects))
 	print("redirect: followed to %s as player %d" % [c.link_description(), c.player_id])
 	c.disconnect_from_server()
 	done = true

@@ -53,6 +53,9 @@ const Redirect = preload("redirect.gd")
 
 # The connection is up: player_id is this player's id on the server.
 signal connected(player_id)
+# A relay of a cluster moved this player to another node (redirect.gd): it
+# is player_id there. Its party and lobby channels stayed on the old node.
+signal redirected(player_id)
 # The connection ended. code: a server close code (PROTOCOL.md section 6),
 # CODE_CLIENT_CLOSED after disconnect_from_server(), or a local reason below.
 signal disconnected(code, reason)
@@ -214,6 +217,7 @@ var _resume_why = []  # [code, reason] the link was lost for
 var _resume_queue = []  # frames sent while reconnecting, resent by each attempt
 var _redirects = 0  # redirects followed for the current request
 var _redirecting = false  # a fresh hello went to the node a redirect named
+var _seat_rid = -1  # the request id of the join_seat awaiting its answer; -1: none
 # The matchmaker's queue, parties and lobby chat (meeting.gd).
 var meeting
 
@@ -300,6 +304,7 @@ func connect_to_server(host, port, options = {}):
 	_resume_pending = false
 	_resume_queue = []
 	_redirecting = false
+	_seat_rid = -1
 	meeting.reset()
 	_started_ms = now
 	_last_recv_ms = now
@@ -983,13 +988,14 @@ func _handle(m, now_us):
 		_emit1("request_ok", m.rid)
 	elif t == Protocol.MSG_ERROR:
 		meeting.on_reply(t, m.rid)
-		_emit3("error", m.rid, m.code, m.message)
+		Redirect.on_error(self, m)
 	elif t >= Protocol.MSG_ANNOUNCE and t <= Protocol.MSG_CHANNEL:
 		meeting.handle(m)
 	elif t == Protocol.MSG_REDIRECT:
 		Redirect.follow(self, m, now_us / 1000)
 	elif t == Protocol.MSG_ROOM_JOINED:
 		_redirects = 0
+		_seat_rid = -1
 		var gen = _gen
 		_clear_room()
 		room_id = m.room_id
@@ -999,6 +1005,8 @@ func _handle(m, now_us):
 		_emit2("room_joined", m.room_id, m.code)
 		if _gen == gen and _state_dirty == false and _pending_state != null:
 			_state_dirty = true  # the new room gets this player's state
+		if _gen == gen:
+			meeting.on_room_joined(m.room_id)
 	elif t == Protocol.MSG_ROOM_LEFT:
 		_clear_room()
 		_emit1("room_left", m.code)
@@ -1023,8 +1031,7 @@ func _handle(m, now_us):
 		_tick_base_ms = m.server_time_ms
 		_offset_ms = m.server_time_ms - now_us / 1000.0
 		_next_ping_ms = 0  # ping at once: the first round trip sets the clock
-		if fresh:
-			_emit1("connected", m.player_id)
+		_emit1("connected" if fresh else "redirected", m.player_id)
 	elif t == Protocol.MSG_CLOSE:
 		# The server timed this link out while the client still hears it (it
 		# was suspended, or its datagrams stopped getting through): the

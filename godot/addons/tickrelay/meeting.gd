@@ -23,6 +23,10 @@ var last_match = null
 
 var _client  # weakref to client.gd: it owns this object
 var _pending = {}  # request id -> [what, name] for requests whose ok changes state
+# A match whose room this player is not in yet: match_found waits for the
+# room's room_joined. The relay sends the match message first; in a
+# cluster, the room may be on another node, reached through a redirect.
+var _held = null
 
 
 func _init(client):
@@ -37,6 +41,38 @@ func reset():
 	queued = false
 	last_match = null
 	_pending = {}
+	_held = null
+
+
+# The relay moved this player to another node (redirect.gd): its party and
+# channels stayed on the old one (party_changed says so when it had a
+# party), and the answers of requests sent there will not come. A match
+# waiting for its room there is kept.
+func moved():
+	var had_party = party["party_id"] != 0
+	party = {"party_id": 0, "code": "", "leader": 0, "members": []}
+	channels = {}
+	queued = false
+	_pending = {}
+	if had_party:
+		_client.get_ref()._emit1("party_changed", party)
+
+
+# The client is in room room_id (room_joined was emitted): a match held for
+# it is told now.
+func on_room_joined(room_id):
+	if _held != null and _held["room_id"] == room_id:
+		var m = _held
+		_held = null
+		_client.get_ref()._emit1("match_found", m)
+
+
+# The seat a redirect led to was refused (or the redirect could not be
+# followed): a match held for it ended without a room for this player.
+func on_seat_lost():
+	if _held != null:
+		_held = null
+		_client.get_ref()._emit1("match_ended", Protocol.MATCH_CANCELLED)
 
 
 # ---------------------------------------------------------------- requests
@@ -140,7 +176,10 @@ func handle(m):
 		queued = false
 		last_match = {"outcome": m.outcome, "room_id": m.room_id, "team": m.team, "region": m.region, "waited_ms": m.waited_ms}
 		if m.outcome == Protocol.MATCH_FOUND or m.outcome == Protocol.MATCH_BACKFILL:
-			c._emit1("match_found", last_match)
+			if m.room_id == c.room_id:
+				c._emit1("match_found", last_match)
+			else:
+				_held = last_match
 		else:
 			c._emit1("match_ended", m.outcome)
 	elif t == Protocol.MSG_PARTY:

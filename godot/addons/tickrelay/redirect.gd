@@ -14,11 +14,13 @@ const DISCONNECT_LINK_LOST = -2
 const MAX_REDIRECTS = 2
 
 # A redirect (a cluster's relay answering a join for a room on another
-# node): leave this node (bye), connect to the named one over the same
-# transport with a fresh hello, and take the seat with join_seat under the
-# request's id, so that the game sees its request answered (room_joined).
-# The player id changes (ids are given per node); connected is not emitted
-# again. A redirect that cannot be followed is an error for the request.
+# node, or, with rid 0, placing a match there): leave this node (bye),
+# connect to the named one over the same transport with a fresh hello, and
+# take the seat with join_seat under the request's id, so that the game
+# sees its request answered (room_joined). The player id changes (ids are
+# given per node): redirected(player_id) instead of a second connected,
+# once the new node welcomed the player. A redirect that cannot be followed
+# is an error for the request (and, for a match's, match_ended).
 static func follow(c, m, now):
 	c._redirects += 1
 	var why = ""
@@ -41,7 +43,10 @@ static func follow(c, m, now):
 			why = "cannot reach the node the relay redirected to: " + m.kcp_addr
 	if why != "":
 		c._redirects = 0
+		var gen = c._gen
 		c._emit3("error", m.rid, Protocol.CODE_BAD_REQUEST, why)
+		if c._gen == gen:
+			c.meeting.on_seat_lost()
 		return
 	c._link.send(c._proto.encode_bye())
 	c._link.flush_now(now)
@@ -56,12 +61,29 @@ static func follow(c, m, now):
 		return
 	c._link = link
 	c._clear_room()
-	c.meeting.reset()
 	c.status = STATUS_CONNECTING
 	c._redirecting = true
+	c._seat_rid = m.rid
 	c._started_ms = now
 	c._last_recv_ms = now
 	var auth = c._opts["auth_token"]
 	c._link.send(c._proto.encode_hello(str(c._opts["name"]), c._opts["props"], "" if auth == null else str(auth)))
 	c._link.send(c._proto.encode_join_seat(m.rid, m.token))
 	c._link.flush_now(now)
+	# The party and channels stayed on the old node (last: a handler of
+	# party_changed may send requests, which follow the hello).
+	c.meeting.moved()
+
+
+# An error from the relay: the request's answer, and when it refuses the
+# seat a redirect was followed for, the end of that redirect (and of the
+# match that sent the player there, if it did).
+static func on_error(c, m):
+	var seat = c._seat_rid >= 0 and m.rid == c._seat_rid
+	if seat:
+		c._seat_rid = -1
+		c._redirects = 0
+	var gen = c._gen
+	c._emit3("error", m.rid, m.code, m.message)
+	if seat and c._gen == gen:
+		c.meeting.on_seat_lost()

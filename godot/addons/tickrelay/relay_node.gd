@@ -20,6 +20,7 @@ const DEFAULT_PORT = 7777
 
 # The signals of client.gd, emitted on this node (see client.gd for each).
 signal connected(player_id)
+signal redirected(player_id)
 signal disconnected(code, reason)
 signal error(request_id, code, message)
 signal request_ok(request_id)
