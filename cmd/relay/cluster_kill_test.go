@@ -80,7 +80,7 @@ func TestKilledNode(t *testing.T) {
 		p.addrs = listening(t, p.out, "kcp", "ws", "metrics")
 	}
 	for _, p := range procs {
-		waitHealth(t, p.addrs["metrics"], 200, clusterJoinBound)
+		waitClusterFormed(t, p.id, p.addrs["metrics"], 3)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

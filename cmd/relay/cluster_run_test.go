@@ -114,10 +114,7 @@ func TestRunThreeNodeCluster(t *testing.T) {
 	relays := startClusterRuns(t, 3)
 	n1, n2, n3 := relays[0], relays[1], relays[2]
 	for _, r := range relays {
-		rep := waitHealth(t, r.addrs["metrics"], 200, clusterJoinBound)
-		if c := rep.Cluster; c == nil || c.Node != uint8(r.id) || !c.Connected || !c.Ready || c.Nodes != 3 || c.Servers != 3 {
-			t.Fatalf("node %d healthy, but its cluster section is %+v", r.id, c)
-		}
+		waitClusterFormed(t, r.id, r.addrs["metrics"], 3)
 	}
 	t.Logf("three nodes up and /healthz 200 on each: %v", time.Since(start))
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -204,6 +201,27 @@ func TestRunThreeNodeCluster(t *testing.T) {
 
 // waitCond polls cond every 20 ms until it holds or ctx ends: for state
 // only a poll can see (another node's directory, as a listing shows it).
+// waitClusterFormed waits until the relay numbered id answers /healthz 200
+// and its cluster section shows it connected and ready with n NATS servers
+// and n nodes in the directory. Healthy comes first: a node serves as soon
+// as its own directory works, and the others' records follow within a
+// publication interval (longer while JetStream elects its leaders).
+func waitClusterFormed(t *testing.T, id int, metricsAddr string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(clusterJoinBound)
+	for {
+		code, rep := healthz(t, metricsAddr)
+		c := rep.Cluster
+		if code == 200 && c != nil && c.Node == uint8(id) && c.Connected && c.Ready && c.Nodes == n && c.Servers == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d: /healthz %d, cluster section %+v; want 200 with %d nodes and servers within %v", id, code, c, n, clusterJoinBound)
+		}
+		time.Sleep(20 * time.Millisecond) // polling an endpoint, bounded
+	}
+}
+
 func waitCond(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
 	tk := time.NewTicker(20 * time.Millisecond)
