@@ -97,6 +97,10 @@ func TestDashboardInChromium(t *testing.T) {
 	b.Run("announce", chromedp.SendKeys(chromedp.CSS("#announce-text"), "restart at 18:00"),
 		chromedp.Click(chromedp.CSS("#announce-form button")))
 	b.WaitText("#status", "Announcement sent.")
+	// The outcome stays on screen through the next polls (they once
+	// cleared it within a second, before a person could read it).
+	b.Wait("two more polls", `(() => { window.samplesAtAnnounce ??= samples.length; return samples.length >= window.samplesAtAnnounce + 2; })()`)
+	b.WaitText("#status", "Announcement sent.")
 	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)
 	defer cancel()
 	if err := relay.waitCall(ctx, "announce restart at 18:00"); err != nil {
