@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/tickrelay/tickrelay/godot/web"
 	"github.com/tickrelay/tickrelay/internal/relaytest"
 	"github.com/tickrelay/tickrelay/relay"
@@ -105,7 +107,9 @@ func TestMultiplayerPeerCost(t *testing.T) {
 func TestMultiplayerPeerResume(t *testing.T) {
 	t.Parallel()
 	sharedWebEngine(t)
-	_, wsURL := relaytest.StartBoth(t, &relay.Server{})
+	// The relay's log (players away, resumed, masters) is in the output of
+	// a failed run.
+	_, wsURL := relaytest.StartBoth(t, &relay.Server{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)})
 	u, err := url.Parse(wsURL)
 	if err != nil {
 		t.Fatal(err)

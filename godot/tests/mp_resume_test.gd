@@ -29,6 +29,7 @@ var step := 0
 var statuses := {}  # the peer's connection statuses seen, each frame
 var lost := []  # SceneMultiplayer's server_disconnected / peer_disconnected
 var resumed := false
+var room_log := []  # the room's changes as this client saw them, for a failure's message
 
 
 func _ready() -> void:
@@ -40,7 +41,10 @@ func _ready() -> void:
 	game = Game.new()
 	get_tree().root.add_child(game)
 	c = Client.new()
-	c.reconnected.connect(func(): resumed = true)
+	c.reconnected.connect(func(): resumed = true; room_log.append("reconnected"))
+	c.player_joined.connect(func(id, _name, _props): room_log.append("joined %d" % id))
+	c.player_left.connect(func(id): room_log.append("left %d" % id))
+	c.master_changed.connect(func(id): room_log.append("master %d" % id))
 	h.check(c.connect_to_server("127.0.0.1", int(a.get("port", "0")), {"name": role}) == OK, "connect")
 	c.join_or_create(a.get("mode", "mp"), null, 2)
 
@@ -56,7 +60,7 @@ func _process(_delta: float) -> void:
 	if done:
 		return
 	if Time.get_ticks_msec() > deadline:
-		h.check(false, "%s: timed out at step %d (statuses %s, lost %s, reliable %s)" % [role, step, str(statuses), str(lost), str(game.reliable)])
+		h.check(false, "%s: timed out at step %d (statuses %s, lost %s, reliable %s; player %d, master %d, resumes %d, room %s)" % [role, step, str(statuses), str(lost), str(game.reliable), c.player_id, c.master_id, c.stats["resumes"], str(room_log)])
 		done = true
 		return
 	if peer == null:
