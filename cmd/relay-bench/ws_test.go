@@ -1,0 +1,131 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// wsRun runs the bench with an embedded relay and returns its report.
+func wsRun(t *testing.T, args ...string) *report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args = append([]string{"-embedded", "-room-size", "8", "-duration", "1500ms", "-warmup", "300ms", "-progress", "0", "-json"}, args...)
+	if err := run(ctx, args, &out, &errOut); err != nil {
+		t.Fatalf("run %v: %v\n%s", args, err, errOut.String())
+	}
+	var r report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("json: %v\n%s", err, out.String())
+	}
+	t.Logf("%v:\n%s", args, errOut.String())
+	return &r
+}
+
+// WebSocket bots alone, then beside KCP bots in the same rooms: every bot
+// joins, states cross between bots of either transport both ways, and
+// each transport's figures are reported on their own. Counts, not timing.
+func TestWebSocketAndMixedBots(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
+		// kcp-go's process-wide scheduler, started on first use.
+		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).sched"),
+		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).prepend"))
+	for _, tc := range []struct {
+		transport string
+		bots      map[string]int
+	}{
+		{"ws", map[string]int{"ws": 16}},
+		{"mixed", map[string]int{"kcp": 8, "ws": 8}},
+	} {
+		r := wsRun(t, "-players", "16", "-transport", tc.transport)
+		if r.Transport != tc.transport || r.CCU != 16 || r.Joined != 16 || r.Failed != 0 {
+			t.Errorf("%s: transport %q, ccu %d, joined %d, failed %d; want 16 joined", tc.transport, r.Transport, r.CCU, r.Joined, r.Failed)
+		}
+		if len(r.Transports) != len(tc.bots) {
+			t.Errorf("%s: reports for %d transports, want %d", tc.transport, len(r.Transports), len(tc.bots))
+		}
+		for name, n := range tc.bots {
+			tr := r.Transports[name]
+			if tr == nil {
+				t.Errorf("%s: no report for %s", tc.transport, name)
+				continue
+			}
+			if tr.Bots != n || tr.CCU != n || tr.Joined != uint64(n) || tr.Failed != 0 {
+				t.Errorf("%s/%s: bots %d ccu %d joined %d failed %d, want %d", tc.transport, name, tr.Bots, tr.CCU, tr.Joined, tr.Failed, n)
+			}
+			if tr.StatesSentPerSec <= 0 || tr.FramesPerSec <= 0 || tr.Latency.Samples == 0 || tr.RTT.Samples == 0 || tr.Jitter.Samples == 0 {
+				t.Errorf("%s/%s: states sent %.0f/s, frames %.0f/s, latency %+v, rtt %+v", tc.transport, name,
+					tr.StatesSentPerSec, tr.FramesPerSec, tr.Latency, tr.RTT)
+			}
+			// States crossed from every transport in the run.
+			for from := range tc.bots {
+				if l := tr.LatencyFrom[from]; l.Samples == 0 || l.P50 <= 0 {
+					t.Errorf("%s: no states from %s bots reached %s bots (%+v)", tc.transport, from, name, tr.LatencyFrom)
+				}
+			}
+			for dir, d := range map[string]direction{"down": tr.Down, "up": tr.Up} {
+				if d.WireBytes <= d.PayloadBytes || d.PayloadBytes <= 0 || d.Datagrams <= 0 || d.Messages <= 0 || d.Overhead < 1 {
+					t.Errorf("%s/%s: %s traffic %+v", tc.transport, name, dir, d)
+				}
+			}
+			if tr.ParseErrors != 0 {
+				t.Errorf("%s/%s: %d parse errors", tc.transport, name, tr.ParseErrors)
+			}
+		}
+		if ws := r.Transports["ws"]; ws != nil {
+			// About one state per bot per tick (answers to frames), and
+			// about a TCP segment per message: the relay writes each
+			// message on its own and acks ride on the other way's data.
+			if perTick := ws.StatesSentPerSec / float64(ws.CCU) / 30; perTick < 0.5 || perTick > 1.1 {
+				t.Errorf("%s: %.2f WebSocket states per bot per tick, want about 1", tc.transport, perTick)
+			}
+			if ws.Down.Datagrams < 0.5*ws.Down.Messages || ws.Down.Datagrams > 3*ws.Down.Messages {
+				t.Errorf("%s: %.1f TCP segments for %.1f messages down", tc.transport, ws.Down.Datagrams, ws.Down.Messages)
+			}
+			if r.Server.Connections["ws"] != tc.bots["ws"] || r.Server.WSMessagesOut == 0 {
+				t.Errorf("%s: server saw %v connections, %d WebSocket messages out", tc.transport, r.Server.Connections, r.Server.WSMessagesOut)
+			}
+		}
+		if r.ClosesSeen["client_closed"] != 16 {
+			t.Errorf("%s: closes after bye: %v", tc.transport, r.ClosesSeen)
+		}
+	}
+}
+
+// WebSocket bots connect from their own addresses: more bots than the
+// relay's default sessions per IP (32) all join.
+func TestWebSocketBotsHaveTheirOwnAddresses(t *testing.T) {
+	r := wsRun(t, "-players", "40", "-transport", "ws", "-ramp", "400", "-duration", "500ms", "-warmup", "0")
+	if r.CCU != 40 || r.Failed != 0 {
+		t.Fatalf("ccu %d failed %d, errors %v, first error %q", r.CCU, r.Failed, r.ErrorsSeen, r.Transports["ws"].FirstError)
+	}
+}
+
+func TestTransportFlags(t *testing.T) {
+	for _, args := range [][]string{{"-transport", "udp"}, {"-ws-path", "x"}} {
+		if _, err := parse(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	err := run(context.Background(), []string{"-transport", "ws", "-ws-addr", "10.0.0.1:7777", "-players", "1"}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("-ws-addr 10.0.0.1: %v, want a loopback refusal", err)
+	}
+	c, err := parse([]string{"-transport", "mixed", "-players", "10"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := planRooms(c)
+	if len(plans) != 2 || plans[0].count(kindKCP) != 4 || plans[0].count(kindWS) != 4 || plans[1].count(kindWS) != 1 {
+		t.Errorf("mixed plan of 10 bots in rooms of 8: %+v", plans)
+	}
+}
