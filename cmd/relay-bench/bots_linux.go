@@ -247,7 +247,7 @@ func newBotSet(cfg *config, server netip.AddrPort, ctl *control, plans []roomPla
 	nw := max(1, min(cfg.workers, rooms))
 	set := &botSet{ctl: ctl, ports: map[int]bool{}}
 	for i := 0; i < nw; i++ {
-		sock, err := openBotSocket(server, cfg.embedded)
+		sock, err := openBotSocket(server, cfg.embedded || cfg.transport != "kcp")
 		if err != nil {
 			set.close()
 			return nil, err
@@ -512,7 +512,11 @@ func (w *worker) run() {
 // controller. With -embedded it parks in the netpoller instead, which
 // frees the P for the relay but costs a thread handoff per wake-up (the
 // worker is locked to its thread), so embedded CPU figures overstate the
-// generator's cost.
+// generator's cost. So it does beside WebSocket bots: a worker that
+// returned from poll(2) had to win a P back from a thousand runnable
+// WebSocket goroutines, and under load lost (KCP bots then starved while
+// WebSocket bots ran); in the netpoller it is one runnable goroutine
+// among theirs, and a loaded generator delays every bot alike.
 func (w *worker) wait(timeoutMs int) error {
 	if err := w.sock.recv(); err != nil || w.sock.rn > 0 || timeoutMs <= 0 {
 		return err

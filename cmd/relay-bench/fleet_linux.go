@@ -84,9 +84,8 @@ type fleet struct {
 	ctl *control
 	kcp *botSet // nil: no KCP bots
 	ws  *wsSet  // nil: no WebSocket bots
-	// procs is GOMAXPROCS while the bots run (see start).
-	procs    int
-	embedded bool
+	// procs is GOMAXPROCS while the bots run, for the report.
+	procs int
 }
 
 func newFleet(c *config, t *target) (*fleet, error) {
@@ -97,20 +96,11 @@ func newFleet(c *config, t *target) (*fleet, error) {
 		return nil, err
 	}
 	f.ws = newWSSet(c, t.wsURL, f.ctl, plans)
-	f.embedded = c.embedded
 	return f, nil
 }
 
 func (f *fleet) start() {
-	// A KCP worker of an external relay sleeps in poll(2) holding its P
-	// (bots_linux.go: worker.wait); the WebSocket bots' goroutines need a
-	// P of their own, or they would wait for the runtime to take that one
-	// back. The threads still share whatever CPUs the process may use.
 	f.procs = runtime.GOMAXPROCS(0)
-	if f.kcp != nil && f.ws != nil && !f.embedded && f.procs < len(f.kcp.workers)+1 {
-		f.procs = len(f.kcp.workers) + 1
-		runtime.GOMAXPROCS(f.procs)
-	}
 	if f.kcp != nil {
 		f.kcp.start()
 	}

@@ -100,7 +100,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.joinTimeout, "join-timeout", 0, "how long joining may take before the run goes on without the stragglers (default 30 s + players/ramp)")
 	fs.DurationVar(&c.progress, "progress", time.Second, "interval of progress lines on stderr; 0: none")
 	fs.IntVar(&c.ramp, "ramp", 1000, "bots connecting per second")
-	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "worker threads running the bots")
+	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "worker threads running the KCP bots (WebSocket bots have goroutines of their own)")
 	fs.BoolVar(&c.joinByCode, "join-by-code", false, "join rooms by code instead of by id")
 	fs.BoolVar(&c.onFrame, "state-on-frame", true, "bots send their state with the acks of each frame, as the Godot client does by default (when -rate is the tick rate); false: on a timer, spread over the period")
 	fs.IntVar(&c.pollHz, "poll-hz", 60, "with -state-on-frame: how often the modelled game polls its client; a frame is answered at the poll after the one that read it when polls are at most 0.55 of a tick apart (the Godot client's coalesce_sends), else at that poll; 0: at once")
