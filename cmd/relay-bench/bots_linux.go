@@ -125,6 +125,7 @@ type room struct {
 	created   bool
 	waiting   []*bot        // welcomed KCP members waiting for the creator's room
 	ready     chan struct{} // closed once id and code are set
+	wsMembers []*wsBot      // woken once it is
 }
 
 // markCreated records the room's id and code and wakes its WebSocket
@@ -135,6 +136,9 @@ func (rm *room) markCreated(id uint32, code string) {
 	}
 	rm.id, rm.code, rm.created = id, code, true
 	close(rm.ready)
+	for _, b := range rm.wsMembers {
+		b.wake()
+	}
 }
 
 type bot struct {

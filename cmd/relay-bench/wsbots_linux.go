@@ -49,8 +49,7 @@ type wsSet struct {
 
 	ctx      context.Context // ends at phaseStop: cancels dials
 	cancel   context.CancelFunc
-	byeC     chan struct{} // closed at phaseBye
-	stopC    chan struct{} // closed at phaseStop
+	byeC     chan struct{} // closed at phaseBye: bots not connected yet stay out
 	byeOnce  sync.Once
 	stopOnce sync.Once
 	byeLeft  atomic.Int64  // writers still running
@@ -74,9 +73,14 @@ type wsBot struct {
 	addr      [4]byte // its own loopback address, as the KCP bots have
 	name      []byte
 	room      *room
-	connectAt int64         // mono ns
-	pollPhase int64         // the modelled game's polls are at pollPhase + k*poll period
-	kick      chan struct{} // the reader wakes the writer
+	connectAt int64 // mono ns
+	pollPhase int64 // the modelled game's polls are at pollPhase + k*poll period
+	// kick wakes the writer: the reader has news or ended, the phase
+	// changed, or the bot's room was created. One channel and a timer
+	// are all the writer waits on (a wider select cost a sixth of the
+	// generator's CPU).
+	kick      chan struct{}
+	readerEnd atomic.Bool
 
 	// The writer's.
 	conn    *websocket.Conn
@@ -110,7 +114,7 @@ type wsBot struct {
 
 // newWSSet makes the WebSocket bots of the plan; nil when it has none.
 func newWSSet(c *config, url string, ctl *control, plans []roomPlan) *wsSet {
-	s := &wsSet{cfg: c, ctl: ctl, url: url, byeC: make(chan struct{}), stopC: make(chan struct{}), byeDone: make(chan struct{})}
+	s := &wsSet{cfg: c, ctl: ctl, url: url, byeC: make(chan struct{}), byeDone: make(chan struct{})}
 	s.period.Store(int64(time.Second / 30))
 	template, stampAt := stateTemplate(c.stateBytes)
 	for _, p := range plans {
@@ -132,8 +136,11 @@ func newWSSet(c *config, url string, ctl *control, plans []roomPlan) *wsSet {
 			if c.pollHz > 0 {
 				b.pollPhase = rand.Int64N(int64(time.Second) / int64(c.pollHz))
 			}
-			if p.rm != nil && p.rm.creator == nil && p.rm.wsCreator == nil {
-				p.rm.wsCreator = b // a room without KCP bots: its first WebSocket bot creates it
+			if p.rm != nil {
+				if p.rm.creator == nil && p.rm.wsCreator == nil {
+					p.rm.wsCreator = b // a room without KCP bots: its first WebSocket bot creates it
+				}
+				p.rm.wsMembers = append(p.rm.wsMembers, b)
 			}
 			s.bots = append(s.bots, b)
 		}
@@ -161,7 +168,10 @@ func (s *wsSet) phaseChanged(p phase) {
 		s.byeOnce.Do(func() { close(s.byeC) })
 	}
 	if p >= phaseStop {
-		s.stopOnce.Do(func() { close(s.stopC); s.cancel() })
+		s.stopOnce.Do(s.cancel)
+	}
+	for _, b := range s.bots {
+		b.wake()
 	}
 }
 
@@ -202,9 +212,11 @@ func (b *wsBot) run() {
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
+		defer b.wake()
+		defer b.readerEnd.Store(true)
 		b.readLoop()
 	}()
-	b.writeLoop(tm, readerDone)
+	b.writeLoop(tm)
 	_ = b.conn.CloseNow()
 	<-readerDone
 }
@@ -247,22 +259,20 @@ func (b *wsBot) dial() error {
 	return nil
 }
 
-// writeLoop sends what is due, then sleeps until the next due time, a
-// kick from the reader, or a phase change.
-func (b *wsBot) writeLoop(tm *time.Timer, readerDone <-chan struct{}) {
+// writeLoop sends what is due, then sleeps until the next due time or a
+// kick.
+func (b *wsBot) writeLoop(tm *time.Timer) {
 	s := b.s
 	var out [3][]byte
-	byeC := s.byeC // nil once the bye phase is seen: a closed channel would spin the loop
 	for {
 		n, stateAt := 0, -1
-		var roomReady <-chan struct{}
+		ph := phase(s.ctl.phase.Load())
+		if ph == phaseStop || b.readerEnd.Load() {
+			return
+		}
 		b.sh.mu.Lock()
 		now := mono()
-		ph := phase(s.ctl.phase.Load())
 		st := &b.sh.st
-		if ph >= phaseBye {
-			byeC = nil
-		}
 		switch {
 		case ph >= phaseBye && b.state == botClosed:
 			b.sh.mu.Unlock()
@@ -280,8 +290,6 @@ func (b *wsBot) writeLoop(tm *time.Timer, readerDone <-chan struct{}) {
 		default:
 			if m := b.roomRequest(); m != nil {
 				out[n], n = m, n+1
-			} else if b.state == botWelcomed && b.room != nil && !b.requested {
-				roomReady = b.room.ready
 			}
 			if b.stateDue(now) {
 				stateAt, out[n], n = n, b.stateFr, n+1
@@ -315,18 +323,13 @@ func (b *wsBot) writeLoop(tm *time.Timer, readerDone <-chan struct{}) {
 		select {
 		case <-b.kick:
 		case <-tm.C:
-		case <-roomReady:
-		case <-byeC:
-		case <-readerDone:
-			return
-		case <-s.stopC:
-			return
 		}
 	}
 }
 
 // roomRequest is the welcomed bot's create_room or join_room, once: a
-// joiner's as soon as its room exists. sh.mu is held.
+// joiner's as soon as its room exists (room.markCreated wakes it). sh.mu
+// is held.
 func (b *wsBot) roomRequest() []byte {
 	rm := b.room
 	if b.state != botWelcomed || rm == nil || b.requested {
