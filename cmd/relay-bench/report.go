@@ -85,14 +85,17 @@ type serverReport struct {
 	Connections   map[string]int `json:"connections_by_transport,omitempty"`
 	WSMessagesOut uint64         `json:"ws_messages_out"`
 	WSBytesOut    uint64         `json:"ws_bytes_out"`
-	Datagrams     uint64         `json:"datagrams_sent"`
-	SendRefused   uint64         `json:"send_refused"`
-	KCPOutSegs    uint64         `json:"kcp_out_segs"`
-	KCPRetrans    uint64         `json:"kcp_retrans_segs"`
-	KCPFastResend uint64         `json:"kcp_fast_retrans_segs"`
-	KCPLost       uint64         `json:"kcp_lost_segs"`
-	StatsError    string         `json:"stats_error,omitempty"`
-	Sched         *schedReport   `json:"scheduling,omitempty"` // with -pid
+	// WSRefused is WebSocket connections the relay refused during the
+	// whole run (joining included), by reason.
+	WSRefused     map[string]uint64 `json:"ws_refused,omitempty"`
+	Datagrams     uint64            `json:"datagrams_sent"`
+	SendRefused   uint64            `json:"send_refused"`
+	KCPOutSegs    uint64            `json:"kcp_out_segs"`
+	KCPRetrans    uint64            `json:"kcp_retrans_segs"`
+	KCPFastResend uint64            `json:"kcp_fast_retrans_segs"`
+	KCPLost       uint64            `json:"kcp_lost_segs"`
+	StatsError    string            `json:"stats_error,omitempty"`
+	Sched         *schedReport      `json:"scheduling,omitempty"` // with -pid
 }
 
 // schedReport is how the kernel scheduled a process over the window.
@@ -270,6 +273,7 @@ func buildReport(c *config, t *target, set *fleet, begin, end sample, finalByKin
 		s.Connections = es.Transports
 		s.WSMessagesOut = es.WebSocket.MessagesOut - bs.WebSocket.MessagesOut
 		s.WSBytesOut = es.WebSocket.BytesOut - bs.WebSocket.BytesOut
+		s.WSRefused = es.WebSocket.Refused
 		s.Datagrams = es.Filter.Sent - bs.Filter.Sent
 		s.SendRefused = es.Filter.SendRefused - bs.Filter.SendRefused
 		s.KCPOutSegs = es.KCP.OutSegs - bs.KCP.OutSegs
@@ -429,8 +433,8 @@ func (r *report) print(out io.Writer) {
 		p("server frames   %d sent, %d held back; %d messages in; %d players, %d rooms; closes in window: %s",
 			s.FramesSent, s.FramesHeldBack, s.MessagesIn, s.Players, s.Rooms, fmtMap(s.Closes))
 		if s.Connections["ws"] > 0 || s.WSMessagesOut > 0 {
-			p("server ws       %d connections (kcp %d); %d messages, %s written in the window",
-				s.Connections["ws"], s.Connections["kcp"], s.WSMessagesOut, kib(float64(s.WSBytesOut)))
+			p("server ws       %d connections (kcp %d); %d messages, %s written in the window; refused in the run: %s",
+				s.Connections["ws"], s.Connections["kcp"], s.WSMessagesOut, kib(float64(s.WSBytesOut)), fmtMap(s.WSRefused))
 		}
 		p("server sends    %d datagrams, %d refused by the socket; KCP %d segments, %d resent (%d fast, %d after a timeout)",
 			s.Datagrams, s.SendRefused, s.KCPOutSegs, s.KCPRetrans, s.KCPFastResend, s.KCPLost)

@@ -6,10 +6,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 )
 
@@ -127,5 +131,48 @@ func TestTransportFlags(t *testing.T) {
 	plans := planRooms(c)
 	if len(plans) != 2 || plans[0].count(kindKCP) != 4 || plans[0].count(kindWS) != 4 || plans[1].count(kindWS) != 1 {
 		t.Errorf("mixed plan of 10 bots in rooms of 8: %+v", plans)
+	}
+}
+
+// A WebSocket bot that the relay refuses (503, as when too many
+// connections are in their handshake) asks again after a pause, as a game
+// client would, and each refusal is counted.
+func TestWebSocketBotRetriesRefusedConnections(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var refused atomic.Int32
+	accepted := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refused.Add(1) <= 2 {
+			http.Error(w, "pending_cap", http.StatusServiceUnavailable)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		close(accepted)
+		c.CloseNow()
+	}))
+	defer srv.Close()
+	c, err := parse([]string{"-players", "1", "-transport", "ws", "-join-timeout", "10s"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := &control{total: 1, settledC: make(chan struct{})}
+	s := newWSSet(c, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", ctl, planRooms(c))
+	defer s.phaseChanged(phaseStop)
+	b := s.bots[0]
+	tm := time.NewTimer(time.Hour)
+	defer tm.Stop()
+	if !b.connect(tm) {
+		t.Fatalf("not connected: %v, first error %q", b.sh.st.errors, s.firstDialError())
+	}
+	defer b.conn.CloseNow()
+	<-accepted
+	if got := b.sh.st.errors["ws_connect_retried"]; got != 2 || refused.Load() != 3 {
+		t.Errorf("%d retries counted, %d requests, want 2 and 3", got, refused.Load())
+	}
+	if !strings.Contains(s.firstDialError(), "503") {
+		t.Errorf("first error %q, want the 503", s.firstDialError())
 	}
 }

@@ -197,16 +197,7 @@ func (b *wsBot) run() {
 	case <-s.byeC: // not connected in time: left out, like a KCP bot
 		return
 	}
-	if err := b.dial(); err != nil {
-		s.errMu.Lock()
-		if s.dialErr == "" {
-			s.dialErr = err.Error()
-		}
-		s.errMu.Unlock()
-		b.sh.mu.Lock()
-		b.sh.st.errors["ws_connect_failed"]++
-		b.fail()
-		b.sh.mu.Unlock()
+	if !b.connect(tm) {
 		return
 	}
 	readerDone := make(chan struct{})
@@ -221,9 +212,50 @@ func (b *wsBot) run() {
 	<-readerDone
 }
 
+// connect dials until it succeeds, as a game client would: a relay that
+// refuses a connection (503 when too many are in their handshake, 429 for
+// the rate) is asked again after a growing, jittered pause, until the join
+// timeout. Each refusal is counted (ws_connect_retried), and a bot that
+// never connects fails (ws_connect_failed).
+func (b *wsBot) connect(tm *time.Timer) bool {
+	s := b.s
+	start := mono()
+	pause := 50 * time.Millisecond
+	for {
+		err := b.dial(time.Duration(start + int64(s.cfg.joinTimeout) - mono()))
+		if err == nil {
+			return true
+		}
+		s.errMu.Lock()
+		if s.dialErr == "" {
+			s.dialErr = err.Error()
+		}
+		s.errMu.Unlock()
+		b.sh.mu.Lock()
+		late := mono()-start+int64(pause) >= int64(s.cfg.joinTimeout)
+		if late {
+			b.sh.st.errors["ws_connect_failed"]++
+			b.fail()
+		} else {
+			b.sh.st.errors["ws_connect_retried"]++
+		}
+		b.sh.mu.Unlock()
+		if late {
+			return false
+		}
+		tm.Reset(pause/2 + rand.N(pause))
+		select {
+		case <-tm.C:
+		case <-s.byeC: // left out, like a bot not connected in time
+			return false
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
 // dial opens the WebSocket from the bot's own address.
-func (b *wsBot) dial() error {
-	ctx, cancel := context.WithTimeout(b.s.ctx, b.s.cfg.joinTimeout)
+func (b *wsBot) dial(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(b.s.ctx, timeout)
 	defer cancel()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IP(b.addr[:])}}
 	var tcp *net.TCPConn
