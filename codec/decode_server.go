@@ -15,10 +15,10 @@ type ServerMsg struct {
 	ResumeToken  string // welcome
 	Resumed      bool   // welcome: the session took over a lost one
 	TickRate     int    // welcome
-	ServerTimeMs int64  // welcome, pong
+	ServerTimeMs int64  // welcome, pong, announce
 	Tick         uint64 // welcome, pong
 	Code         Code   // error, close, room_left
-	Message      string // error, close
+	Message      string // error, close, announce
 	RoomID       uint32 // room_joined, welcome
 	JoinCode     string // room_joined
 	Mode         string // room_joined
@@ -27,6 +27,20 @@ type ServerMsg struct {
 	ClientTime   int64 // pong
 	HoldUs       int64 // pong: microseconds the ping waited in the server
 	Frame        *Frame
+	Outcome      int           // match
+	Team         int           // match
+	Region       string        // match
+	WaitedMs     int64         // match
+	PartyID      uint32        // party
+	Leader       uint32        // party
+	Members      []PartyMember // party, channel
+	Channel      string        // channel
+	Count        int           // channel: members in all
+	Node         uint8         // redirect
+	KCPAddr      string        // redirect
+	WSURL        string        // redirect
+	Token        string        // redirect: the seat token for join_seat
+	History      []ChatMsg     // channel: its last lines, oldest first
 }
 
 // Props maps property keys to encoded msgpack values.
@@ -49,6 +63,15 @@ type Frame struct {
 	Room         *RoomDelta // nil when the client is in no room
 	Events       []Event
 	Chat         []ChatMsg
+	Packets      []PeerPacket // Godot multiplayer packets from other members
+}
+
+// PeerPacket is a packet another member sent with peer_packet.
+type PeerPacket struct {
+	From    uint32
+	Mode    uint8
+	Channel uint8
+	Data    []byte
 }
 
 // RoomDelta is what changed in the client's room since its last frame, or
@@ -100,12 +123,15 @@ type Event struct {
 	Payload []byte
 }
 
-// ChatMsg is a delivered chat line; To is 0 for room chat.
+// ChatMsg is a delivered chat line; To is 0 for room chat. Lobby chat
+// lines carry their channel and the sender's name.
 type ChatMsg struct {
 	From         uint32
 	To           uint32
 	ServerTimeMs int64
 	Text         string
+	Channel      string
+	FromName     string
 }
 
 // serverLimit bounds counts and sizes when decoding server messages: looser
@@ -166,8 +192,39 @@ func DecodeServer(body []byte) (*ServerMsg, error) {
 		m.ServerTimeMs = d.int()
 		m.Tick = d.uint()
 		m.HoldUs = d.int()
+	case TAnnounce:
+		m.Message = d.str()
+		m.ServerTimeMs = d.int()
+	case TRedirect:
+		m.RID = d.id()
+		m.Node = uint8(d.uint())
+		m.KCPAddr = d.str()
+		m.WSURL = d.str()
+		m.Token = d.str()
+	case TMatch:
+		m.Outcome = int(d.uint())
+		m.RoomID = d.id()
+		m.Team = int(d.uint())
+		m.Region = d.str()
+		m.WaitedMs = d.int()
+	case TParty:
+		m.PartyID = d.id()
+		m.JoinCode = d.str()
+		m.Leader = d.id()
+		m.Members = d.members()
+	case TChannel:
+		m.RID = d.id()
+		m.Channel = d.str()
+		m.Count = int(d.uint())
+		m.Members = d.members()
+		n := d.array()
+		for i := 0; i < n && d.err == nil; i++ {
+			x := d.tuple(4)
+			m.History = append(m.History, ChatMsg{From: d.id(), FromName: d.str(), ServerTimeMs: d.int(), Text: d.str(), Channel: m.Channel})
+			d.skip(x)
+		}
 	case TFrame:
-		m.Frame = d.frame()
+		m.Frame = d.frame(n)
 	default:
 		return nil, fmt.Errorf("%w: %d", ErrUnknownType, t)
 	}
@@ -286,6 +343,17 @@ func (d *serverDecoder) props() Props {
 	return p
 }
 
+func (d *serverDecoder) members() []PartyMember {
+	n := d.array()
+	var out []PartyMember
+	for i := 0; i < n && d.err == nil; i++ {
+		x := d.tuple(2)
+		out = append(out, PartyMember{ID: d.id(), Name: d.str()})
+		d.skip(x)
+	}
+	return out
+}
+
 func (d *serverDecoder) roomList() []RoomInfo {
 	n := d.array()
 	var rooms []RoomInfo
@@ -298,7 +366,8 @@ func (d *serverDecoder) roomList() []RoomInfo {
 	return rooms
 }
 
-func (d *serverDecoder) frame() *Frame {
+// frame reads a frame message of n elements: the packets are the seventh.
+func (d *serverDecoder) frame(fields int) *Frame {
 	f := &Frame{Tick: d.uint(), ServerTimeMs: d.int()}
 	if d.err == nil && !d.r.IsNil() {
 		f.Room = d.room()
@@ -312,8 +381,27 @@ func (d *serverDecoder) frame() *Frame {
 	n = d.array()
 	for i := 0; i < n && d.err == nil; i++ {
 		extra := d.tuple(4)
-		f.Chat = append(f.Chat, ChatMsg{From: d.id(), To: d.id(), ServerTimeMs: d.int(), Text: d.str()})
+		c := ChatMsg{From: d.id(), To: d.id(), ServerTimeMs: d.int(), Text: d.str()}
+		if extra >= 2 {
+			c.Channel, c.FromName = d.str(), d.str()
+			extra -= 2
+		}
+		f.Chat = append(f.Chat, c)
 		d.skip(extra)
+	}
+	if fields > FrameFields { // packets: present when there are any
+		n = d.array()
+		for i := 0; i < n && d.err == nil; i++ {
+			extra := d.tuple(4)
+			pk := PeerPacket{From: d.id(), Mode: uint8(d.uint()), Channel: uint8(d.uint())}
+			if d.err == nil {
+				v, err := d.r.Bin(serverLimit)
+				d.set(err)
+				pk.Data = append([]byte(nil), v...)
+			}
+			f.Packets = append(f.Packets, pk)
+			d.skip(extra)
+		}
 	}
 	return f
 }

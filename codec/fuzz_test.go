@@ -139,6 +139,14 @@ func TestDecodeRefusals(t *testing.T) {
 		{"rid 0 is valid", []byte{0x92, 0x0f, 0x00}, false, 0, 0},
 		{"string length past the body", []byte{0x93, 0x16, 0x00, 0xdb, 0x7f, 0xff, 0xff, 0xff}, false, CodeMalformed, 0},
 		{"map count past the body", []byte{0x93, 0x11, 0x01, 0xdf, 0x7f, 0xff, 0xff, 0xff}, false, CodeMalformed, 1},
+		{"9 regions", body(ClientMsg{Type: TQueueJoin, RID: 8, Mode: []byte("dm"), Regions: make([][]byte, 9)}), true, CodeLimit, 8},
+		{"33-byte region", body(ClientMsg{Type: TQueueJoin, RID: 8, Mode: []byte("dm"), Regions: [][]byte{long(33)}}), true, CodeTooLarge, 8},
+		{"NaN skill", append([]byte{0x96, 0x32, 0x08, 0xa2, 'd', 'm', 0xc0, 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0}, 0xc0), true, CodeBadRequest, 8},
+		{"skill a string", []byte{0x96, 0x32, 0x08, 0xa2, 'd', 'm', 0xc0, 0xa1, '1', 0xc0}, false, CodeMalformed, 8},
+		{"65 backfill seats", body(ClientMsg{Type: TBackfill, RID: 9, Seats: make([]uint32, 65)}), true, CodeLimit, 9},
+		{"backfill team 256", []byte{0x93, 0x34, 0x09, 0x91, 0xcd, 0x01, 0x00}, true, CodeBadRequest, 9},
+		{"33-byte channel", body(ClientMsg{Type: TChannelSay, Channel: long(33), Text: []byte("x")}), true, CodeTooLarge, 0},
+		{"queue_join", body(ClientMsg{Type: TQueueJoin, RID: 8, Mode: []byte("dm"), Regions: [][]byte{[]byte("eu")}, Skill: 1.5}), false, 0, 8},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -318,5 +326,24 @@ func TestFrameReaderSplitsStream(t *testing.T) {
 	fr := NewFrameReader(bytes.NewReader([]byte{0, 1, 0, 0}), 4096)
 	if _, err := fr.Next(); !errors.Is(err, ErrFrameTooLarge) {
 		t.Fatalf("65536-byte frame with a 4096 limit: %v", err)
+	}
+}
+
+func TestPeekType(t *testing.T) {
+	for _, c := range []struct {
+		body []byte
+		want Type
+	}{
+		{AppendClient(nil, &ClientMsg{Type: TPeerPacket, Value: []byte{1}})[FrameHeaderSize:], TPeerPacket},
+		{AppendClient(nil, &ClientMsg{Type: TPing})[FrameHeaderSize:], TPing},
+		{[]byte{0xdc, 0x00, 0x05, 0x3c}, TPeerPacket},
+		{[]byte{0xc6, 0x7f, 0xff, 0xff, 0xff}, 0},
+		{[]byte{0x92, 0xcc, 0xff}, 0},
+		{[]byte{0x91}, 0},
+		{nil, 0},
+	} {
+		if got := PeekType(c.body); got != c.want {
+			t.Errorf("% x: %d, want %d", c.body, got, c.want)
+		}
 	}
 }

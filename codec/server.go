@@ -111,6 +111,81 @@ func AppendPong(b []byte, clientTime, serverTimeMs int64, tick uint64, holdUs in
 	return b
 }
 
+// AppendAnnounce appends [35, text, server_time_ms]: a message from the
+// relay's operator to every player (a restart coming, say).
+func AppendAnnounce(b []byte, text string, serverTimeMs int64) []byte {
+	b, start := frameOf(b, 3, TAnnounce)
+	b = AppendStr(b, text)
+	b = AppendInt(b, serverTimeMs)
+	EndFrame(b, start)
+	return b
+}
+
+// AppendMatch appends [36, outcome, room_id, team, region, waited_ms]: what
+// became of the player's place in the matchmaker's queue.
+func AppendMatch(b []byte, outcome int, roomID uint32, team int, region string, waitedMs int64) []byte {
+	b, start := frameOf(b, 6, TMatch)
+	b = AppendUint(b, uint64(outcome))
+	b = AppendUint(b, uint64(roomID))
+	b = AppendUint(b, uint64(team))
+	b = AppendStr(b, region)
+	b = AppendInt(b, waitedMs)
+	EndFrame(b, start)
+	return b
+}
+
+// PartyMember is one member of a party message.
+type PartyMember struct {
+	ID   uint32
+	Name string
+}
+
+// AppendParty appends [37, party_id, code, leader, members]; party_id 0
+// (with an empty code and no members) says the player is in no party.
+func AppendParty(b []byte, partyID uint32, code string, leader uint32, members []PartyMember) []byte {
+	b, start := frameOf(b, 5, TParty)
+	b = AppendUint(b, uint64(partyID))
+	b = AppendStr(b, code)
+	b = AppendUint(b, uint64(leader))
+	b = AppendArrayLen(b, len(members))
+	for _, m := range members {
+		b = AppendArrayLen(b, 2)
+		b = AppendUint(b, uint64(m.ID))
+		b = AppendStr(b, m.Name)
+	}
+	EndFrame(b, start)
+	return b
+}
+
+// AppendChannelHeader begins [38, rid, name, count, members, history];
+// follow it with len(members) AppendChannelMember calls, the history's
+// array header and its AppendChannelLine calls (each line as encoded by
+// AppendChannelLine), then EndFrame(b, start).
+func AppendChannelHeader(b []byte, rid uint32, name string, count int, members int) ([]byte, int) {
+	b, start := frameOf(b, 6, TChannel)
+	b = AppendUint(b, uint64(rid))
+	b = AppendStr(b, name)
+	b = AppendUint(b, uint64(count))
+	return AppendArrayLen(b, members), start
+}
+
+// AppendChannelMember appends [id, name].
+func AppendChannelMember(b []byte, id uint32, name string) []byte {
+	b = AppendArrayLen(b, 2)
+	b = AppendUint(b, uint64(id))
+	return AppendStr(b, name)
+}
+
+// AppendChannelLine appends one line of a channel's history:
+// [from, name, server_time_ms, text].
+func AppendChannelLine(b []byte, from uint32, name string, serverTimeMs int64, text []byte) []byte {
+	b = AppendArrayLen(b, 4)
+	b = AppendUint(b, uint64(from))
+	b = AppendStr(b, name)
+	b = AppendInt(b, serverTimeMs)
+	return AppendStrBytes(b, text)
+}
+
 // FrameFields is the element count of a frame message:
 // [40, tick, server_time_ms, room, events, chat].
 const FrameFields = 6
@@ -144,4 +219,48 @@ func AppendChatEntry(b []byte, from, to uint32, serverTimeMs int64, text []byte)
 	b = AppendUint(b, uint64(to))
 	b = AppendInt(b, serverTimeMs)
 	return AppendStrBytes(b, text)
+}
+
+// AppendRedirect appends [39, rid, node, kcp_addr, ws_url, token]: the
+// room the request asked for is on another node of the cluster; connect
+// there and send join_seat with token.
+func AppendRedirect(b []byte, rid uint32, node uint8, kcpAddr, wsURL, token string) []byte {
+	b, start := frameOf(b, 6, TRedirect)
+	b = AppendUint(b, uint64(rid))
+	b = AppendUint(b, uint64(node))
+	b = AppendStr(b, kcpAddr)
+	b = AppendStr(b, wsURL)
+	b = AppendStr(b, token)
+	EndFrame(b, start)
+	return b
+}
+
+// AppendPeerPacket appends one peer packet of a frame:
+// [from, mode, channel, data].
+func AppendPeerPacket(b []byte, from uint32, mode, channel uint8, data []byte) []byte {
+	b = append(b, 0x94)
+	b = AppendUint(b, uint64(from))
+	b = AppendUint(b, uint64(mode))
+	b = AppendUint(b, uint64(channel))
+	return AppendBin(b, data)
+}
+
+// FrameWithPackets turns the frame begun at start (AppendFrameStart) into
+// one of FrameFields+1 elements: the caller then appends the packets array.
+// Frames without peer packets keep their six elements.
+func FrameWithPackets(b []byte, start int) {
+	b[start+FrameHeaderSize] = 0x90 | (FrameFields + 1)
+}
+
+// AppendChannelChatEntry appends one lobby chat line:
+// [from, 0, server_time_ms, text, channel, from_name]. The sender need not
+// share a room with the reader, so its name travels with the line.
+func AppendChannelChatEntry(b []byte, from uint32, serverTimeMs int64, text []byte, channel, fromName string) []byte {
+	b = append(b, 0x96)
+	b = AppendUint(b, uint64(from))
+	b = AppendUint(b, 0)
+	b = AppendInt(b, serverTimeMs)
+	b = AppendStrBytes(b, text)
+	b = AppendStr(b, channel)
+	return AppendStr(b, fromName)
 }

@@ -32,6 +32,21 @@ const (
 	TChat           Type = 22
 	TPing           Type = 23
 	TBye            Type = 24
+	// Matchmaking, parties and lobby chat.
+	TQueueJoin      Type = 50
+	TQueueLeave     Type = 51
+	TBackfill       Type = 52
+	TPartyCreate    Type = 53
+	TPartyJoin      Type = 54
+	TPartyLeave     Type = 55
+	TChannelJoin    Type = 56
+	TChannelLeave   Type = 57
+	TChannelSay     Type = 58
+	TChannelMembers Type = 59
+	// Godot's multiplayer API over the relay.
+	TPeerPacket Type = 60
+	// Clusters: taking a seat on another node.
+	TJoinSeat Type = 61
 )
 
 // Server to client messages.
@@ -44,6 +59,11 @@ const (
 	TRoomList   Type = 32
 	TRoomLeft   Type = 33
 	TPong       Type = 34
+	TAnnounce   Type = 35
+	TMatch      Type = 36
+	TParty      Type = 37
+	TChannel    Type = 38
+	TRedirect   Type = 39
 	TFrame      Type = 40
 )
 
@@ -79,6 +99,12 @@ const (
 	CodeRateLimited      Code = 25 // too many messages, bytes or chat lines per second
 	CodeResumeFailed     Code = 26 // the resume token is unknown, used, or expired
 	CodeReplaced         Code = 27 // the player resumed on another connection
+	CodeBanned           Code = 28 // the operator banned this player or address
+	CodeRoomClosed       Code = 29 // the operator closed the room
+	CodeNotLeader        Code = 30 // only the party's leader may do this
+	CodeInParty          Code = 31 // leave the party first, or let its leader act
+	CodeQueued           Code = 32 // the player (or its party) is in the matchmaker's queue
+	CodeUnavailable      Code = 33 // another node of the cluster did not answer in time: try again
 )
 
 var codeNames = [...]string{
@@ -109,6 +135,12 @@ var codeNames = [...]string{
 	CodeRateLimited:      "rate_limited",
 	CodeResumeFailed:     "resume_failed",
 	CodeReplaced:         "replaced",
+	CodeBanned:           "banned",
+	CodeRoomClosed:       "room_closed",
+	CodeNotLeader:        "not_leader",
+	CodeInParty:          "in_party",
+	CodeQueued:           "queued",
+	CodeUnavailable:      "unavailable",
 }
 
 // String returns the code's protocol name, e.g. "room_full".
@@ -117,6 +149,16 @@ func (c Code) String() string {
 		return codeNames[c]
 	}
 	return "unknown"
+}
+
+// ParseCode returns the code named name ("room_full"), or false.
+func ParseCode(name string) (Code, bool) {
+	for c, n := range codeNames {
+		if n != "" && n == name {
+			return Code(c), true
+		}
+	}
+	return 0, false
 }
 
 // Event targets.
@@ -140,6 +182,10 @@ type Limits struct {
 	Targets    int // player ids in one event's target list
 	Chat       int // bytes in a chat text
 	MaxPlayers int // largest max_players a room may ask for
+	Regions    int // regions in one queue request
+	Region     int // bytes in a region name
+	Seats      int // seats in one backfill request
+	Packet     int // bytes of one peer packet's data
 }
 
 // DefaultLimits are the limits used where a field is zero.
@@ -154,6 +200,10 @@ var DefaultLimits = Limits{
 	Targets:    64,
 	Chat:       256,
 	MaxPlayers: 64,
+	Regions:    8,
+	Region:     32,
+	Seats:      64,
+	Packet:     4096,
 }
 
 // WithDefaults returns l with every zero field set to its default.
@@ -174,5 +224,24 @@ func (l Limits) WithDefaults() Limits {
 	set(&l.Targets, d.Targets)
 	set(&l.Chat, d.Chat)
 	set(&l.MaxPlayers, d.MaxPlayers)
+	set(&l.Regions, d.Regions)
+	set(&l.Region, d.Region)
+	set(&l.Seats, d.Seats)
+	set(&l.Packet, d.Packet)
 	return l
 }
+
+// Match outcomes, the second element of a match message.
+const (
+	MatchFound     = 0 // a match formed: the player is in its room
+	MatchTimedOut  = 1 // the queue's maximum wait passed without a match
+	MatchCancelled = 2 // the ticket was withdrawn (the party changed, its leader left the queue)
+	MatchBackfill  = 3 // the player filled an open seat of a running room
+)
+
+// Peer packet transfer modes (peer_packet and a frame's packets).
+const (
+	PeerReliable          = 0 // ordered, exactly once
+	PeerUnreliable        = 1 // latest per sender and channel in a frame
+	PeerUnreliableOrdered = 2 // as unreliable; the client drops one older than the last it took
+)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -150,7 +151,11 @@ func newHarness(t testing.TB) *harness {
 
 func newHarnessConfig(t testing.TB, cfg hubConfig) *harness {
 	x := &harness{t: t, stats: &counters{}, start: time.Unix(1_700_000_000, 0)}
-	x.h = newHub(cfg, x.stats)
+	h, err := newHub(cfg, x.stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.h = h
 	return x
 }
 
@@ -183,7 +188,7 @@ func (x *harness) ticks(k int) {
 // connect registers a transport without saying hello.
 func (x *harness) connect() *tc {
 	l := &fakeLink{}
-	return &tc{x: x, p: x.h.connect(l, "test"), l: l}
+	return &tc{x: x, p: x.h.connect(l, netip.MustParseAddrPort("192.0.2.1:4000"), "fake"), l: l}
 }
 
 // player connects, says hello, runs a tick and checks the welcome.

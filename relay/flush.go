@@ -9,6 +9,7 @@ import (
 // end finishes the tick: builds each player's frame, hands output to links
 // that are free, and closes what has to close.
 func (h *hub) end() {
+	h.stepMatchmaker()
 	// Every change stamped with this tick must happen before the first
 	// frame of the tick is built, or members built earlier would miss it:
 	// so players that must go leave their rooms in a first pass.
@@ -58,7 +59,7 @@ func (h *hub) checkPlayer(p *player) {
 	// The link is still writing an earlier frame: nothing is sent now.
 	// States are latest-value-wins, so the next frame carries the delta
 	// since the last one sent; events and chat wait, up to a bound.
-	if p.room != nil || p.nEvents > 0 || p.nChat > 0 || len(p.out) > 0 {
+	if p.room != nil || p.nEvents > 0 || p.nChat > 0 || p.nPackets > 0 || len(p.out) > 0 {
 		if p.behind == 0 {
 			p.behindSince = h.now
 		}
@@ -117,6 +118,7 @@ func (h *hub) appendFrame(p *player) {
 	b = append(b, p.events...)
 	b = codec.AppendArrayLen(b, p.nChat)
 	b = append(b, p.chat...)
+	b = appendPackets(b, start, p)
 	codec.EndFrame(b, start)
 	p.out = b
 	p.events, p.nEvents, p.chat, p.nChat = p.events[:0], 0, p.chat[:0], 0
@@ -125,6 +127,7 @@ func (h *hub) appendFrame(p *player) {
 
 func (h *hub) send(p *player) {
 	h.stats.bytesOut.Add(uint64(len(p.out)))
+	p.bytesOut += uint64(len(p.out))
 	p.link.Send(p.out)
 	p.inflight, p.out, p.spare = p.out, p.spare, nil
 }

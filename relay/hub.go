@@ -3,14 +3,16 @@ package relay
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/cluster"
+	"github.com/tickrelay/tickrelay/relay/match"
 )
 
 // hubConfig is the hub's part of the server configuration, with defaults
@@ -31,6 +33,15 @@ type hubConfig struct {
 	idleTimeout       time.Duration
 	rateLimits        RateLimits
 	log               zerolog.Logger
+	// bans, when set, refuses banned players and addresses at hello.
+	bans *banList
+	// matchmaker configures the matchmaker; nil: none.
+	matchmaker *match.Config
+	// hooks, when set, receives room and player events (webhooks); it
+	// must not block.
+	hooks func(typ string, room uint32, data any)
+	// cluster, when set, shares the lobby with the other nodes.
+	cluster *cluster.Node
 }
 
 // hub is the relay's state machine: players, rooms, and what each player is
@@ -64,35 +75,80 @@ type hub struct {
 	msg     codec.ClientMsg // reused for every decode
 	scratch []byte          // one encoded event or chat entry
 
+	// The meeting place (matchmaking.go, party.go, channels.go).
+	mm           *match.Matchmaker // nil: no matchmaker
+	mmResults    match.Results
+	tickets      map[uint64]*ticketInfo
+	nextTicket   uint64
+	parties      map[string]*party // by code
+	nextParty    uint32
+	partyScratch []codec.PartyMember
+	channels     map[string]*channel
+	cl           *clusterState // nil: not in a cluster (cluster.go)
+
 	shuttingDown bool
-	stats        *counters
+	// A maintenance drain: no new sessions or rooms; at drainAt every
+	// client is closed, as on a shutdown.
+	draining bool
+	drainAt  time.Time
+	stats    *counters
 }
 
 // counters are read by Server.Stats from other goroutines.
 type counters struct {
-	framesSent    atomic.Uint64
-	framesBehind  atomic.Uint64 // frames not built because the link was busy
-	bytesOut      atomic.Uint64
-	messagesIn    atomic.Uint64
-	eventsRelayed atomic.Uint64
-	chatRelayed   atomic.Uint64
-	players       atomic.Int64
-	rooms         atomic.Int64
-	closes        [32]atomic.Uint64 // by codec.Code
-	linksKCP      atomic.Int64      // open links by transport, counted by the tick
-	linksWS       atomic.Int64
+	framesSent     atomic.Uint64
+	framesBehind   atomic.Uint64 // frames not built because the link was busy
+	bytesOut       atomic.Uint64
+	bytesIn        atomic.Uint64 // message bytes received, framing included
+	messagesIn     atomic.Uint64
+	eventsRelayed  atomic.Uint64
+	chatRelayed    atomic.Uint64
+	players        atomic.Int64
+	rooms          atomic.Int64
+	closes         [32]atomic.Uint64 // by codec.Code
+	peerRelayed    atomic.Uint64     // peer packet deliveries (one per recipient)
+	peerReplaced   atomic.Uint64     // unreliable peer packets replaced by a newer one before their frame
+	peerDropped    atomic.Uint64     // peer packets to no member, or from outside a room
+	tickets        atomic.Int64      // the meeting place, counted by the tick
+	parties        atomic.Int64
+	channels       atomic.Int64
+	matchesFormed  atomic.Uint64
+	ticketsTimeout atomic.Uint64
+	linksKCP       atomic.Int64 // open links by transport, counted by the tick
+	linksWS        atomic.Int64
 }
 
-func newHub(cfg hubConfig, stats *counters) *hub {
-	return &hub{
-		cfg:     cfg,
-		players: make(map[uint32]*player),
-		links:   make(map[conn]*player),
-		tokens:  make(map[string]*player),
-		rooms:   make(map[uint32]*room),
-		codes:   make(map[string]*room),
-		stats:   stats,
+func newHub(cfg hubConfig, stats *counters) (*hub, error) {
+	h := &hub{
+		cfg:      cfg,
+		players:  make(map[uint32]*player),
+		links:    make(map[conn]*player),
+		tokens:   make(map[string]*player),
+		rooms:    make(map[uint32]*room),
+		codes:    make(map[string]*room),
+		tickets:  make(map[uint64]*ticketInfo),
+		parties:  make(map[string]*party),
+		channels: make(map[string]*channel),
+		stats:    stats,
 	}
+	if cfg.cluster != nil {
+		cl, err := newClusterState(cfg.cluster, cfg.tickRate, cfg.matchmaker)
+		if err != nil {
+			return nil, err
+		}
+		h.cl = cl
+		h.nextPlayer = cl.firstID()
+		h.nextRoom = cl.firstID()
+		h.nextTicket = uint64(cl.id) << ticketBits
+	}
+	if cfg.matchmaker != nil {
+		mm, err := match.New(*cfg.matchmaker)
+		if err != nil {
+			return nil, err
+		}
+		h.mm = mm
+	}
+	return h, nil
 }
 
 // begin starts tick n at now; every handle call until end belongs to it.
@@ -103,16 +159,16 @@ func (h *hub) begin(n uint64, now time.Time) {
 }
 
 // connect registers a new transport; the player must say hello first.
-func (h *hub) connect(l conn, remote string) *player {
+func (h *hub) connect(l conn, addr netip.AddrPort, transport string) *player {
 	h.nextPlayer++
-	p := &player{id: h.nextPlayer, link: l, remote: remote, connectedAt: h.now, limits: newLimiter(h.cfg.rateLimits)}
-	p.log = h.cfg.log.With().Uint32("player", p.id).Str("remote", remote).Logger()
+	p := &player{id: h.nextPlayer, link: l, addr: addr, transport: transport, connectedAt: h.now, limits: newLimiter(h.cfg.rateLimits)}
+	p.log = h.cfg.log.With().Uint32("player", p.id).Str("remote", addr.String()).Str("transport", transport).Logger()
 	h.players[p.id] = p
 	h.links[l] = p
 	h.order = append(h.order, p)
 	h.stats.players.Add(1)
 	if h.shuttingDown {
-		h.closePlayer(p, codec.CodeServerClosing, "server is shutting down")
+		h.closePlayer(p, codec.CodeServerClosing, "the server is shutting down")
 	}
 	return p
 }
@@ -123,7 +179,9 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		return
 	}
 	h.stats.messagesIn.Add(1)
-	if !p.limits.admit(h.now, len(body)+codec.FrameHeaderSize) {
+	h.stats.bytesIn.Add(uint64(len(body) + codec.FrameHeaderSize))
+	p.bytesIn += uint64(len(body) + codec.FrameHeaderSize)
+	if !p.limits.admit(h.now, len(body)+codec.FrameHeaderSize, codec.PeekType(body) == codec.TPeerPacket) {
 		h.rateLimited(p, codec.PeekRID(body), "message")
 		return
 	}
@@ -146,19 +204,9 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 	case codec.TCreateRoom:
 		h.createRoom(p, m)
 	case codec.TJoinRoom:
-		r := h.rooms[m.RoomID]
-		if r == nil || !r.public {
-			h.replyError(p, m.RID, codec.CodeRoomNotFound, "no public room with that id")
-			return
-		}
-		h.join(p, r, m.RID)
+		h.joinRoom(p, m)
 	case codec.TJoinCode:
-		r := h.codes[normalizeCode(m.Code)]
-		if r == nil {
-			h.replyError(p, m.RID, codec.CodeRoomNotFound, "no room with that code")
-			return
-		}
-		h.join(p, r, m.RID)
+		h.joinCode(p, m)
 	case codec.TListRooms:
 		h.listRooms(p, m)
 	case codec.TJoinOrCreate:
@@ -168,7 +216,7 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 			h.replyError(p, m.RID, codec.CodeNotInRoom, "not in a room")
 			return
 		}
-		h.leave(p)
+		h.leave(p, "left")
 		p.out = codec.AppendRoomLeft(p.out, m.RID, 0)
 	case codec.TSetRoomProps:
 		h.setRoomProps(p, m)
@@ -207,6 +255,34 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		p.out = codec.AppendPong(p.out, m.ClientTime, h.nowMs, h.tick, max(hold, 0))
 	case codec.TBye:
 		h.closePlayer(p, codec.CodeClientClosed, "client said bye")
+	case codec.TPeerPacket:
+		h.peerPacket(p, m)
+	case codec.TJoinSeat:
+		h.joinSeat(p, m)
+	case codec.TQueueJoin:
+		h.queueJoin(p, m)
+	case codec.TQueueLeave:
+		h.queueLeave(p, m.RID)
+	case codec.TBackfill:
+		h.backfill(p, m)
+	case codec.TPartyCreate:
+		h.partyCreate(p, m.RID)
+	case codec.TPartyJoin:
+		h.partyJoin(p, m.RID, m.Code)
+	case codec.TPartyLeave:
+		h.partyLeaveMsg(p, m.RID)
+	case codec.TChannelJoin:
+		h.channelJoin(p, m.RID, string(m.Channel))
+	case codec.TChannelLeave:
+		h.channelLeave(p, m.RID, string(m.Channel))
+	case codec.TChannelMembers:
+		h.channelMembers(p, m.RID, string(m.Channel))
+	case codec.TChannelSay:
+		if !p.limits.chat.AllowN(h.now, 1) {
+			h.rateLimited(p, 0, "chat")
+			return
+		}
+		h.channelSay(p, string(m.Channel), m.Text)
 	}
 }
 
@@ -236,6 +312,9 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 		h.closePlayer(p, codec.CodeLimit, err.Error())
 		return
 	}
+	if h.refusedEntry(p) {
+		return
+	}
 	p.helloed = true
 	h.established = append(h.established, p.link)
 	h.issueToken(p)
@@ -253,9 +332,9 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 // a refused hello, or a message before hello closes it (PROTOCOL.md 4,
 // "Refusals").
 func (h *hub) refuse(p *player, err error) {
-	var fe *codec.FieldError
+	fe, isField := err.(*codec.FieldError) // DecodeClient returns it unwrapped
 	switch {
-	case !errors.As(err, &fe):
+	case !isField:
 		h.closePlayer(p, codec.ErrorCode(err), err.Error())
 	case !p.helloed && fe.Type != codec.THello:
 		h.closePlayer(p, codec.CodeNotReady, "the first message must be hello")
@@ -272,11 +351,12 @@ func (h *hub) replyError(p *player, rid uint32, code codec.Code, msg string) {
 	p.out = codec.AppendError(p.out, rid, code, msg)
 }
 
-// shutdown closes every player with a server_closing reason.
-func (h *hub) shutdown() {
+// shutdown closes every player with a server_closing reason, and every
+// connection from now on.
+func (h *hub) shutdown(reason string) {
 	h.shuttingDown = true
 	for _, p := range h.order {
-		h.closePlayer(p, codec.CodeServerClosing, "server is shutting down")
+		h.closePlayer(p, codec.CodeServerClosing, reason)
 	}
 }
 

@@ -1140,7 +1140,7 @@ func TestHubShutdown(t *testing.T) {
 	x, cs, _ := roomWith(t, "a", "b")
 	x.n++
 	x.h.begin(x.n, x.timeOf(x.n))
-	x.h.shutdown()
+	x.h.shutdown("the server is shutting down")
 	late := x.connect()
 	x.h.end()
 	for _, c := range append(cs, late) {

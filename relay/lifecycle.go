@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/relay/link"
 )
 
@@ -13,6 +14,9 @@ import (
 func (s *Server) onTick(n uint64, now time.Time) {
 	h := s.hub
 	h.begin(n, now)
+	s.runOps()
+	h.checkDrain()
+	h.clusterTick()
 	start := time.Now()
 	period := time.Second / time.Duration(h.cfg.tickRate)
 
@@ -30,9 +34,9 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	}
 	defer func() { s.lastWork = time.Since(start) }()
 
-	maxSessions := orInt(s.MaxSessions, 10000)
+	maxSessions := dflt.Or(s.MaxSessions, 10000)
 	for _, l := range newcomers {
-		p := h.connect(l, l.Remote().String())
+		p := h.connect(l, l.Remote(), l.Transport())
 		s.live = append(s.live, l)
 		if len(s.live) > maxSessions {
 			h.closePlayer(p, codec.CodeServerFull, "the server is full")
@@ -40,7 +44,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	}
 	if shutdown && !s.shutSeen {
 		s.shutSeen = true
-		h.shutdown()
+		h.shutdown("the server is shutting down")
 	}
 
 	idle := int64(h.cfg.idleTimeout)

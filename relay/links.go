@@ -91,11 +91,13 @@ func (h *hub) closePlayer(p *player, code codec.Code, reason string) {
 		return
 	}
 	if p.room != nil {
-		h.leave(p)
+		h.leave(p, code.String())
 	}
 	p.closing = true
+	h.leaveMeetingPlace(p)
 	h.forgetToken(p)
 	p.events, p.nEvents, p.chat, p.nChat = p.events[:0], 0, p.chat[:0], 0
+	p.packets, p.nPackets, p.unrel = p.packets[:0], 0, p.unrel[:0]
 	if p.link != nil {
 		h.detach(p, code, reason)
 	} else {
@@ -112,9 +114,10 @@ func (h *hub) awayOrRemove(p *player, why string) {
 	}
 	if !p.helloed || h.cfg.resumeGrace <= 0 || h.shuttingDown {
 		if p.room != nil {
-			h.leave(p)
+			h.leave(p, why)
 		}
 		p.closing = true
+		h.leaveMeetingPlace(p)
 		h.forgetToken(p)
 		p.log.Info().Str("reason", why).Msg("session lost")
 		h.dead = append(h.dead, p)

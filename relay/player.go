@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -25,10 +26,13 @@ type conn interface {
 
 // player is one connected client. Owned by the tick goroutine.
 type player struct {
-	id     uint32
-	link   conn
-	log    zerolog.Logger
-	remote string
+	id        uint32
+	link      conn
+	log       zerolog.Logger
+	addr      netip.AddrPort // where its connection comes from
+	transport string         // "kcp", "ws" (the link's, as of its last connection)
+	bytesIn   uint64         // message bytes received, framing included
+	bytesOut  uint64         // bytes handed to its links
 
 	limits *limiter
 
@@ -56,8 +60,11 @@ type player struct {
 	nEvents  int
 	chat     []byte // encoded chat entries not yet sent
 	nChat    int
-	out      []byte // bytes to hand to the link
-	inflight []byte // handed to the link, not yet released
+	packets  []byte // encoded reliable peer packets not yet sent
+	nPackets int
+	unrel    []unrelPacket // the latest unreliable peer packet per sender and channel
+	out      []byte        // bytes to hand to the link
+	inflight []byte        // handed to the link, not yet released
 	spare    []byte
 	behind   int // consecutive ticks with output held back by a busy link
 	// behindSince is when the current run of held-back ticks began.
@@ -65,11 +72,19 @@ type player struct {
 
 	closing bool // being removed: no more input is handled
 
+	// The meeting place: a ticket in the matchmaker's queue (0: none), a
+	// party, lobby chat channels, and the skill of its last ticket.
+	ticket   uint64
+	seating  bool // a room request waits for another node of the cluster
+	party    *party
+	channels []*channel
+	skill    float64
+
 	// Resume: a player whose link is lost stays away until awayUntil.
 	away         bool
 	awayUntil    time.Time
 	presenceTick uint64      // tick of the last away/back change
-	hist         []histEntry // events and chat sent but not yet acknowledged
+	hist         []histEntry // events, chat and reliable packets sent but not yet acknowledged
 	histBytes    int
 	histFloor    uint64 // the newest frame whose events and chat were dropped from hist (acknowledged, or over a bound): a resume from before it fails
 }
@@ -78,12 +93,22 @@ type player struct {
 // the client acknowledges the frame, so that a resumed session receives
 // exactly what the lost one did not.
 type histEntry struct {
-	tick    uint64
-	events  []byte
-	nEvents int
-	chat    []byte
-	nChat   int
+	tick     uint64
+	events   []byte
+	nEvents  int
+	chat     []byte
+	nChat    int
+	packets  []byte
+	nPackets int
 }
 
+func (e *histEntry) size() int { return len(e.events) + len(e.chat) + len(e.packets) }
+
 // pending is how many bytes wait for a busy link.
-func (p *player) pending() int { return len(p.out) + len(p.events) + len(p.chat) }
+func (p *player) pending() int {
+	n := len(p.out) + len(p.events) + len(p.chat) + len(p.packets)
+	for i := range p.unrel {
+		n += len(p.unrel[i].data)
+	}
+	return n
+}

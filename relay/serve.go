@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
@@ -148,11 +149,19 @@ func (s *Server) startLocked() error {
 	if err != nil {
 		return err
 	}
+	s.bans = newBanList()
+	hub, err := newHub(s.hubConfig(rate), &s.stats)
+	if err != nil {
+		return fmt.Errorf("relay: matchmaker: %w", err)
+	}
+	s.hub = hub
 	s.started = true
+	s.startedAt = time.Now()
+	s.ops = make(chan func(), 64)
 	s.quota = admit.New(s.quotaConfig())
+	s.quota.SetBanned(s.bans.addressBanned)
 	s.shutdown = make(chan struct{})
 	s.drained = make(chan struct{})
-	s.hub = newHub(s.hubConfig(rate), &s.stats)
 	s.gc = newGCPacer()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopTick = cancel
@@ -165,6 +174,13 @@ func (s *Server) startLocked() error {
 	}()
 	s.Logger.Info().Int("tick_rate", rate).Msg("relay started")
 	return nil
+}
+
+// hook hands a hub event to the webhook dispatcher, if there is one.
+func (s *Server) hook(typ string, room uint32, data any) {
+	if s.Webhooks != nil {
+		_ = s.Webhooks.Enqueue(typ, room, data) // a drop is counted in its Stats
+	}
 }
 
 // acceptor hands a transport's new links to the tick.

@@ -263,7 +263,7 @@ func TestWebSocketHostileInput(t *testing.T) {
 	if good.Err() != nil {
 		t.Fatalf("the good client was closed: %v", good.Err())
 	}
-	checkTickGaps(t, kg.framesSince(0))
+	checkTickGaps(t, srv, kg.framesSince(0))
 }
 
 // Many connections from one address meet the per-address caps the KCP

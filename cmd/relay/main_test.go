@@ -6,12 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tickrelay/tickrelay/relay/client"
+	"github.com/tickrelay/tickrelay/relay/webhook"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -154,5 +159,127 @@ func TestRunServesKCPAndWebSocket(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not stop")
+	}
+}
+
+// listening waits for the relay's log to name the address of each listener
+// ("kcp", "ws", "admin", "metrics").
+func listening(t *testing.T, out *lockedBuffer, want ...string) map[string]string {
+	t.Helper()
+	addrs := map[string]string{}
+	for deadline := time.Now().Add(10 * time.Second); len(addrs) < len(want); time.Sleep(5 * time.Millisecond) { // polling the log
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening lines for %v:\n%s", want, out.String())
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			var l struct{ Message, Addr, Transport string }
+			if json.Unmarshal([]byte(line), &l) != nil {
+				continue
+			}
+			for _, w := range want {
+				if (w == "admin" && l.Message == "admin API listening") || (w == "metrics" && l.Message == "metrics listening") ||
+					(l.Message == "relay listening" && l.Transport == w) {
+					addrs[w] = l.Addr
+				}
+			}
+		}
+	}
+	return addrs
+}
+
+// The operator API comes up with the relay from a token file, refuses a
+// request without the token, and answers one with it; webhooks from the
+// flags reach a backend.
+func TestRunServesTheOperatorAPIAndWebhooks(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan string, 16)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := webhook.VerifyRequest(r, "hook", 1<<20)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var e webhook.Envelope
+		_ = json.Unmarshal(body, &e)
+		events <- e.Type
+	}))
+	defer backend.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ws-addr", "off", "-admin-addr", "127.0.0.1:0",
+			"-admin-token-file", tokenFile, "-webhook-url", backend.URL, "-webhook-secret", "hook"}, env(nil), out, &bytes.Buffer{})
+	}()
+	addrs := listening(t, out, "kcp", "admin")
+	get := func(token string) int {
+		req, _ := http.NewRequest("GET", "http://"+addrs["admin"]+"/api/v1/overview", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(""); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", code)
+	}
+	if code := get("wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d", code)
+	}
+	if code := get("s3cret-token"); code != http.StatusOK {
+		t.Fatalf("the token from the file: %d", code)
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer dcancel()
+	c, err := client.Dial(dctx, addrs["kcp"], client.Options{Name: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.CreateRoom(dctx, client.RoomOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"room.created", "player.joined"} {
+		select {
+		case got := <-events:
+			if got != want {
+				t.Fatalf("event %q, want %q", got, want)
+			}
+		case <-dctx.Done():
+			t.Fatalf("no %s event", want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAdminNeedsAToken(t *testing.T) {
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-admin-addr", "127.0.0.1:0"}, env(nil), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "admin-token") {
+		t.Fatalf("an admin API without a token: %v", err)
+	}
+	if got := adminListenAddr(":9200"); got != "127.0.0.1:9200" {
+		t.Fatalf("a bare port binds %q", got)
+	}
+}
+
+func TestMatchmakerConfigFlag(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "mm.json")
+	if err := os.WriteFile(bad, []byte(`{"queues": {"duel": {"max_playerz": 2}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-matchmaker-config", bad}, env(nil), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "max_playerz") {
+		t.Fatalf("a misspelt setting: %v", err)
 	}
 }

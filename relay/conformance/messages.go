@@ -31,7 +31,25 @@ const (
 	TRoomList     = 32
 	TRoomLeft     = 33
 	TPong         = 34
+	TAnnounce     = 35
+	TMatch        = 36
+	TParty        = 37
+	TChannel      = 38
+	TRedirect     = 39
 	TFrame        = 40
+	// Matchmaking, parties and lobby chat (sections 4.15-4.19).
+	TQueueJoin      = 50
+	TQueueLeave     = 51
+	TBackfill       = 52
+	TPartyCreate    = 53
+	TPartyJoin      = 54
+	TPartyLeave     = 55
+	TChannelJoin    = 56
+	TChannelLeave   = 57
+	TChannelSay     = 58
+	TChannelMembers = 59
+	TPeerPacket     = 60
+	TJoinSeat       = 61 // clusters (section 4.21)
 )
 
 // Error and close codes (section 6).
@@ -63,6 +81,12 @@ const (
 	CodeRateLimited      = 25
 	CodeResumeFailed     = 26
 	CodeReplaced         = 27
+	CodeBanned           = 28
+	CodeRoomClosed       = 29
+	CodeNotLeader        = 30
+	CodeInParty          = 31
+	CodeQueued           = 32
+	CodeUnavailable      = 33
 )
 
 // ServerMsg is one server message, checked against the field types of
@@ -72,14 +96,30 @@ type ServerMsg struct {
 	Body  Node
 	Extra int // elements after the documented ones (forward compatibility)
 
-	RID     uint32 // error, ok, room_joined, room_list, room_left
-	Code    int    // error, close, room_left
-	Text    string // error message, close reason
-	Welcome Welcome
-	Joined  RoomJoined
-	Rooms   []RoomEntry
-	Pong    Pong
-	Frame   Frame
+	RID  uint32 // error, ok, room_joined, room_list, room_left
+	Code int    // error, close, room_left
+	Text string // error message, close reason, announce text
+	// Match, Party and Channel are those messages' fields.
+	Match   Match
+	Party   Party
+	Channel Channel
+	// Redirect is the redirect message's fields.
+	Redirect Redirect
+	// ServerTimeMs is the announce message's time.
+	ServerTimeMs uint64
+	Welcome      Welcome
+	Joined       RoomJoined
+	Rooms        []RoomEntry
+	Pong         Pong
+	Frame        Frame
+}
+
+// Redirect is [39, rid, node, kcp_addr, ws_url, token].
+type Redirect struct {
+	Node    uint64
+	KCPAddr string
+	WSURL   string
+	Token   string
 }
 
 // Welcome is [2, version, player_id, resume_token, tick_rate,
@@ -129,6 +169,15 @@ type Frame struct {
 	Room         *FrameRoom // nil when in no room
 	Events       []Event
 	Chat         []Chat
+	Packets      []PeerPacket // the seventh element, when present (4.20)
+}
+
+// PeerPacket is [from, mode, channel, data].
+type PeerPacket struct {
+	From    uint32
+	Mode    uint64
+	Channel uint64
+	Data    []byte
 }
 
 // FrameRoom is [room_id, full, master, locked, props, leaves, joins,
@@ -179,11 +228,46 @@ type Event struct {
 	Payload []byte
 }
 
-// Chat is [from, to, server_time_ms, text].
+// Chat is [from, to, server_time_ms, text], and for a lobby chat line
+// also [channel, from_name] (section 5.6).
 type Chat struct {
 	From, To     uint32
 	ServerTimeMs uint64
 	Text         string
+	Channel      string
+	FromName     string
+}
+
+// Match is [36, outcome, room_id, team, region, waited_ms] (5.9).
+type Match struct {
+	Outcome  uint64
+	RoomID   uint32
+	Team     uint64
+	Region   string
+	WaitedMs uint64
+}
+
+// Member is a party's or channel's [player_id, name].
+type Member struct {
+	ID   uint32
+	Name string
+}
+
+// Party is [37, party_id, code, leader, members] (5.10).
+type Party struct {
+	ID      uint32
+	Code    string
+	Leader  uint32
+	Members []Member
+}
+
+// Channel is [38, rid, name, count, members, history] (5.11); each line of
+// history is [from, name, server_time_ms, text].
+type Channel struct {
+	Name    string
+	Count   uint64
+	Members []Member
+	History []Chat
 }
 
 // Props is a properties map: key to the value's exact encoding. Keys are
@@ -315,7 +399,8 @@ func PropsOf(n Node) (Props, error) {
 // documented is the element count of each server message in section 5.
 var documented = map[int]int{
 	TWelcome: 9, TError: 4, TClose: 3, TOK: 2, TRoomJoined: 6,
-	TRoomList: 3, TRoomLeft: 3, TPong: 5, TFrame: 6,
+	TRoomList: 3, TRoomLeft: 3, TPong: 5, TAnnounce: 3, TMatch: 6, TParty: 5, TChannel: 6, TFrame: 6,
+	TRedirect: 6,
 }
 
 // ParseServer decodes one server message body and checks every field
@@ -388,8 +473,46 @@ func ParseServer(body []byte) (*ServerMsg, error) {
 		p.ServerTimeMs = f.uint("server_time_ms", math.MaxUint64)
 		p.Tick = f.uint("tick", math.MaxUint64)
 		p.HoldUs = f.uint("hold_us", math.MaxUint64)
+	case TAnnounce:
+		m.Text = f.str("text")
+		m.ServerTimeMs = f.uint("server_time_ms", math.MaxUint64)
+	case TMatch:
+		m.Match = Match{Outcome: f.uint("outcome", 3), RoomID: f.u32("room_id"), Team: f.uint("team", math.MaxUint32),
+			Region: f.str("region"), WaitedMs: f.uint("waited_ms", math.MaxUint64)}
+	case TParty:
+		m.Party = Party{ID: f.u32("party_id"), Code: f.str("code"), Leader: f.u32("leader"), Members: parseMembers(f)}
+	case TChannel:
+		m.RID = f.u32("rid")
+		c := &m.Channel
+		c.Name = f.str("name")
+		c.Count = f.uint("count", math.MaxUint64)
+		c.Members = parseMembers(f)
+		for _, h := range f.array("history") {
+			hf := f.tuple("history[]", h, 4)
+			c.History = append(c.History, Chat{From: hf.u32("from"), FromName: hf.str("name"),
+				ServerTimeMs: hf.uint("server_time_ms", math.MaxUint64), Text: hf.str("text"), Channel: c.Name})
+			f.keep(hf)
+		}
+	case TRedirect:
+		m.RID = f.u32("rid")
+		m.Redirect = Redirect{Node: f.uint("node", 255), KCPAddr: f.str("kcp_addr"), WSURL: f.str("ws_url"), Token: f.str("token")}
 	case TFrame:
 		parseFrame(f, &m.Frame)
+		if len(root.Items) > want && f.err == nil { // packets: documented, present when there are any
+			m.Extra--
+			for _, n := range f.array("packets") {
+				pf := f.tuple("packets[]", n, 4)
+				pk := PeerPacket{From: pf.u32("from"), Mode: pf.uint("mode", 2), Channel: pf.uint("channel", 255)}
+				if d := pf.next("data"); pf.err == nil {
+					if d.Kind != KindBin {
+						pf.fail("data", d, "bin")
+					}
+					pk.Data = d.Bytes
+				}
+				m.Frame.Packets = append(m.Frame.Packets, pk)
+				f.keep(pf)
+			}
+		}
 	}
 	if f.err != nil {
 		return nil, f.err
@@ -416,8 +539,12 @@ func parseFrame(f *fields, fr *Frame) {
 	}
 	for _, c := range f.array("chat") {
 		cf := f.tuple("chat[]", c, 4)
-		fr.Chat = append(fr.Chat, Chat{From: cf.u32("from"), To: cf.u32("to"),
-			ServerTimeMs: cf.uint("server_time_ms", math.MaxUint64), Text: cf.str("text")})
+		ch := Chat{From: cf.u32("from"), To: cf.u32("to"),
+			ServerTimeMs: cf.uint("server_time_ms", math.MaxUint64), Text: cf.str("text")}
+		if len(c.Items) >= 6 {
+			ch.Channel, ch.FromName = cf.str("channel"), cf.str("from_name")
+		}
+		fr.Chat = append(fr.Chat, ch)
 		f.keep(cf)
 	}
 }
@@ -467,4 +594,15 @@ func (f *fields) keep(sub *fields) {
 	if f.err == nil {
 		f.err = sub.err
 	}
+}
+
+// parseMembers reads an array of [player_id, name].
+func parseMembers(f *fields) []Member {
+	var out []Member
+	for _, n := range f.array("members") {
+		mf := f.tuple("members[]", n, 2)
+		out = append(out, Member{ID: mf.u32("player_id"), Name: mf.str("name")})
+		f.keep(mf)
+	}
+	return out
 }

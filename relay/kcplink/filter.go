@@ -94,6 +94,8 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/relay/admit"
 )
 
@@ -116,8 +118,8 @@ func (c filterConfig) withDefaults() filterConfig {
 	q := c.quotaConfig().WithDefaults()
 	c.newPerSec, c.newBurst, c.maxPending = q.NewPerSec, q.NewBurst, q.MaxPending
 	c.maxPendingPerIP, c.maxSessionsPerIP, c.maxSessions = q.MaxPendingPerIP, q.MaxSessionsPerIP, q.MaxSessions
-	c.pendingTimeout = orDur(c.pendingTimeout, 5*time.Second)
-	c.maxFrameSize = orInt(c.maxFrameSize, 16<<10)
+	c.pendingTimeout = dflt.Or(c.pendingTimeout, 5*time.Second)
+	c.maxFrameSize = dflt.Or(c.maxFrameSize, 16<<10)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -329,13 +331,19 @@ func normKey(ap netip.AddrPort) netip.AddrPort {
 func ipKey(a netip.Addr) netip.Addr { return admit.IPKey(a) }
 
 // admit decides one datagram's fate and counts it; key is its source,
-// normalised by addrKey or normKey. full is set when a hello was refused
-// because the relay (or this host's share of it) has no room for another
-// session: the caller may answer it with close server_full.
-func (f *admission) admit(b []byte, key netip.AddrPort) (ok, full bool) {
+// normalised by addrKey or normKey. A hello refused for a reason the client
+// is told (admit.Refusal.Answered) comes with the close code to answer it
+// with: server_full or banned.
+func (f *admission) admit(b []byte, key netip.AddrPort) (ok bool, answer codec.Code) {
 	r, refusal, ok := f.check(b, key)
 	f.count(r, ok, len(b))
-	return ok, refusal.Full()
+	switch {
+	case refusal == admit.Banned:
+		answer = codec.CodeBanned
+	case refusal.Full():
+		answer = codec.CodeServerFull
+	}
+	return ok, answer
 }
 
 func (f *admission) count(r dropReason, ok bool, n int) {
@@ -349,8 +357,8 @@ func (f *admission) count(r dropReason, ok bool, n int) {
 	f.drops[r].Add(1)
 }
 
-// allowReply reports whether a server_full answer may be sent now, and
-// counts it.
+// allowReply reports whether a refusal may be answered now, and counts
+// it.
 func (f *admission) allowReply() bool {
 	if !f.replies.Allow() {
 		return false

@@ -388,6 +388,14 @@ func cmdBit(c byte) uint32 { return 1 << min(uint32(c-kcpCmdPush), 31) }
 // Heard implements link.Link.
 func (s *session) Heard() int64 { return s.lastHeard.Load() }
 
+// RTT is the round trip KCP measured for this session (0 before the
+// first sample).
+func (s *session) RTT() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return kcpx.SRTT(s.kcp)
+}
+
 // LastMessage implements link.Link.
 func (s *session) LastMessage() int64 { return s.lastRecv.Load() }
 

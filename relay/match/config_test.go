@@ -116,3 +116,19 @@ func TestStrictRefusesUnknownModes(t *testing.T) {
 	}
 	h.add(Ticket{ID: 2, Mode: "duel", Players: []Player{{ID: 2}}})
 }
+
+func TestQueueReportsTheRulesInForce(t *testing.T) {
+	m, err := New(Config{Queues: map[string]QueueConfig{"duel": {}, "squads": {Teams: 2, TeamSize: 4}}, Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, err := m.Queue("squads"); err != nil || q.MaxPlayers != 8 || q.Teams != 2 || q.TeamSize != 4 {
+		t.Fatalf("squads: %+v %v", q, err)
+	}
+	if q, err := m.Queue("duel"); err != nil || q.MaxPlayers != 2 {
+		t.Fatalf("duel: %+v %v", q, err)
+	}
+	if _, err := m.Queue("other"); !errors.Is(err, ErrUnknownMode) {
+		t.Fatalf("a mode with no queue in a strict matchmaker: %v", err)
+	}
+}

@@ -168,6 +168,14 @@ func (m *Matchmaker) Add(t Ticket) error {
 	return nil
 }
 
+// Queue returns the configuration of mode's queue with its defaults
+// applied (MaxPlayers, TeamSize and the rest as the queue uses them), or an
+// error if the matchmaker has no queue for mode.
+func (m *Matchmaker) Queue(mode string) (QueueConfig, error) {
+	r, err := m.rulesFor(mode)
+	return r.QueueConfig, err
+}
+
 func (m *Matchmaker) rulesFor(mode string) (queueRules, error) {
 	if len(mode) > MaxModeLen {
 		return queueRules{}, fmt.Errorf("%w: mode is longer than %d bytes", ErrInvalid, MaxModeLen)

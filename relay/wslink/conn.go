@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ type conn struct {
 	remote netip.AddrPort
 	ip     netip.Addr
 	ws     *websocket.Conn
+	tcp    *net.TCPConn    // the connection under ws, for its round trip; nil if unknown
 	ctx    context.Context // ends when the connection is aborted
 	cancel context.CancelFunc
 
@@ -362,6 +364,14 @@ func (c *conn) Established() {
 		c.estab = true
 		c.t.quota.Establish(c.ip, true)
 	}
+}
+
+// RTT is the round trip the kernel's TCP measured (0 if unknown).
+func (c *conn) RTT() time.Duration {
+	if c.tcp == nil {
+		return 0
+	}
+	return tcpRTT(c.tcp)
 }
 
 // Remote implements link.Link.

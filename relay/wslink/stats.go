@@ -25,7 +25,7 @@ type Stats struct {
 	Accepted        uint64            // connections upgraded and handed to the relay
 	HandshakeFailed uint64            // upgrade requests that failed (bad handshake, origin refused)
 	Refused         map[string]uint64 // connections refused at admission, by reason
-	FullReplies     uint64            // refused connections told server_full in the protocol
+	FullReplies     uint64            // refused connections told why in the protocol (server_full, banned)
 	TextMessages    uint64            // connections closed for sending a text message
 	TooLarge        uint64            // connections closed for a message over the limit
 	MessagesOut     uint64

@@ -2,7 +2,10 @@
 
 package wslink
 
-import "net"
+import (
+	"net"
+	"time"
+)
 
 // tuneConn sets the socket options a game connection wants.
 func tuneConn(c net.Conn) {
@@ -10,3 +13,6 @@ func tuneConn(c net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 }
+
+// tcpRTT is unknown on this platform.
+func tcpRTT(*net.TCPConn) time.Duration { return 0 }

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/relay/admit"
 	"github.com/tickrelay/tickrelay/relay/link"
 )
@@ -71,20 +72,6 @@ type Config struct {
 	Log zerolog.Logger
 }
 
-func orInt(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
-func orDur(v, def time.Duration) time.Duration {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
 // Transport serves WebSocket connections on listeners given to Serve and
 // hands each to an Acceptor as a link.Link.
 type Transport struct {
@@ -103,6 +90,7 @@ type Transport struct {
 	stopOnce sync.Once
 
 	stats counters
+	tcp   sync.Map // remote address string -> *net.TCPConn, while open
 }
 
 // New returns a transport. quota is the admission budget shared with the
@@ -114,11 +102,11 @@ func New(cfg Config, quota *admit.Quota, acc link.Acceptor) (*Transport, error) 
 	if cfg.Path == "" {
 		cfg.Path = "/"
 	}
-	cfg.MaxFrameSize = orInt(cfg.MaxFrameSize, 16<<10)
-	cfg.InboxSize = orInt(cfg.InboxSize, 64)
-	cfg.MaxQueued = orInt(cfg.MaxQueued, 4)
-	cfg.MessageTimeout = orDur(cfg.MessageTimeout, 10*time.Second)
-	cfg.HandshakeTimeout = orDur(cfg.HandshakeTimeout, 5*time.Second)
+	cfg.MaxFrameSize = dflt.Or(cfg.MaxFrameSize, 16<<10)
+	cfg.InboxSize = dflt.Or(cfg.InboxSize, 64)
+	cfg.MaxQueued = dflt.Or(cfg.MaxQueued, 4)
+	cfg.MessageTimeout = dflt.Or(cfg.MessageTimeout, 10*time.Second)
+	cfg.HandshakeTimeout = dflt.Or(cfg.HandshakeTimeout, 5*time.Second)
 	t := &Transport{
 		cfg:     cfg,
 		quota:   quota,
@@ -154,20 +142,45 @@ func New(cfg Config, quota *admit.Quota, acc link.Acceptor) (*Transport, error) 
 // TLS reports whether the transport serves wss://.
 func (t *Transport) TLS() bool { return t.certs != nil }
 
-// tunedListener sets each accepted connection's socket options.
-type tunedListener struct{ net.Listener }
+// tunedListener sets each accepted connection's socket options and
+// remembers its TCP connection by remote address, for the handler (the
+// WebSocket library hides the connection it hijacks; its round trip comes
+// from the kernel's TCP_INFO).
+type tunedListener struct {
+	net.Listener
+	t *Transport
+}
 
 func (l tunedListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if err == nil {
-		tuneConn(c)
+	if err != nil {
+		return c, err
 	}
-	return c, err
+	tuneConn(c)
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	key := c.RemoteAddr().String()
+	l.t.tcp.Store(key, tc)
+	return &forgetOnClose{TCPConn: tc, forget: func() { l.t.tcp.CompareAndDelete(key, tc) }}, nil
+}
+
+// forgetOnClose drops a connection from Transport.tcp when it closes.
+type forgetOnClose struct {
+	*net.TCPConn
+	once   sync.Once
+	forget func()
+}
+
+func (c *forgetOnClose) Close() error {
+	c.once.Do(c.forget)
+	return c.TCPConn.Close()
 }
 
 // Serve accepts connections on ln until Stop; it returns nil after Stop.
 func (t *Transport) Serve(ln net.Listener) error {
-	ln = tunedListener{ln}
+	ln = tunedListener{Listener: ln, t: t}
 	var err error
 	if t.certs != nil {
 		err = t.http.ServeTLS(ln, "", "")
@@ -236,7 +249,7 @@ func (t *Transport) handle(w http.ResponseWriter, r *http.Request) {
 
 	ip := admit.IPKey(remote.Addr())
 	refusal := t.quota.Admit(ip, time.Now())
-	if refusal != admit.OK && !(refusal.Full() && t.replies.Allow()) {
+	if refusal != admit.OK && !(refusal.Answered() && t.replies.Allow()) {
 		t.stats.refused[refusal].Add(1)
 		status := http.StatusServiceUnavailable
 		switch refusal {
@@ -255,6 +268,9 @@ func (t *Transport) handle(w http.ResponseWriter, r *http.Request) {
 		opts.InsecureSkipVerify = true // any origin: see Config.AllowedOrigins
 	}
 	c := &conn{t: t, remote: remote, ip: ip}
+	if tc, ok := t.tcp.Load(r.RemoteAddr); ok {
+		c.tcp = tc.(*net.TCPConn)
+	}
 	opts.OnPongReceived = func(context.Context, []byte) { c.heard() }
 	opts.OnPingReceived = func(context.Context, []byte) bool { c.heard(); return true }
 	ws, err := websocket.Accept(w, r, opts)
@@ -267,13 +283,18 @@ func (t *Transport) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if refusal != admit.OK {
-		// No room for another session: say so in the protocol, then close.
+		// No room for another session, or a banned address: say so in
+		// the protocol, then close.
 		t.stats.refused[refusal].Add(1)
 		t.stats.fullReplies.Add(1)
+		code, reason, status := codec.CodeServerFull, "the server is full", websocket.StatusTryAgainLater
+		if refusal == admit.Banned {
+			code, reason, status = codec.CodeBanned, "this address is banned", websocket.StatusPolicyViolation
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = ws.Write(ctx, websocket.MessageBinary, closeBody(codec.CodeServerFull, "the server is full"))
+		_ = ws.Write(ctx, websocket.MessageBinary, closeBody(code, reason))
 		cancel()
-		_ = ws.Close(websocket.StatusTryAgainLater, "server_full")
+		_ = ws.Close(status, code.String())
 		return
 	}
 	c.init(ws)
