@@ -76,18 +76,28 @@ type counters struct {
 	SendBlocked             uint64 // messages not sent because the bot's KCP queue was full
 	KCPInputErrs            uint64
 	ParseErrs               uint64
+	// For the report, whatever the transport: bytes on the wire (IP
+	// and UDP or TCP headers included) and the least the messages could
+	// cost (each in its own packet with the transport's headers). KCP:
+	// derived in botSet.snapshot; WebSocket: from TCP_INFO (wire) and
+	// counted per message (least).
+	WireIn, WireOut   uint64
+	LeastIn, LeastOut uint64
+	Framing           uint64 // WebSocket frame header bytes, both ways
+	TCPRetrans        uint64 // the WebSocket bots' TCP segments resent
 }
 
 type workerStats struct {
 	c         counters
-	lat       hist // state set -> remote receipt, measured window
-	latAll    hist // same, since the first state
-	latRecent hist // same, since the last progress line
-	jitter    hist // |frame interval - tick period|, measured window
-	rtt       hist // ping round trip minus the server's hold, measured window
-	join      hist // hello sent -> room_joined (lobby mode: -> welcome)
-	inRoom    int  // bots in a room now (lobby mode: welcomed)
-	tickRate  int  // from the welcome
+	lat       hist           // state set -> remote receipt, measured window
+	latFrom   [numKinds]hist // lat, by the sending bot's transport
+	latAll    hist           // same, since the first state
+	latRecent hist           // same, since the last progress line
+	jitter    hist           // |frame interval - tick period|, measured window
+	rtt       hist           // ping round trip minus the server's hold, measured window
+	join      hist           // hello sent -> room_joined (lobby mode: -> welcome)
+	inRoom    int            // bots in a room now (lobby mode: welcomed)
+	tickRate  int            // from the welcome
 	failed    int
 	closes    map[string]int // close reasons the server sent, by name
 	errors    map[string]int // error replies, by code name
@@ -103,12 +113,32 @@ const (
 	botClosed // the server closed it, or it failed
 )
 
+// room is one planned room. Its creator is its first KCP bot if it has
+// one (a KCP worker then hands the id to its KCP members without
+// signalling), else its first WebSocket bot; WebSocket members wait on
+// ready, so a room can mix transports.
 type room struct {
-	creator *bot
-	id      uint32
-	code    string
-	created bool
-	waiting []*bot // welcomed members waiting for the creator's room
+	creator   *bot   // the KCP creator
+	wsCreator *wsBot // the WebSocket creator, in rooms without KCP bots
+	id        uint32
+	code      string
+	created   bool
+	waiting   []*bot        // welcomed KCP members waiting for the creator's room
+	ready     chan struct{} // closed once id and code are set
+	wsMembers []*wsBot      // woken once it is
+}
+
+// markCreated records the room's id and code and wakes its WebSocket
+// members; only the creator's goroutine calls it.
+func (rm *room) markCreated(id uint32, code string) {
+	if rm.created {
+		return
+	}
+	rm.id, rm.code, rm.created = id, code, true
+	close(rm.ready)
+	for _, b := range rm.wsMembers {
+		b.wake()
+	}
 }
 
 type bot struct {
@@ -205,58 +235,64 @@ type botSet struct {
 	ports   map[int]bool
 }
 
-func newBotSet(cfg *config, server netip.AddrPort) (*botSet, error) {
-	nw := max(1, min(cfg.workers, cfg.players))
-	set := &botSet{ctl: &control{total: int64(cfg.players), settledC: make(chan struct{})}, ports: map[int]bool{}}
-	if cfg.players == 0 {
-		close(set.ctl.settledC)
+// newBotSet makes the KCP bots of the plan: all bots of a room on one
+// worker. It returns nil when the plan has no KCP bots.
+func newBotSet(cfg *config, server netip.AddrPort, ctl *control, plans []roomPlan) (*botSet, error) {
+	n, rooms := 0, 0
+	for _, p := range plans {
+		if k := p.count(kindKCP); k > 0 {
+			n += k
+			rooms++
+		}
 	}
+	if n == 0 {
+		return nil, nil
+	}
+	nw := max(1, min(cfg.workers, rooms))
+	set := &botSet{ctl: ctl, ports: map[int]bool{}}
 	for i := 0; i < nw; i++ {
-		sock, err := openBotSocket(server, cfg.embedded)
+		sock, err := openBotSocket(server, cfg.embedded || cfg.transport != "kcp")
 		if err != nil {
 			set.close()
 			return nil, err
 		}
 		set.ports[sock.port] = true
 		w := &worker{
-			cfg: cfg, ctl: set.ctl, sock: sock,
+			cfg: cfg, ctl: ctl, sock: sock,
 			clk:     kcp.NewKCP(0, nil),
 			byeDone: make(chan struct{}),
 			ready:   make(chan struct{}),
 			done:    make(chan struct{}),
 			period:  int64(time.Second / 30),
-			st:      workerStats{closes: map[string]int{}, errors: map[string]int{}},
+			st:      newWorkerStats(),
 		}
 		w.buildStateTemplate()
 		set.workers = append(set.workers, w)
 	}
-
-	roomSize := cfg.roomSize
-	if roomSize <= 0 {
-		roomSize = 1 // lobby mode: a "room" is just a bot, for worker assignment
-	}
-	rooms := (cfg.players + roomSize - 1) / roomSize
-	// Connections are paced in bot order, and room r's members are bots
-	// r*size..; a room's creator therefore connects first.
-	spacing := int64(0)
-	if cfg.ramp > 0 {
-		spacing = int64(time.Second) / int64(cfg.ramp)
-	}
-	all := make([]*bot, 0, cfg.players)
-	for r := 0; r < rooms; r++ {
+	// Connections are paced in bot order (connectAt), and a room's
+	// creator is its first KCP member: it connects before the others.
+	all := make([]*bot, cfg.players) // by bot index; nil for WebSocket bots
+	r := 0
+	for _, p := range plans {
+		if p.count(kindKCP) == 0 {
+			continue
+		}
 		w := set.workers[r%nw]
-		rm := &room{}
-		for i := r * roomSize; i < min((r+1)*roomSize, cfg.players); i++ {
-			b, err := w.newBot(i, spacing)
+		r++
+		for _, m := range p.members {
+			if m.kind != kindKCP {
+				continue
+			}
+			b, err := w.newBot(m.index, cfg.spacing())
 			if err != nil {
 				set.close()
 				return nil, err
 			}
-			all = append(all, b)
-			if cfg.roomSize > 0 {
-				b.room = rm
-				if rm.creator == nil {
-					rm.creator = b
+			all[m.index] = b
+			if p.rm != nil {
+				b.room = p.rm
+				if p.rm.creator == nil {
+					p.rm.creator = b
 				}
 			}
 		}
@@ -288,23 +324,26 @@ func (w *worker) newBot(index int, spacing int64) (*bot, error) {
 	return b, nil
 }
 
-// buildStateTemplate encodes one state message of exactly cfg.stateBytes
-// encoded value bytes: a msgpack bin whose first 8 bytes are the send time.
-func (w *worker) buildStateTemplate() {
-	s := w.cfg.stateBytes
+// buildStateTemplate makes the worker's state message (stateTemplate).
+func (w *worker) buildStateTemplate() { w.stateFr, w.stampAt = stateTemplate(w.cfg.stateBytes) }
+
+// stateTemplate encodes one state message, length prefix included, of
+// exactly size encoded value bytes: a msgpack bin whose first 8 bytes are
+// the send time, at stampAt.
+func stateTemplate(size int) (fr []byte, stampAt int) {
 	b, start := codec.BeginFrame(nil)
 	b = append(b, 0x92, byte(codec.TState))
-	if s-2 <= math.MaxUint8 {
-		b = append(b, 0xc4, byte(s-2))
+	if size-2 <= math.MaxUint8 {
+		b = append(b, 0xc4, byte(size-2))
 	} else {
-		b = append(b, 0xc5, byte((s-3)>>8), byte(s-3))
+		b = append(b, 0xc5, byte((size-3)>>8), byte(size-3))
 	}
-	w.stampAt = len(b)
-	for len(b)-start-codec.FrameHeaderSize-2 < s {
+	stampAt = len(b)
+	for len(b)-start-codec.FrameHeaderSize-2 < size {
 		b = append(b, byte(len(b)))
 	}
 	codec.EndFrame(b, start)
-	w.stateFr = b
+	return b, stampAt
 }
 
 // start runs every worker; connection times count from now.
@@ -343,13 +382,21 @@ func (s *botSet) stop() error {
 
 // snapshot merges every worker's statistics.
 func (s *botSet) snapshot() workerStats {
-	out := workerStats{closes: map[string]int{}, errors: map[string]int{}}
+	out := newWorkerStats()
 	for _, w := range s.workers {
 		w.mu.Lock()
 		out.add(&w.st)
 		w.mu.Unlock()
 	}
+	c := &out.c
+	c.WireIn, c.WireOut = c.UDPBytesIn+ipUDPHeader*c.DgramsIn, c.UDPBytesOut+ipUDPHeader*c.DgramsOut
+	c.LeastIn = c.PayloadIn + (kcpHeader+ipUDPHeader)*c.MsgsIn
+	c.LeastOut = c.PayloadOut + (kcpHeader+ipUDPHeader)*c.MsgsOut
 	return out
+}
+
+func newWorkerStats() workerStats {
+	return workerStats{closes: map[string]int{}, errors: map[string]int{}}
 }
 
 // takeRecent merges and clears the since-last-progress-line histograms.
@@ -394,7 +441,16 @@ func (ws *workerStats) add(o *workerStats) {
 	c.SendBlocked += d.SendBlocked
 	c.KCPInputErrs += d.KCPInputErrs
 	c.ParseErrs += d.ParseErrs
+	c.WireIn += d.WireIn
+	c.WireOut += d.WireOut
+	c.LeastIn += d.LeastIn
+	c.LeastOut += d.LeastOut
+	c.Framing += d.Framing
+	c.TCPRetrans += d.TCPRetrans
 	ws.lat.merge(&o.lat)
+	for k := range ws.latFrom {
+		ws.latFrom[k].merge(&o.latFrom[k])
+	}
 	ws.latAll.merge(&o.latAll)
 	ws.latRecent.merge(&o.latRecent)
 	ws.jitter.merge(&o.jitter)
@@ -460,7 +516,11 @@ func (w *worker) run() {
 // controller. With -embedded it parks in the netpoller instead, which
 // frees the P for the relay but costs a thread handoff per wake-up (the
 // worker is locked to its thread), so embedded CPU figures overstate the
-// generator's cost.
+// generator's cost. So it does beside WebSocket bots: a worker that
+// returned from poll(2) had to win a P back from a thousand runnable
+// WebSocket goroutines, and under load lost (KCP bots then starved while
+// WebSocket bots ran); in the netpoller it is one runnable goroutine
+// among theirs, and a loaded generator delays every bot alike.
 func (w *worker) wait(timeoutMs int) error {
 	if err := w.sock.recv(); err != nil || w.sock.rn > 0 || timeoutMs <= 0 {
 		return err
@@ -569,7 +629,7 @@ func (w *worker) send(b *bot, p []byte) {
 }
 
 func (w *worker) sendState(b *bot) {
-	binary.BigEndian.PutUint64(w.stateFr[w.stampAt:], uint64(wallEpoch+mono()))
+	binary.BigEndian.PutUint64(w.stateFr[w.stampAt:], stamp(kindKCP))
 	w.send(b, w.stateFr)
 	w.st.c.StatesSent++
 }
@@ -749,7 +809,7 @@ func (w *worker) handle(b *bot, body []byte, now int64, measuring bool) {
 		}
 	case codec.TRoomJoined:
 		if rm := b.room; rm != nil && rm.creator == b {
-			rm.id, rm.code, rm.created = m.RoomID, m.JoinCode, true
+			rm.markCreated(m.RoomID, m.JoinCode)
 			for _, o := range rm.waiting {
 				if o.state == botWelcomed {
 					w.join(o)
@@ -832,23 +892,13 @@ func (w *worker) fail(b *bot) {
 	}
 }
 
-// frame walks a per-tick frame in place:
-// [40, tick, server_time_ms, room, events, chat], room =
-// [room_id, full, master, locked, props, leaves, joins, player_props, states].
+// frame reads a per-tick frame in place (walkFrame).
 func (w *worker) frame(b *bot, body []byte, now int64, measuring bool) {
 	w.st.c.Frames++
-	r := codec.NewReader(body)
-	_, err := r.ArrayLen(64)
-	if err == nil {
-		_, err = r.Uint(math.MaxUint8)
-	}
-	var tk uint64
-	if err == nil {
-		tk, err = r.Uint(math.MaxInt64)
-	}
-	if err == nil {
-		_, err = r.Int()
-	}
+	recvUnix := wallEpoch + now
+	tk, inRoom, err := walkFrame(body, func(id uint32, v []byte) {
+		w.st.stateEntry(kindKCP, id == b.id, v, recvUnix, measuring)
+	})
 	if err != nil {
 		w.st.c.ParseErrs++
 		return
@@ -863,85 +913,9 @@ func (w *worker) frame(b *bot, body []byte, now int64, measuring bool) {
 		}
 	}
 	b.lastFrame, b.lastTick = now, tk
-	if r.IsNil() {
-		return
-	}
-	if tk > b.stateTick && w.statesOnFrames() {
+	if inRoom && tk > b.stateTick && w.statesOnFrames() {
 		b.stateTick, b.stateOwed = tk, true
 	}
-	n, err := r.ArrayLen(64)
-	if err != nil || n < 9 {
-		w.st.c.ParseErrs++
-		return
-	}
-	_, err = r.Uint(math.MaxUint32) // room id
-	if err == nil {
-		_, err = r.Bool() // full
-	}
-	if err == nil {
-		_, err = r.Uint(math.MaxUint32) // master
-	}
-	if err == nil {
-		_, err = r.Bool() // locked
-	}
-	for i := 0; i < 4 && err == nil; i++ { // props, leaves, joins, player_props
-		err = r.Skip()
-	}
-	var states int
-	if err == nil {
-		states, err = r.ArrayLen(math.MaxUint16)
-	}
-	if err != nil {
-		w.st.c.ParseErrs++
-		return
-	}
-	recvUnix := wallEpoch + now
-	for i := 0; i < states; i++ {
-		en, err := r.ArrayLen(16)
-		if err != nil || en < 2 {
-			w.st.c.ParseErrs++
-			return
-		}
-		id, err := r.Uint(math.MaxUint32)
-		if err != nil {
-			w.st.c.ParseErrs++
-			return
-		}
-		v, err := r.Raw(maxServerFrame)
-		if err != nil {
-			w.st.c.ParseErrs++
-			return
-		}
-		for j := 2; j < en; j++ {
-			if r.Skip() != nil {
-				w.st.c.ParseErrs++
-				return
-			}
-		}
-		w.st.c.StatesRecv++
-		if uint32(id) == b.id {
-			continue // our own state echoed back: a round trip, not what we measure
-		}
-		if sent, ok := stampOf(v); ok {
-			d := time.Duration(recvUnix - sent)
-			w.st.latAll.record(d)
-			w.st.latRecent.record(d)
-			if measuring {
-				w.st.lat.record(d)
-			}
-		}
-	}
-}
-
-// stampOf reads the send time from a bench state value (bin8 or bin16).
-func stampOf(v []byte) (int64, bool) {
-	switch {
-	case len(v) >= 10 && v[0] == 0xc4:
-		return int64(binary.BigEndian.Uint64(v[2:])), true
-	case len(v) >= 11 && v[0] == 0xc5:
-		return int64(binary.BigEndian.Uint64(v[3:])), true
-	}
-	return 0, false
 }
 
 func (w *worker) closeFDs() {

@@ -6,10 +6,12 @@
 // timing and scheduling. See BENCHMARKS.md for the scenario and results.
 //
 // It drives a running relay (-addr, with -stats-url and -pid for the
-// server's own figures) or starts one in-process (-embedded). Traffic goes
-// only to 127.0.0.0/8: any other address is refused. Each bot sends from
-// its own address in 127.1.0.0/16, so the relay's per-IP limits see one
-// player per address, as on the internet.
+// server's own figures) or starts one in-process (-embedded). Bots speak
+// KCP over UDP, WebSocket over TCP, or both in the same rooms
+// (-transport), and every figure a transport has is reported per
+// transport. Traffic goes only to 127.0.0.0/8: any other address is
+// refused. Each bot sends from its own address in 127.1.0.0/16, so the
+// relay's per-IP limits see one player per address, as on the internet.
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -69,6 +72,10 @@ type config struct {
 	pollHz      int
 	json        bool
 	cpuProfile  string
+	transport   string // kcp, ws or mixed
+	wsDefer     bool
+	wsAddr      string
+	wsPath      string
 }
 
 func parse(args []string, stderr io.Writer) (*config, error) {
@@ -76,6 +83,10 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("relay-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:7777", "relay to load (host:port on 127.0.0.0/8)")
+	fs.StringVar(&c.transport, "transport", "kcp", "the bots' transport: kcp (UDP), ws (WebSocket over TCP), or mixed (every other bot of each room on WebSocket)")
+	fs.StringVar(&c.wsAddr, "ws-addr", "", "the relay's WebSocket address (host:port on 127.0.0.0/8); empty: the port of -addr, as the relay serves by default")
+	fs.StringVar(&c.wsPath, "ws-path", "/", "URL path of the relay's WebSocket endpoint")
+	fs.BoolVar(&c.wsDefer, "ws-defer", false, "with -state-on-frame: WebSocket bots answer a frame at the poll after the one that read it, as the KCP bots do; default: at the poll that read it, as the Godot client's WebSocket link does (it has no acks to wait for)")
 	fs.StringVar(&c.statsURL, "stats-url", "", "the relay's /stats URL (e.g. http://127.0.0.1:9100/stats), for tick and frame figures")
 	fs.IntVar(&c.pid, "pid", 0, "the relay's process id, for its CPU time, memory and socket")
 	fs.BoolVar(&c.embedded, "embedded", false, "start a relay in this process instead of using -addr (the bots then share its CPU)")
@@ -89,7 +100,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.joinTimeout, "join-timeout", 0, "how long joining may take before the run goes on without the stragglers (default 30 s + players/ramp)")
 	fs.DurationVar(&c.progress, "progress", time.Second, "interval of progress lines on stderr; 0: none")
 	fs.IntVar(&c.ramp, "ramp", 1000, "bots connecting per second")
-	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "worker threads running the bots")
+	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "worker threads running the KCP bots (WebSocket bots have goroutines of their own)")
 	fs.BoolVar(&c.joinByCode, "join-by-code", false, "join rooms by code instead of by id")
 	fs.BoolVar(&c.onFrame, "state-on-frame", true, "bots send their state with the acks of each frame, as the Godot client does by default (when -rate is the tick rate); false: on a timer, spread over the period")
 	fs.IntVar(&c.pollHz, "poll-hz", 60, "with -state-on-frame: how often the modelled game polls its client; a frame is answered at the poll after the one that read it when polls are at most 0.55 of a tick apart (the Godot client's coalesce_sends), else at that poll; 0: at once")
@@ -125,6 +136,10 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-workers must be at least 1")
 	case c.embedded && (c.statsURL != "" || c.pid != 0):
 		return nil, errors.New("-embedded measures its own server: -stats-url and -pid are for an external one")
+	case c.transport != "kcp" && c.transport != "ws" && c.transport != "mixed":
+		return nil, fmt.Errorf("-transport %q: want kcp, ws or mixed", c.transport)
+	case !strings.HasPrefix(c.wsPath, "/"):
+		return nil, errors.New("-ws-path must start with /")
 	}
 	if c.joinTimeout <= 0 {
 		c.joinTimeout = 30*time.Second + time.Duration(c.players)*time.Second/time.Duration(c.ramp)
@@ -157,6 +172,7 @@ func loopbackAddr(hostport string) (netip.AddrPort, error) {
 // target is the relay under load and how to read its figures.
 type target struct {
 	addr     netip.AddrPort
+	wsURL    string                      // ws://host:port/path; empty without WebSocket bots
 	stats    func() (relay.Stats, error) // nil: unknown
 	pid      int                         // 0: unknown
 	shutdown func()
@@ -168,31 +184,58 @@ func startTarget(c *config) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
+		var ln net.Listener
+		if c.transport != "kcp" {
+			if ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+				pc.Close()
+				return nil, err
+			}
+		}
 		srv := &relay.Server{
 			TickRate:          c.tickRate,
 			MaxPlayersPerRoom: max(16, c.roomSize),
 			MaxSessions:       max(10000, c.players+16),
 			MaxRooms:          max(10000, c.players),
+			NewSessionRate:    float64(max(200, 2*c.ramp)),
 		}
-		done := make(chan error, 1)
+		done := make(chan error, 2)
 		go func() { done <- srv.Serve(pc) }()
-		return &target{
+		t := &target{
 			addr:  pc.LocalAddr().(*net.UDPAddr).AddrPort(),
 			stats: func() (relay.Stats, error) { return srv.Stats(), nil },
 			pid:   os.Getpid(),
-			shutdown: func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(ctx)
+		}
+		if ln != nil {
+			go func() { done <- srv.ServeWebSocket(ln) }()
+			t.wsURL = "ws://" + ln.Addr().String() + c.wsPath
+		}
+		t.shutdown = func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+			<-done
+			if ln != nil {
 				<-done
-			},
-		}, nil
+			}
+		}
+		return t, nil
 	}
 	addr, err := loopbackAddr(c.addr)
 	if err != nil {
 		return nil, err
 	}
 	t := &target{addr: addr, pid: c.pid, shutdown: func() {}}
+	if c.transport != "kcp" {
+		wa := c.wsAddr
+		if wa == "" {
+			wa = c.addr
+		}
+		ap, err := loopbackAddr(wa)
+		if err != nil {
+			return nil, fmt.Errorf("-ws-addr: %w", err)
+		}
+		t.wsURL = "ws://" + ap.String() + c.wsPath
+	}
 	if c.statsURL != "" {
 		u, err := url.Parse(c.statsURL)
 		if err != nil {
@@ -229,7 +272,8 @@ func startTarget(c *config) (*target, error) {
 // sample is everything read at one end of the measured window.
 type sample struct {
 	at          time.Time
-	bots        workerStats
+	bots        workerStats // both transports
+	byKind      fleetStats
 	server      relay.Stats
 	serverErr   error
 	serverCPU   time.Duration
@@ -242,8 +286,9 @@ type sample struct {
 	kcp         *kcp.Snmp // kcp-go's process-wide counters: the bots' (and an embedded relay's)
 }
 
-func takeSample(t *target, set *botSet) sample {
-	s := sample{at: time.Now(), bots: set.snapshot(), selfCPU: selfCPU(), workerCPU: set.workerCPU(), kcp: kcp.DefaultSnmp.Copy()}
+func takeSample(t *target, set *fleet) sample {
+	s := sample{at: time.Now(), byKind: set.snapshot(true), selfCPU: selfCPU(), workerCPU: set.kcpWorkerCPU(), kcp: kcp.DefaultSnmp.Copy()}
+	s.bots = s.byKind.total()
 	if t.stats != nil {
 		s.server, s.serverErr = t.stats()
 	}
@@ -253,7 +298,9 @@ func takeSample(t *target, set *botSet) sample {
 	}
 	s.selfSched, _ = procSched(os.Getpid())
 	s.serverDrops, _ = udpDrops(map[int]bool{int(t.addr.Port()): true})
-	s.botDrops, _ = udpDrops(set.ports)
+	if ports := set.kcpPorts(); ports != nil {
+		s.botDrops, _ = udpDrops(ports)
+	}
 	return s
 }
 
@@ -272,7 +319,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if t.pid != 0 {
 		rssBefore, _ = procRSS(t.pid)
 	}
-	set, err := newBotSet(c, t.addr)
+	set, err := newFleet(c, t)
 	if err != nil {
 		return err
 	}
@@ -340,9 +387,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Say bye so the server's close reasons show clean exits; a server
 	// that does not answer within the linger is not waited for.
 	linger := time.NewTimer(2 * time.Second)
-	for _, w := range set.workers {
+	for _, done := range set.byeDone() {
 		select {
-		case <-w.byeDone:
+		case <-done:
 		case <-linger.C:
 		}
 	}
@@ -351,9 +398,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := set.stop(); err != nil {
 		return err
 	}
-	afterBye := set.snapshot()
+	afterBye := set.snapshot(false)
 
-	rep := buildReport(c, t, len(set.workers), begin, end, afterBye, joinTook, rssBefore, rssEnd, selfRSS)
+	rep := buildReport(c, t, set, begin, end, afterBye, joinTook, rssBefore, rssEnd, selfRSS)
 	rep.Interrupted = interrupted
 	if c.json {
 		rep.print(stderr) // for the human watching; stdout stays machine-readable
@@ -365,14 +412,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func progress(c *config, set *botSet, started time.Time, stop <-chan struct{}, out io.Writer) {
+func progress(c *config, set *fleet, started time.Time, stop <-chan struct{}, out io.Writer) {
 	if c.progress <= 0 {
 		<-stop
 		return
 	}
 	tk := time.NewTicker(c.progress)
 	defer tk.Stop()
-	prev, prevAt := set.snapshot(), time.Now()
+	prevAll := set.snapshot(false)
+	prev, prevAt := prevAll.total(), time.Now()
 	names := [...]string{"join", "warmup", "measure", "bye", "stop"}
 	for {
 		select {
@@ -381,7 +429,8 @@ func progress(c *config, set *botSet, started time.Time, stop <-chan struct{}, o
 		case <-tk.C:
 		}
 		now := time.Now()
-		cur := set.snapshot()
+		curAll := set.snapshot(false)
+		cur := curAll.total()
 		recent := set.takeRecent()
 		dt := now.Sub(prevAt).Seconds()
 		so := &cur.latAll

@@ -246,27 +246,33 @@ func TestBotsHaveTheirOwnAddresses(t *testing.T) {
 	if _, ok := botIndex(botAddr(10), 10); ok {
 		t.Fatal("an address past the bots maps to a bot")
 	}
-	// Unique across workers too.
-	cfg, err := parse([]string{"-players", "40", "-workers", "3"}, io.Discard)
+	// Unique across workers and transports too.
+	cfg, err := parse([]string{"-players", "40", "-workers", "3", "-transport", "mixed"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := newBotSet(cfg, netip.MustParseAddrPort("127.0.0.1:9"))
+	set, err := newFleet(cfg, &target{addr: netip.MustParseAddrPort("127.0.0.1:9"), wsURL: "ws://127.0.0.1:9/"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[[4]byte]bool{}
-	for _, w := range set.workers {
+	take := func(name []byte, a [4]byte) {
+		if seen[a] {
+			t.Errorf("bot %s: address %v taken twice", name, a)
+		}
+		seen[a] = true
+	}
+	for _, w := range set.kcp.workers {
 		for _, b := range w.bots {
-			if seen[b.addr] {
-				t.Errorf("bot %s: address %v taken twice", b.name, b.addr)
-			}
-			seen[b.addr] = true
+			take(b.name, b.addr)
 		}
 	}
+	for _, b := range set.ws.bots {
+		take(b.name, b.addr)
+	}
 	set.close()
-	if len(seen) != 40 {
-		t.Errorf("%d addresses for 40 bots", len(seen))
+	if len(seen) != 40 || len(set.ws.bots) != 20 {
+		t.Errorf("%d addresses for 40 bots, %d of them WebSocket bots", len(seen), len(set.ws.bots))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -31,14 +31,20 @@ func quantilesOf(h *hist) quantiles {
 
 // direction is one way of traffic, per connected client per second.
 type direction struct {
-	WireBytes    float64 `json:"wire_bytes"`    // UDP payload + 28 bytes of UDP/IPv4 header per datagram
-	Datagrams    float64 `json:"datagrams"`     // UDP datagrams
-	PayloadBytes float64 `json:"payload_bytes"` // protocol bytes (frames with their 4-byte length prefix)
-	Messages     float64 `json:"messages"`      // KCP messages carrying them
+	// WireBytes: KCP, UDP payload + 28 bytes of UDP/IPv4 header per
+	// datagram; WebSocket, TCP payload + 52 bytes of IPv4/TCP header
+	// (with timestamps) per segment, pure acks included.
+	WireBytes float64 `json:"wire_bytes"`
+	Datagrams float64 `json:"datagrams"` // UDP datagrams; for WebSocket, TCP segments
+	// PayloadBytes is protocol bytes: KCP, frames with their 4-byte
+	// length prefix; WebSocket, message bodies (no prefix).
+	PayloadBytes float64 `json:"payload_bytes"`
+	Messages     float64 `json:"messages"` // KCP or WebSocket messages carrying them
 	// Overhead is wire bytes over the least the payload could cost: each
-	// KCP message in its own datagram with one KCP and one UDP/IP header.
-	// What exceeds 1 is acks, window probes, retransmissions and
-	// datagrams that were not shared.
+	// message in its own packet, with one KCP and one UDP/IP header, or
+	// with its WebSocket frame header and one TCP/IP header. What exceeds
+	// 1 is acks, window probes, retransmissions and packets that were
+	// not shared.
 	Overhead float64 `json:"overhead"`
 }
 
@@ -74,14 +80,22 @@ type serverReport struct {
 	SocketDrops    uint64            `json:"socket_drops"`
 	// Server datagrams sent, refused by its socket, and KCP segments sent
 	// and resent (kcp-go counts per process: with -embedded, bots too).
-	Datagrams     uint64       `json:"datagrams_sent"`
-	SendRefused   uint64       `json:"send_refused"`
-	KCPOutSegs    uint64       `json:"kcp_out_segs"`
-	KCPRetrans    uint64       `json:"kcp_retrans_segs"`
-	KCPFastResend uint64       `json:"kcp_fast_retrans_segs"`
-	KCPLost       uint64       `json:"kcp_lost_segs"`
-	StatsError    string       `json:"stats_error,omitempty"`
-	Sched         *schedReport `json:"scheduling,omitempty"` // with -pid
+	// Connections open at the window's end by transport, and what the
+	// WebSocket transport wrote in the window.
+	Connections   map[string]int `json:"connections_by_transport,omitempty"`
+	WSMessagesOut uint64         `json:"ws_messages_out"`
+	WSBytesOut    uint64         `json:"ws_bytes_out"`
+	// WSRefused is WebSocket connections the relay refused during the
+	// whole run (joining included), by reason.
+	WSRefused     map[string]uint64 `json:"ws_refused,omitempty"`
+	Datagrams     uint64            `json:"datagrams_sent"`
+	SendRefused   uint64            `json:"send_refused"`
+	KCPOutSegs    uint64            `json:"kcp_out_segs"`
+	KCPRetrans    uint64            `json:"kcp_retrans_segs"`
+	KCPFastResend uint64            `json:"kcp_fast_retrans_segs"`
+	KCPLost       uint64            `json:"kcp_lost_segs"`
+	StatsError    string            `json:"stats_error,omitempty"`
+	Sched         *schedReport      `json:"scheduling,omitempty"` // with -pid
 }
 
 // schedReport is how the kernel scheduled a process over the window.
@@ -121,6 +135,7 @@ type tickQ struct {
 
 type report struct {
 	Mode        string  `json:"mode"`
+	Transport   string  `json:"transport"` // kcp, ws or mixed
 	Addr        string  `json:"addr"`
 	Players     int     `json:"players"`
 	RoomSize    int     `json:"room_size"`
@@ -156,6 +171,11 @@ type report struct {
 	GeneratorWorkerCPU float64      `json:"generator_worker_cpu_seconds_per_second"`
 	GeneratorRSS       int64        `json:"generator_rss_bytes"`
 	GeneratorSched     *schedReport `json:"generator_scheduling,omitempty"`
+	GeneratorProcs     int          `json:"generator_gomaxprocs"`
+
+	// Transports has what the bots of each transport saw; the figures
+	// above are over all bots.
+	Transports map[string]*transportReport `json:"transports"`
 
 	BotSocketDrops uint64 `json:"bot_socket_drops"`
 	BotSendEAGAIN  uint64 `json:"bot_send_eagain"`
@@ -172,12 +192,13 @@ type report struct {
 	ErrorsSeen map[string]int `json:"errors_seen_by_bots"`
 }
 
-func buildReport(c *config, t *target, workers int, begin, end sample, final workerStats, joinTook time.Duration, rssBefore, rssEnd, selfRSS int64) *report {
+func buildReport(c *config, t *target, set *fleet, begin, end sample, finalByKind fleetStats, joinTook time.Duration, rssBefore, rssEnd, selfRSS int64) *report {
+	final := finalByKind.total()
 	secs := end.at.Sub(begin.at).Seconds()
 	b, e := &begin.bots.c, &end.bots.c
 	ccu := end.bots.inRoom
 	r := &report{
-		Mode: "external", Addr: t.addr.String(),
+		Mode: "external", Addr: t.addr.String(), Transport: c.transport, GeneratorProcs: set.procs,
 		Players: c.players, RoomSize: c.roomSize, StateBytes: c.stateBytes, Rate: c.rate,
 		Sending: sending(c, end.bots.tickRate), Seconds: secs, JoinSeconds: joinTook.Seconds(),
 		CCU: ccu, Joined: end.bots.join.n, Failed: end.bots.failed,
@@ -195,36 +216,11 @@ func buildReport(c *config, t *target, workers int, begin, end sample, final wor
 		ClosesSeen:     final.closes,
 		ErrorsSeen:     final.errors,
 	}
-	r.Workers = workers
+	r.Workers = set.workers()
 	if c.embedded {
 		r.Mode = "embedded"
 	}
-	per := func(v uint64) float64 {
-		if ccu == 0 || secs <= 0 {
-			return 0
-		}
-		return float64(v) / float64(ccu) / secs
-	}
-	dir := func(dgrams, udpBytes, payload, msgs uint64) direction {
-		d := direction{
-			WireBytes: per(udpBytes + ipUDPHeader*dgrams), Datagrams: per(dgrams),
-			PayloadBytes: per(payload), Messages: per(msgs),
-		}
-		if least := payload + (kcpHeader+ipUDPHeader)*msgs; least > 0 {
-			d.Overhead = float64(udpBytes+ipUDPHeader*dgrams) / float64(least)
-		}
-		return d
-	}
-	r.Down = dir(e.DgramsIn-b.DgramsIn, e.UDPBytesIn-b.UDPBytesIn, e.PayloadIn-b.PayloadIn, e.MsgsIn-b.MsgsIn)
-	r.Up = dir(e.DgramsOut-b.DgramsOut, e.UDPBytesOut-b.UDPBytesOut, e.PayloadOut-b.PayloadOut, e.MsgsOut-b.MsgsOut)
-	r.WireTotal = r.Down.WireBytes + r.Up.WireBytes
-	wire := float64(e.UDPBytesIn-b.UDPBytesIn+e.UDPBytesOut-b.UDPBytesOut) +
-		ipUDPHeader*float64(e.DgramsIn-b.DgramsIn+e.DgramsOut-b.DgramsOut)
-	least := float64(e.PayloadIn-b.PayloadIn+e.PayloadOut-b.PayloadOut) +
-		(kcpHeader+ipUDPHeader)*float64(e.MsgsIn-b.MsgsIn+e.MsgsOut-b.MsgsOut)
-	if least > 0 {
-		r.OverheadTotal = wire / least
-	}
+	r.Down, r.Up, r.WireTotal, r.OverheadTotal = traffic(b, e, ccu, secs)
 	if secs > 0 {
 		r.StatesSentPerSec = float64(e.StatesSent-b.StatesSent) / secs
 		r.StatesRecvPerSec = float64(e.StatesRecv-b.StatesRecv) / secs
@@ -233,6 +229,7 @@ func buildReport(c *config, t *target, workers int, begin, end sample, final wor
 		r.GeneratorWorkerCPU = (end.workerCPU - begin.workerCPU).Seconds() / secs
 	}
 	r.GeneratorSched = schedReportOf(begin.selfSched, end.selfSched, secs)
+	r.Transports = transportReports(c, set, begin, end, r)
 
 	s := &r.Server
 	s.Shared = c.embedded
@@ -273,6 +270,10 @@ func buildReport(c *config, t *target, workers int, begin, end sample, final wor
 			}
 		}
 		s.Players, s.Rooms = es.Players, es.Rooms
+		s.Connections = es.Transports
+		s.WSMessagesOut = es.WebSocket.MessagesOut - bs.WebSocket.MessagesOut
+		s.WSBytesOut = es.WebSocket.BytesOut - bs.WebSocket.BytesOut
+		s.WSRefused = es.WebSocket.Refused
 		s.Datagrams = es.Filter.Sent - bs.Filter.Sent
 		s.SendRefused = es.Filter.SendRefused - bs.Filter.SendRefused
 		s.KCPOutSegs = es.KCP.OutSegs - bs.KCP.OutSegs
@@ -332,19 +333,30 @@ func errorsJoin(errs ...error) error {
 
 // sending says when the bots' states and acks went out.
 func sending(c *config, tickRate int) string {
-	var s string
+	var s, ws string
 	switch {
 	case c.rate == 0:
-		s = "no states"
+		s, ws = "no states", "no states"
 	case c.statesOnFrames(tickRate):
-		s = "states with each frame's acks"
+		s, ws = "states with each frame's acks", "states at the poll that read each frame"
+		if c.wsDefer {
+			ws = "states at the poll after the one that read each frame"
+		}
 	default:
-		s = "states on a timer"
+		s, ws = "states on a timer", "states on a timer"
 	}
 	if c.holdAcks {
-		return s + ", other acks held for the next state"
+		s += ", other acks held for the next state"
+	} else {
+		s += ", other acks at once"
 	}
-	return s + ", other acks at once"
+	switch c.transport {
+	case "ws":
+		return "WebSocket: " + ws
+	case "mixed":
+		return "KCP: " + s + "; WebSocket: " + ws
+	}
+	return s
 }
 
 func kib(v float64) string { return fmt.Sprintf("%.2f KiB", v/1024) }
@@ -373,9 +385,16 @@ func (r *report) print(out io.Writer) {
 	p("ping rtt        %s", q(r.RTT))
 	p("traffic         %.0f states/s sent, %.0f frames/s and %.0f state entries/s received, %d frames missed",
 		r.StatesSentPerSec, r.FramesPerSec, r.StatesRecvPerSec, r.TickGaps)
+	packets, overhead := "datagrams", "wire/(payload+52 B per message)"
+	switch r.Transport {
+	case "ws":
+		packets, overhead = "TCP segments", "wire/(payload+framing+52 B per message)"
+	case "mixed":
+		packets, overhead = "datagrams and TCP segments", "overhead"
+	}
 	d := func(x direction) string {
-		return fmt.Sprintf("wire %s (%.1f datagrams), payload %s (%.1f messages), wire/(payload+52 B per message) %.3f",
-			kib(x.WireBytes), x.Datagrams, kib(x.PayloadBytes), x.Messages, x.Overhead)
+		return fmt.Sprintf("wire %s (%.1f %s), payload %s (%.1f messages), %s %.3f",
+			kib(x.WireBytes), x.Datagrams, packets, kib(x.PayloadBytes), x.Messages, overhead, x.Overhead)
 	}
 	p("per client/s    down: %s", d(r.Down))
 	p("                up:   %s", d(r.Up))
@@ -413,6 +432,10 @@ func (r *report) print(out io.Writer) {
 		}
 		p("server frames   %d sent, %d held back; %d messages in; %d players, %d rooms; closes in window: %s",
 			s.FramesSent, s.FramesHeldBack, s.MessagesIn, s.Players, s.Rooms, fmtMap(s.Closes))
+		if s.Connections["ws"] > 0 || s.WSMessagesOut > 0 {
+			p("server ws       %d connections (kcp %d); %d messages, %s written in the window; refused in the run: %s",
+				s.Connections["ws"], s.Connections["kcp"], s.WSMessagesOut, kib(float64(s.WSBytesOut)), fmtMap(s.WSRefused))
+		}
 		p("server sends    %d datagrams, %d refused by the socket; KCP %d segments, %d resent (%d fast, %d after a timeout)",
 			s.Datagrams, s.SendRefused, s.KCPOutSegs, s.KCPRetrans, s.KCPFastResend, s.KCPLost)
 	} else if s.StatsError == "" {
@@ -431,6 +454,9 @@ func (r *report) print(out io.Writer) {
 	}
 	p("bots saw        closes %s; errors %s; parse errors %d, kcp input errors %d",
 		fmtMap(r.ClosesSeen), fmtMap(r.ErrorsSeen), r.ParseErrors, r.KCPInputErrors)
+	if r.Transport != "kcp" {
+		r.printTransports(out)
+	}
 }
 
 func fmtMap[V int | uint64](m map[string]V) string {

@@ -30,9 +30,9 @@ type botSocket struct {
 	server unix.RawSockaddrInet4
 	from   [4]byte // the server's address, the only source read
 
-	// For -embedded: the socket in Go's netpoller, to park on. Without
-	// it the socket is in no epoll set, so a datagram wakes no one while
-	// the worker is busy.
+	// With -embedded or WebSocket bots: the socket in Go's netpoller, to
+	// park on. Without it the socket is in no epoll set, so a datagram
+	// wakes no one while the worker is busy.
 	f  *os.File
 	rc syscall.RawConn
 
@@ -77,7 +77,9 @@ func botIndex(a [4]byte, n int) (int, bool) {
 	return i, i >= 0 && i < n
 }
 
-func openBotSocket(server netip.AddrPort, embedded bool) (*botSocket, error) {
+// openBotSocket opens a worker's socket; park makes its worker wait in
+// Go's netpoller rather than in poll(2) (see worker.wait).
+func openBotSocket(server netip.AddrPort, park bool) (*botSocket, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("bot socket: %w", err)
@@ -112,7 +114,7 @@ func openBotSocket(server netip.AddrPort, embedded bool) (*botSocket, error) {
 	s.server.Family = unix.AF_INET
 	s.server.Addr = s.from
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&s.server.Port))[:], server.Port())
-	if embedded {
+	if park {
 		s.f = os.NewFile(uintptr(fd), "bots")
 		if s.rc, err = s.f.SyscallConn(); err != nil {
 			return fail("netpoller", err)
@@ -207,7 +209,8 @@ func (s *botSocket) wait(timeoutMs int) error {
 		}
 		return err
 	}
-	// -embedded: park in the netpoller, which frees the P for the relay.
+	// Park in the netpoller, which frees the P for the relay or the
+	// WebSocket bots.
 	if err := s.f.SetReadDeadline(time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)); err != nil {
 		return err
 	}
