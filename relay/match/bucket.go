@@ -2,6 +2,7 @@ package match
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 )
 
@@ -20,9 +21,11 @@ type bucket struct {
 	props map[string]string
 
 	byAge   []*ticket // oldest first: Enqueued, then order of Add
-	pending []*ticket // added since the last run
-	dead    int       // tickets that left since the last run
+	pending []*ticket // added since the last run began merging
+	merging []*ticket // being merged in by the run under way
+	dead    int       // tickets that left since the last run began merging
 	live    int       // queued tickets, pending ones included
+	dropped bool      // forgotten; its queue's order drops it at the run's end
 
 	// In skill order (ties: order of Add).
 	tix     []*ticket
@@ -54,31 +57,66 @@ func lowerSkillFirst(a, b *ticket) int {
 	return cmp.Compare(a.seq, b.seq)
 }
 
+// mergeChunk is how many new tickets rebuild merges in at a time: a
+// Step's budget can end between chunks, so that a burst of arrivals is
+// merged over several Steps.
+const mergeChunk = 1024
+
 // rebuild drops the tickets that left, merges in the pending ones and
-// refreshes the skill-ordered arrays. It does nothing when no ticket came
-// or went.
-func (m *Matchmaker) rebuild(b *bucket) {
-	b.arrived = b.arrived[:0]
-	if b.dead == 0 && len(b.pending) == 0 {
-		return
+// refreshes the skill-ordered arrays; it does nothing when no ticket came
+// or went. It reports false if the Step's budget ran out first; the next
+// call (with the same m.run) goes on where it stopped. Tickets added
+// meanwhile wait for the next run.
+//
+// Until the arrays are refreshed, every ticket's pos is -1, so that a
+// ticket that leaves meanwhile touches no array (its mask is set to 0 by
+// the refresh).
+func (m *Matchmaker) rebuild(b *bucket) bool {
+	f, r := &m.form, &m.run
+	if r.next == 0 {
+		b.arrived = b.arrived[:0]
+		if b.dead == 0 && len(b.pending) == 0 {
+			return true
+		}
+		if m.spent() {
+			return false
+		}
+		// The skill order first: releasing a ticket (in the age pass)
+		// makes it reusable.
+		b.tix = keepQueued(b.tix, nil)
+		for _, t := range b.tix {
+			t.pos = -1
+		}
+		b.byAge = keepQueued(b.byAge, m)
+		b.merging, b.pending = b.pending, b.merging[:0]
+		b.dead = 0
+		f.work += 2 * len(b.tix)
+		r.next = 1 // then 1 + the tickets of merging taken
 	}
-	// The skill order first: releasing a ticket (in the age pass) makes it
-	// reusable.
-	b.tix = keepQueued(b.tix, nil)
-	b.byAge = keepQueued(b.byAge, m)
-	pending := keepQueued(b.pending, m)
-	b.arrived = append(b.arrived[:0], pending...)
-	if len(pending) > 0 {
-		slices.SortFunc(pending, olderFirst)
+	for r.next-1 < len(b.merging) {
+		if m.spent() {
+			return false
+		}
+		from := r.next - 1
+		chunk := b.merging[from:min(len(b.merging), from+mergeChunk)]
+		r.next += len(chunk)
+		pending := keepQueued(chunk, m)
+		if len(pending) == 0 {
+			continue
+		}
+		b.arrived = append(b.arrived, pending...)
+		if !slices.IsSortedFunc(pending, olderFirst) { // usually sorted: Add order
+			slices.SortFunc(pending, olderFirst)
+		}
 		merged := merge(b.spare[:0], b.byAge, pending, olderFirst)
 		b.byAge, b.spare = merged, b.byAge
 		slices.SortFunc(pending, lowerSkillFirst)
 		merged = merge(b.spare[:0], b.tix, pending, lowerSkillFirst)
 		b.tix, b.spare = merged, b.tix
-		clear(pending)
+		f.work += len(pending)*bits.Len(uint(len(pending))) + 2*len(b.tix)
 	}
-	b.pending = pending[:0]
-	b.dead = 0
+	clear(b.merging)
+	b.merging = b.merging[:0]
 
 	n := len(b.tix)
 	b.skill = resize(b.skill, n)
@@ -91,12 +129,18 @@ func (m *Matchmaker) rebuild(b *bucket) {
 	b.agePos = resize(b.agePos, n)
 	for i, t := range b.tix {
 		t.pos = int32(i)
-		b.skill[i], b.mask[i], b.size[i], b.enq[i], b.recheck[i] = t.skill, t.mask, int32(len(t.players)), t.enq, t.recheck
+		mask := t.mask
+		if t.gone { // left during the merge: dropped by the next run
+			mask = 0
+		}
+		b.skill[i], b.mask[i], b.size[i], b.enq[i], b.recheck[i] = t.skill, mask, int32(len(t.players)), t.enq, t.recheck
 	}
 	for i, t := range b.byAge {
 		b.agePos[i] = t.pos
 		b.rank[t.pos] = int32(i)
 	}
+	f.work += 2 * n
+	return true
 }
 
 // keepQueued removes the tickets that left from ts, in place, giving them
@@ -141,6 +185,7 @@ func resize[T any](s []T, n int) []T {
 }
 
 // dropBucket forgets b, which holds no queued ticket and no open backfill.
+// Its queue's order keeps it until the end of the run under way.
 func (m *Matchmaker) dropBucket(b *bucket) {
 	for _, t := range b.byAge {
 		m.free = append(m.free, t)
@@ -148,6 +193,11 @@ func (m *Matchmaker) dropBucket(b *bucket) {
 	for _, t := range b.pending {
 		m.free = append(m.free, t)
 	}
+	clear(b.byAge)
+	clear(b.tix)
+	clear(b.pending)
+	b.byAge, b.tix, b.pending = b.byAge[:0], b.tix[:0], b.pending[:0]
+	b.dropped = true
 	delete(b.q.buckets, b.key)
 }
 

@@ -31,6 +31,7 @@ type fileConfig struct {
 	Strict       bool                       `json:"strict"`
 	MaxTickets   int                        `json:"max_tickets"`
 	MaxBackfills int                        `json:"max_backfills"`
+	StepBudget   int                        `json:"step_budget"`
 }
 
 type fileQueue struct {
@@ -86,7 +87,7 @@ func ParseConfig(r io.Reader) (Config, error) {
 	if err := decodeStrict(data, &fc); err != nil {
 		return Config{}, fmt.Errorf("matchmaker config: %w", err)
 	}
-	cfg := Config{Strict: fc.Strict, MaxTickets: fc.MaxTickets, MaxBackfills: fc.MaxBackfills}
+	cfg := Config{Strict: fc.Strict, MaxTickets: fc.MaxTickets, MaxBackfills: fc.MaxBackfills, StepBudget: fc.StepBudget}
 	if fc.Queues != nil {
 		cfg.Queues = make(map[string]QueueConfig, len(fc.Queues))
 		for mode, raw := range fc.Queues {

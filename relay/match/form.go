@@ -3,6 +3,7 @@ package match
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -19,8 +20,11 @@ const ageScanCap = 32
 
 // former is the scratch space of forming matches, reused across Steps.
 type former struct {
+	// work is the work done in this Step, in the units of
+	// Config.StepBudget: about one ticket looked at.
+	work    int
 	cands   []int32 // compatible tickets, as indices into the bucket's arrays
-	waiting []int32 // anchors that formed no match in this run, oldest first
+	waiting []int32 // anchors of the bucket under way that formed no match in this run, oldest first
 	g1      group   // the group being formed
 	g2      group   // the first group found that may start short of players
 	pk      packer
@@ -149,21 +153,28 @@ func (g *group) startable(r *queueRules, now int64, pk *packer) bool {
 	return pk.fits(g.parties, r.Teams, lo+min(over, 1), lo, over)
 }
 
-// formMatches forms matches from the tickets of b, the oldest ticket first.
-func (m *Matchmaker) formMatches(b *bucket, now int64, out *Results) {
-	f := &m.form
-	f.waiting = f.waiting[:0]
-	for k, p := range b.agePos {
+// formMatches forms matches from the tickets of b, the oldest ticket
+// first, from the anchor m.run.next on. It reports false if the Step's
+// budget ran out first; the next call goes on from there (f.waiting keeps
+// the anchors that failed before).
+func (m *Matchmaker) formMatches(b *bucket, now int64, out *Results) bool {
+	f, r := &m.form, &m.run
+	for ; r.next < len(b.agePos); r.next++ {
+		p := b.agePos[r.next]
 		switch {
 		case b.mask[p] == 0:
 		case b.recheck[p] > now && !m.alwaysTry:
 			f.waiting = append(f.waiting, p) // cannot match yet: see recheck.go
-		case !m.tryAnchor(b, k, now, out):
+		case m.spent():
+			return false
+		case !m.tryAnchor(b, r.next, now, out):
 			f.waiting = append(f.waiting, p)
 			b.recheck[p] = f.recheckAt(b, p, now)
 			b.tix[p].recheck = b.recheck[p]
 		}
+		f.work++
 	}
+	return true
 }
 
 // searchBudget bounds the groups one anchor's search tries after the
@@ -216,6 +227,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 				if have >= ageScanCap*r.MaxPlayers {
 					break scan // enough of the oldest: see ageScanCap
 				}
+				f.work++
 				if b.mask[p]&ma == 0 {
 					continue
 				}
@@ -234,6 +246,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 			return false
 		}
 	} else {
+		f.work += j - i
 		for p := int32(i); p < int32(j); p++ {
 			if p == a || b.mask[p]&ma == 0 || math.Abs(b.skill[p]-sa) > b.window[p] {
 				continue
@@ -246,6 +259,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 		}
 		rank := b.rank
 		slices.SortFunc(cands, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
+		f.work += len(cands) * bits.Len(uint(len(cands)))
 		for _, p := range cands {
 			if g.tryAdd(p, r, &f.pk) && g.full(r) {
 				m.emit(b, g, out)
@@ -289,6 +303,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 // emit reports the group as a match and takes its tickets out of the queue.
 func (m *Matchmaker) emit(b *bucket, g *group, out *Results) {
 	r := &b.q.rules
+	m.form.work += 4 * len(g.members) * len(g.members) // the teams' swaps
 	rank := b.rank
 	slices.SortFunc(g.members, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
 	teams := m.form.teams.assign(b, g, r, &m.form.pk)

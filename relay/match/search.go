@@ -22,10 +22,12 @@ func (f *former) search(i int) bool {
 	// teams), up to what either goal needs.
 	wantStart := !f.haveStart && r.MinPlayers < r.MaxPlayers
 	avail, need := 0, r.MaxPlayers-g.players
+	f.work++
 	for _, p := range f.cands[i:] {
 		if avail >= need {
 			break
 		}
+		f.work++
 		if g.accepts(p) {
 			avail += int(g.b.size[p])
 		}
@@ -69,6 +71,7 @@ func (f *former) skillBound(b *bucket, a int32, cands []int32) int {
 		f.bs[i], f.bw[i], f.bn[i] = b.skill[p], b.window[p], int(b.size[p])
 	}
 	f.bs[n-1], f.bw[n-1], f.bn[n-1] = b.skill[a], b.window[a], int(b.size[a])
+	f.work += n
 	return f.bound()
 }
 
@@ -81,6 +84,7 @@ func (f *former) futureBound(b *bucket, a int32, t int64) int {
 	i, j := b.skillRange(int(a), sa-wa, sa+wa)
 	f.bs, f.bw, f.bn = f.bs[:0], f.bw[:0], f.bn[:0]
 	for x := int32(i); x < int32(j); x++ {
+		f.work++
 		if x == a || b.mask[x]&ma == 0 {
 			continue
 		}
@@ -102,6 +106,7 @@ func (f *former) futureBound(b *bucket, a int32, t int64) int {
 func (f *former) bound() int {
 	n := len(f.bs)
 	s, w, sa := f.bs, f.bw, f.bs[n-1]
+	f.work += n * n / 2
 	solo := true
 	for _, v := range f.bn {
 		solo = solo && v == 1
