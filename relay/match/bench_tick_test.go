@@ -106,7 +106,8 @@ func tickScenarios() []tickScenario {
 // the mean cost of a tick's Step (ns/op, allocs/op), the worst and the
 // 99th-percentile single Step in CPU time (max-ms, p99-ms: the share of
 // the 33 ms tick the matchmaker can take, whatever else the machine
-// runs) and the worst in wall time (wall-max-ms).
+// runs), the worst in wall time (wall-max-ms), and the most Steps a queue's
+// run took (max-run-ticks; Config.StepBudget spreads a run over Steps).
 //
 //   - steady: BenchmarkStep's hard-to-match 5-against-5 queue (about 150
 //     arrivals a second, 48 pools, windows widening slowly), topped up to
@@ -138,7 +139,7 @@ func benchTicks(b *testing.B, sc tickScenario) {
 		}
 	}
 	var cpu, wall []int64
-	var matches, ticks int
+	var matches, ticks, busy, longest int
 	runtime.LockOSThread() // threadCPU reads this thread's clock
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
@@ -162,6 +163,9 @@ func benchTicks(b *testing.B, sc tickScenario) {
 		cpu, wall = append(cpu, c1-c0), append(wall, int64(t1.Sub(t0)))
 		matches += len(res.Matches)
 		ticks++
+		if busy++; !m.busy() {
+			longest, busy = max(longest, busy), 0
+		}
 	}
 	b.StopTimer()
 	slices.Sort(cpu)
@@ -169,4 +173,5 @@ func benchTicks(b *testing.B, sc tickScenario) {
 	b.ReportMetric(float64(cpu[len(cpu)*99/100])/1e6, "p99-ms")
 	b.ReportMetric(float64(slices.Max(wall))/1e6, "wall-max-ms")
 	b.ReportMetric(float64(matches)/float64(ticks), "matches/op")
+	b.ReportMetric(float64(longest), "max-run-ticks")
 }

@@ -38,6 +38,10 @@ type bucket struct {
 	recheck []int64 // the ticket cannot anchor a match before this (recheck.go)
 	agePos  []int32 // byAge as indices into the arrays above
 
+	// Whether the sizes of the tickets in the arrays (some may have left
+	// since) can fill a team exactly: see formMatches.
+	fillable bool
+
 	spare     []*ticket // merge buffer
 	arrived   []*ticket // merged in by the last rebuild
 	backfills []*backfill
@@ -127,8 +131,10 @@ func (m *Matchmaker) rebuild(b *bucket) bool {
 	b.rank = resize(b.rank, n)
 	b.recheck = resize(b.recheck, n)
 	b.agePos = resize(b.agePos, n)
+	var sizes sizeSet
 	for i, t := range b.tix {
 		t.pos = int32(i)
+		sizes.add(len(t.players))
 		mask := t.mask
 		if t.gone { // left during the merge: dropped by the next run
 			mask = 0
@@ -139,7 +145,8 @@ func (m *Matchmaker) rebuild(b *bucket) bool {
 		b.agePos[i] = t.pos
 		b.rank[t.pos] = int32(i)
 	}
-	f.work += 2 * n
+	b.fillable = sizes.canFill(b.q.rules.teamCap(), &f.reach)
+	f.work += 2*n + b.q.rules.teamCap()
 	return true
 }
 

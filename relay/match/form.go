@@ -42,12 +42,11 @@ type former struct {
 	bs, bw    []float64
 	bn        []int
 	times     []timedSize
-	sizes     []bool // sizesCanFill's scratch
-	reach     []bool
+	reach     []bool // sizeSet.canFill's scratch
 
 	// What recheckAt needs to know of the last anchor tried.
 	lo, hi     int  // its skill range
-	ageScan    bool // its candidates were found in age order
+	capped     bool // its candidates are the oldest ageScanCap matches' worth, not all
 	searched   bool // the search ran (budget tells whether it finished)
 	skillShort bool // it failed because skills allow no group of MinPlayers
 }
@@ -159,6 +158,13 @@ func (g *group) startable(r *queueRules, now int64, pk *packer) bool {
 // the anchors that failed before).
 func (m *Matchmaker) formMatches(b *bucket, now int64, out *Results) bool {
 	f, r := &m.form, &m.run
+	if q := &b.q.rules; q.MinPlayers == q.MaxPlayers && !b.fillable {
+		// No full match can form from the sizes of the tickets queued
+		// (parties of three for teams of four), and no other may start:
+		// every ticket waits for a ticket of another size. This changes
+		// no result, and a queue that cannot match costs nothing.
+		return true
+	}
 	for ; r.next < len(b.agePos); r.next++ {
 		p := b.agePos[r.next]
 		switch {
@@ -216,15 +222,15 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 	defer func() { f.cands = cands }() // recheckAt reads them after a failure
 
 	i, j := b.skillRange(int(a), sa-wa, sa+wa)
-	f.lo, f.hi, f.ageScan, f.searched, f.skillShort = i, j, false, false, false
+	f.lo, f.hi, f.capped, f.searched, f.skillShort = i, j, false, false, false
 	if c := j - i; c > ageScanMin && c*c > 2*r.MaxPlayers*len(b.agePos) {
-		f.ageScan = true
 		// In age order: the older tickets still queued are the anchors
 		// that failed before a (f.waiting), the younger ones follow a.
 	scan:
 		for _, older := range [2][]int32{f.waiting, b.agePos[k+1:]} {
 			for _, p := range older {
 				if have >= ageScanCap*r.MaxPlayers {
+					f.capped = true
 					break scan // enough of the oldest: see ageScanCap
 				}
 				f.work++

@@ -70,8 +70,8 @@ func (b *bucket) pairTime(x, y int32, d float64) int64 {
 // a and another ticket, coming to accept each other, or a candidate
 // passing FillWait.
 func (f *former) recheckAt(b *bucket, a int32, now int64) int64 {
-	if f.ageScan || f.searched && f.budget == 0 || len(f.cands) > 64 {
-		return now // not worth the bookkeeping, or not exact: next run
+	if f.capped || f.searched && f.budget == 0 {
+		return now // not exact: next run
 	}
 	r := &b.q.rules
 	have := int(b.size[a])
@@ -79,15 +79,19 @@ func (f *former) recheckAt(b *bucket, a int32, now int64) int64 {
 		have += int(b.size[x])
 	}
 	var next int64
-	if deficit := r.MinPlayers - have; deficit > 0 {
+	deficit := r.MinPlayers - have
+	switch {
+	case deficit > 0:
 		next = f.enoughAt(b, a, deficit)
-	} else {
+	case len(f.cands) > 64:
+		return now // not worth the bookkeeping: next run
+	default:
 		next = f.nextChange(b, a, now)
-		// A pair coming to accept each other seldom makes enough of them:
-		// when skills were what ruled a group out, look ahead.
-		if ahead := now + lookAhead(r); f.skillShort && next < ahead && f.futureBound(b, a, ahead) < r.MinPlayers {
-			next = ahead
-		}
+	}
+	// A pair coming to accept each other seldom makes enough of them:
+	// when skills were what ruled a group out, look ahead.
+	if ahead := now + lookAhead(r); f.skillShort && next < ahead && f.futureBound(b, a, ahead) < r.MinPlayers {
+		next = ahead
 	}
 	if next == math.MaxInt64 {
 		return next

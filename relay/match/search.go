@@ -162,27 +162,39 @@ func (f *former) bound() int {
 // each size as often as needed: a cheap test that rules out, say, a queue
 // of parties of three for teams of four.
 func (f *former) sizesCanFill(b *bucket, a int32, cands []int32, r *queueRules) bool {
-	target := r.teamCap()
-	f.sizes = resize(f.sizes, target+1)
-	clear(f.sizes)
-	f.sizes[b.size[a]] = true
+	var set sizeSet
+	set.add(int(b.size[a]))
 	for _, p := range cands {
-		f.sizes[b.size[p]] = true // sizes are at most a team's (Add checks)
+		set.add(int(b.size[p]))
 	}
-	if f.sizes[1] {
+	return set.canFill(r.teamCap(), &f.reach)
+}
+
+// sizeSet is a set of ticket sizes (1 to MaxMatchPlayers).
+type sizeSet [MaxMatchPlayers/64 + 1]uint64
+
+func (s *sizeSet) add(n int)      { s[n>>6] |= 1 << (n & 63) }
+func (s *sizeSet) has(n int) bool { return s[n>>6]&(1<<(n&63)) != 0 }
+
+// canFill reports whether sizes of the set, each taken as often as
+// needed, can sum to target; reach is scratch.
+func (s *sizeSet) canFill(target int, reach *[]bool) bool {
+	if s.has(1) {
 		return true
 	}
-	// reach[s]: some sizes sum to s.
-	f.reach = resize(f.reach, target+1)
-	clear(f.reach)
-	f.reach[0] = true
-	for s := 1; s <= target; s++ {
-		for n := 2; n <= s; n++ {
-			if f.sizes[n] && f.reach[s-n] {
-				f.reach[s] = true
-				break
+	// (*reach)[t]: some sizes sum to t.
+	rc := resize(*reach, target+1)
+	*reach = rc
+	clear(rc)
+	rc[0] = true
+	for t := 2; t <= target; t++ {
+		for w, word := range s {
+			for ; word != 0 && !rc[t]; word &= word - 1 {
+				if n := w<<6 | bits.TrailingZeros64(word); n <= t && rc[t-n] {
+					rc[t] = true
+				}
 			}
 		}
 	}
-	return f.reach[target]
+	return rc[target]
 }

@@ -86,3 +86,31 @@ func TestSpreadRunsWithCallsBetween(t *testing.T) {
 		})
 	}
 }
+
+// A queue whose ticket sizes cannot fill a team (parties of three for
+// teams of four) costs next to nothing per run, and matches again as soon
+// as a ticket of another size comes.
+func TestUnfillableSizesCostNothing(t *testing.T) {
+	h := newHarness(t, oneQueue(QueueConfig{Teams: 2, TeamSize: 4, Interval: time.Second}))
+	const parties = 80 // 240 players: every ticket is a candidate of every other (ageScanCap)
+	for id := range uint64(parties) {
+		h.add(party(id+1, 1000, 1000, 1000))
+	}
+	h.step(0)
+	for range 3 {
+		if res := h.step(time.Second); res.Len() != 0 {
+			t.Fatalf("results from parties of three for teams of four: %+v", res)
+		}
+		if w := h.m.form.work; w > parties { // trying them all would be thousands
+			t.Fatalf("a run over %d parties that cannot match did %d units of work", parties, w)
+		}
+	}
+	h.add(solo(500_000, 1000), solo(500_001, 1000)) // player IDs apart from the parties'
+	res := h.step(time.Second)
+	if len(res.Matches) != 1 || len(res.Matches[0].Players) != 8 {
+		t.Fatalf("two solo players and the parties: %+v, want one match of 8", res.Matches)
+	}
+	if got := res.Matches[0].Tickets; got[0] != 1 || got[1] != 2 {
+		t.Fatalf("match of tickets %v, want the two oldest parties first", got)
+	}
+}
