@@ -38,6 +38,7 @@ type former struct {
 	fullPossible bool
 
 	// skillBound's and recheckAt's scratch.
+	order     []int32
 	low, high []uint64
 	bs, bw    []float64
 	bn        []int
@@ -277,7 +278,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 	// queue where tickets wait for their windows to widen, most anchors
 	// with enough candidates have no valid group, and the bound says so
 	// at a fraction of the search's cost.
-	bound := f.skillBound(b, a, cands)
+	bound := f.skillBound(b, a, cands, r.MaxPlayers)
 	if bound < r.MinPlayers {
 		f.skillShort = true
 		return false

@@ -90,7 +90,7 @@ func (f *former) recheckAt(b *bucket, a int32, now int64) int64 {
 	}
 	// A pair coming to accept each other seldom makes enough of them:
 	// when skills were what ruled a group out, look ahead.
-	if ahead := now + lookAhead(r); f.skillShort && next < ahead && f.futureBound(b, a, ahead) < r.MinPlayers {
+	if ahead := now + lookAhead(r); f.skillShort && next < ahead && f.futureBound(b, a, ahead, r.MinPlayers) < r.MinPlayers {
 		next = ahead
 	}
 	if next == math.MaxInt64 {
