@@ -310,7 +310,8 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 // emit reports the group as a match and takes its tickets out of the queue.
 func (m *Matchmaker) emit(b *bucket, g *group, out *Results) {
 	r := &b.q.rules
-	m.form.work += 4 * len(g.members) * len(g.members) // the teams' swaps
+	n := len(g.members)
+	m.form.work += 8*n + min(n*n, swapWork/8) // the teams' swaps: see teamer.assign
 	rank := b.rank
 	slices.SortFunc(g.members, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
 	teams := m.form.teams.assign(b, g, r, &m.form.pk)
