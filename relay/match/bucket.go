@@ -26,6 +26,7 @@ type bucket struct {
 	dead    int       // tickets that left since the last run began merging
 	live    int       // queued tickets, pending ones included
 	dropped bool      // forgotten; its queue's order drops it at the run's end
+	stale   bool      // rebuild is under way: the arrays are out of date
 
 	// In skill order (ties: order of Add).
 	tix     []*ticket
@@ -72,9 +73,8 @@ const mergeChunk = 1024
 // call (with the same m.run) goes on where it stopped. Tickets added
 // meanwhile wait for the next run.
 //
-// Until the arrays are refreshed, every ticket's pos is -1, so that a
-// ticket that leaves meanwhile touches no array (its mask is set to 0 by
-// the refresh).
+// Until the arrays are refreshed, b.stale tells remove to leave them
+// alone: a ticket that leaves meanwhile gets mask 0 from the refresh.
 func (m *Matchmaker) rebuild(b *bucket) bool {
 	f, r := &m.form, &m.run
 	if r.next == 0 {
@@ -82,27 +82,47 @@ func (m *Matchmaker) rebuild(b *bucket) bool {
 		if b.dead == 0 && len(b.pending) == 0 {
 			return true
 		}
-		if m.spent() {
+		if !m.affords(len(b.tix)) {
 			return false
 		}
-		// The skill order first: releasing a ticket (in the age pass)
-		// makes it reusable.
-		b.tix = keepQueued(b.tix, nil)
-		for _, t := range b.tix {
-			t.pos = -1
+		// Drop the tickets that left: those whose mask is 0 (the arrays
+		// are up to date, and reading them is cheaper than reading every
+		// ticket). The skill order first: releasing a ticket (in the age
+		// pass) makes it reusable.
+		n := 0
+		for i, t := range b.tix {
+			if b.mask[i] != 0 {
+				b.tix[n] = t
+				n++
+			}
 		}
-		b.byAge = keepQueued(b.byAge, m)
+		clear(b.tix[n:])
+		b.tix = b.tix[:n]
+		n = 0
+		for i, t := range b.byAge {
+			if b.mask[b.agePos[i]] != 0 {
+				b.byAge[n] = t
+				n++
+			} else {
+				m.free = append(m.free, t)
+			}
+		}
+		clear(b.byAge[n:])
+		b.byAge = b.byAge[:n]
+		b.stale = true
 		b.merging, b.pending = b.pending, b.merging[:0]
 		b.dead = 0
-		f.work += 2 * len(b.tix)
+		f.work += len(b.tix)
 		r.next = 1 // then 1 + the tickets of merging taken
 	}
 	for r.next-1 < len(b.merging) {
-		if m.spent() {
-			return false
-		}
 		from := r.next - 1
 		chunk := b.merging[from:min(len(b.merging), from+mergeChunk)]
+		cost := 2*len(chunk)*bits.Len(uint(len(chunk))) + 4*(len(b.tix)+len(chunk))
+		if !m.affords(cost) {
+			return false
+		}
+		f.work += cost
 		r.next += len(chunk)
 		pending := keepQueued(chunk, m)
 		if len(pending) == 0 {
@@ -117,12 +137,14 @@ func (m *Matchmaker) rebuild(b *bucket) bool {
 		slices.SortFunc(pending, lowerSkillFirst)
 		merged = merge(b.spare[:0], b.tix, pending, lowerSkillFirst)
 		b.tix, b.spare = merged, b.tix
-		f.work += len(pending)*bits.Len(uint(len(pending))) + 2*len(b.tix)
 	}
 	clear(b.merging)
 	b.merging = b.merging[:0]
 
 	n := len(b.tix)
+	if !m.affords(4 * n) {
+		return false
+	}
 	b.skill = resize(b.skill, n)
 	b.mask = resize(b.mask, n)
 	b.window = resize(b.window, n)
@@ -146,7 +168,8 @@ func (m *Matchmaker) rebuild(b *bucket) bool {
 		b.rank[t.pos] = int32(i)
 	}
 	b.fillable = sizes.canFill(b.q.rules.teamCap(), &f.reach)
-	f.work += 2*n + b.q.rules.teamCap()
+	b.stale = false
+	f.work += 4*n + b.q.rules.teamCap()
 	return true
 }
 

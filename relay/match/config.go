@@ -23,8 +23,8 @@ const (
 	DefaultMaxWait      = 2 * time.Minute
 	DefaultMaxTickets   = 100_000
 	DefaultMaxBackfills = 10_000
-	DefaultStepBudget   = 100_000 // work units: see Config.StepBudget
-	freeForAllPlayers   = 2       // MaxPlayers of a free-for-all queue that names none
+	DefaultStepBudget   = 50_000 // work units: see Config.StepBudget
+	freeForAllPlayers   = 2      // MaxPlayers of a free-for-all queue that names none
 )
 
 // QueueConfig is how the queue of one mode forms matches. A zero field

@@ -311,7 +311,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 func (m *Matchmaker) emit(b *bucket, g *group, out *Results) {
 	r := &b.q.rules
 	n := len(g.members)
-	m.form.work += 8*n + min(n*n, swapWork/8) // the teams' swaps: see teamer.assign
+	m.form.work += 32*n + min(n*n, swapWork/8) // leaving the queue; the teams' swaps (teamer.assign)
 	rank := b.rank
 	slices.SortFunc(g.members, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
 	teams := m.form.teams.assign(b, g, r, &m.form.pk)

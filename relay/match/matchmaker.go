@@ -307,7 +307,7 @@ func (m *Matchmaker) remove(t *ticket) {
 	m.regions.releaseBits(t.regions)
 	t.gone = true
 	b := t.b
-	if t.pos >= 0 {
+	if t.pos >= 0 && !b.stale {
 		b.mask[t.pos] = 0
 	}
 	b.dead++

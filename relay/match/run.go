@@ -9,11 +9,13 @@ import "time"
 // a queue is a sequence of small pieces (for each bucket: merging in a
 // chunk of new tickets, expiring, one arrival's reach, one backfill
 // request, one anchor's try), and a Step that has spent its budget stops
-// between two pieces; the next Step goes on from there before anything
-// else. Every piece of a run uses the time of the Step that made the run
-// due, and the state a run reads between its pieces changes only by what
-// the run does or by the caller's Cancel, Add and backfill calls, which
-// the run treats as it would between two buckets: so a run spread over
+// between two pieces (or before a pass over a bucket that would overrun
+// it: affords); the next Step goes on from there before anything else.
+// Each bucket's part of a run takes the tickets added by the Step in which
+// it begins and decides everything at that Step's time; between its
+// pieces, what it reads changes only by what the run does or by the
+// caller's Cancel (the ticket takes no further part), Add (the ticket
+// waits for the next run) and backfill calls. So a run spread over
 // Steps, with no calls between them, forms exactly the matches of the
 // same run done at once (TestSpreadRunsFormTheSameMatches).
 //
@@ -39,10 +41,20 @@ type runState struct {
 	phase  phase // of that bucket
 	next   int   // within the phase: the next piece
 	work   int   // arrivals' work so far in this bucket
+	now    int64 // the time of the bucket's part of the run
 }
 
 // spent reports whether the Step has used its budget.
 func (m *Matchmaker) spent() bool { return m.form.work >= m.cfg.stepBudget }
+
+// affords reports whether a piece of work of about cost units fits in what
+// is left of the Step's budget. The first piece of a Step always does, so
+// that every Step makes progress; a piece whose cost is known beforehand
+// (a pass over a bucket) asks, so that a Step ends before it rather than
+// overrunning its budget by a pass over 10,000 tickets.
+func (m *Matchmaker) affords(cost int) bool {
+	return m.form.work == 0 || m.form.work < m.cfg.stepBudget-cost
+}
 
 // busy reports whether a queue's run is due or under way.
 func (m *Matchmaker) busy() bool { return m.dueHead < len(m.due) }
@@ -54,13 +66,13 @@ func (m *Matchmaker) busy() bool { return m.dueHead < len(m.due) }
 // requests take the oldest tickets that suit them, then the remaining
 // tickets form matches, oldest first.
 //
-// A Step does at most Config.StepBudget of work: a run that needs more
-// goes on in the next Steps, where it stopped, before any other run
-// starts, so call Step on every tick (the time passed need not have
-// advanced). A run decides everything (windows, waits, timeouts) at the
-// time of the Step that made it due. Tickets added to a set of equal
-// properties while the run is under way and past it wait for the next
-// run; tickets cancelled meanwhile take no further part.
+// A Step does at most about Config.StepBudget of work: a run that needs
+// more goes on in the next Steps, where it stopped, before any other run
+// starts, so call Step on every tick. The part of a run that serves one
+// set of equal properties takes the tickets added by the Step in which it
+// begins and decides everything (windows, waits, timeouts) at that Step's
+// time; tickets added while it is under way wait for the next run, and
+// tickets cancelled meanwhile take no further part.
 func (m *Matchmaker) Step(now time.Time, out *Results) {
 	ns := now.UnixNano()
 	m.stepped, m.lastStep = true, ns
@@ -110,7 +122,12 @@ func (m *Matchmaker) runDue(out *Results) {
 func (m *Matchmaker) runQueue(q *queue, out *Results) bool {
 	r := &m.run
 	for r.bucket < len(q.order) { // buckets made during the run are run too
-		if !m.runBucket(q.order[r.bucket], q.lastRun, out) {
+		if r.phase == phaseMerge && r.next == 0 {
+			// The bucket's part of the run begins: it takes the tickets
+			// added so far, at this Step's time.
+			r.now = m.lastStep
+		}
+		if !m.runBucket(q.order[r.bucket], r.now, out) {
 			return false
 		}
 		r.bucket++
@@ -138,7 +155,7 @@ func (m *Matchmaker) runBucket(b *bucket, now int64, out *Results) bool {
 			}
 			r.phase, r.next = phaseExpire, 0
 		case phaseExpire:
-			if m.spent() {
+			if !m.affords(len(b.agePos) / 2) {
 				return false
 			}
 			m.expire(b, now, out)
@@ -170,7 +187,7 @@ func (m *Matchmaker) runBucket(b *bucket, now int64, out *Results) bool {
 // skill window of the others.
 func (m *Matchmaker) expire(b *bucket, now int64, out *Results) {
 	r := &b.q.rules
-	m.form.work += len(b.agePos) / 4
+	m.form.work += len(b.agePos) / 2
 	for _, p := range b.agePos {
 		if b.mask[p] == 0 {
 			continue

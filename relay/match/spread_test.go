@@ -63,7 +63,7 @@ func TestSpreadRunsWithCallsBetween(t *testing.T) {
 		// Budgets that spread most runs over a few Steps (a sparse run is
 		// a few hundred units, a dense one thousands) and keep up with
 		// the arrivals.
-		budget := []int{60, 200}[seed%2]
+		budget := []int{200, 600}[seed%2]
 		if dense {
 			budget *= 10
 		}
