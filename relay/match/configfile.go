@@ -19,6 +19,7 @@ const maxConfigBytes = 1 << 20
 //
 //	{
 //	  "strict": true,
+//	  "step_budget": 50000,
 //	  "queues": {
 //	    "duel":  {"skill_window": 50, "skill_widening": 5, "max_skill_window": 400, "max_wait": "90s"},
 //	    "squad": {"teams": 2, "team_size": 4, "min_players": 6, "fill_wait": "30s", "interval": "1s"}
