@@ -111,6 +111,12 @@ func (m *Matchmaker) rebuild(b *bucket) bool {
 		b.byAge = b.byAge[:n]
 		b.stale = true
 		b.merging, b.pending = b.pending, b.merging[:0]
+		// Room for every ticket in the three slices the merges rotate,
+		// once, rather than growing them chunk by chunk.
+		total := len(b.tix) + len(b.merging)
+		b.tix = slices.Grow(b.tix, total-len(b.tix))
+		b.byAge = slices.Grow(b.byAge, total-len(b.byAge))
+		b.spare = slices.Grow(b.spare[:0], total)
 		b.dead = 0
 		f.work += len(b.tix)
 		r.next = 1 // then 1 + the tickets of merging taken
