@@ -138,10 +138,14 @@ func (m *Matchmaker) rebuild(b *bucket) bool {
 		if !slices.IsSortedFunc(pending, olderFirst) { // usually sorted: Add order
 			slices.SortFunc(pending, olderFirst)
 		}
-		merged := merge(b.spare[:0], b.byAge, pending, olderFirst)
-		b.byAge, b.spare = merged, b.byAge
+		if len(b.byAge) == 0 || olderFirst(pending[0], b.byAge[len(b.byAge)-1]) > 0 {
+			b.byAge = append(b.byAge, pending...) // all younger: usual
+		} else {
+			merged := merge(b.spare[:0], b.byAge, pending, olderFirst)
+			b.byAge, b.spare = merged, b.byAge
+		}
 		slices.SortFunc(pending, lowerSkillFirst)
-		merged = merge(b.spare[:0], b.tix, pending, lowerSkillFirst)
+		merged := merge(b.spare[:0], b.tix, pending, lowerSkillFirst)
 		b.tix, b.spare = merged, b.tix
 	}
 	clear(b.merging)

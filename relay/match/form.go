@@ -310,8 +310,12 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 // emit reports the group as a match and takes its tickets out of the queue.
 func (m *Matchmaker) emit(b *bucket, g *group, out *Results) {
 	r := &b.q.rules
+	// Leaving the queue, and the teams' swaps (teamer.assign).
 	n := len(g.members)
-	m.form.work += 32*n + min(n*n, swapWork/8) // leaving the queue; the teams' swaps (teamer.assign)
+	m.form.work += 48 * n
+	if r.Teams > 0 {
+		m.form.work += min(6*n*n, swapWork/2)
+	}
 	rank := b.rank
 	slices.SortFunc(g.members, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
 	teams := m.form.teams.assign(b, g, r, &m.form.pk)
