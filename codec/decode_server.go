@@ -36,6 +36,10 @@ type ServerMsg struct {
 	Members      []PartyMember // party, channel
 	Channel      string        // channel
 	Count        int           // channel: members in all
+	Node         uint8         // redirect
+	KCPAddr      string        // redirect
+	WSURL        string        // redirect
+	Token        string        // redirect: the seat token for join_seat
 	History      []ChatMsg     // channel: its last lines, oldest first
 }
 
@@ -59,6 +63,15 @@ type Frame struct {
 	Room         *RoomDelta // nil when the client is in no room
 	Events       []Event
 	Chat         []ChatMsg
+	Packets      []PeerPacket // Godot multiplayer packets from other members
+}
+
+// PeerPacket is a packet another member sent with peer_packet.
+type PeerPacket struct {
+	From    uint32
+	Mode    uint8
+	Channel uint8
+	Data    []byte
 }
 
 // RoomDelta is what changed in the client's room since its last frame, or
@@ -182,6 +195,12 @@ func DecodeServer(body []byte) (*ServerMsg, error) {
 	case TAnnounce:
 		m.Message = d.str()
 		m.ServerTimeMs = d.int()
+	case TRedirect:
+		m.RID = d.id()
+		m.Node = uint8(d.uint())
+		m.KCPAddr = d.str()
+		m.WSURL = d.str()
+		m.Token = d.str()
 	case TMatch:
 		m.Outcome = int(d.uint())
 		m.RoomID = d.id()
@@ -205,7 +224,7 @@ func DecodeServer(body []byte) (*ServerMsg, error) {
 			d.skip(x)
 		}
 	case TFrame:
-		m.Frame = d.frame()
+		m.Frame = d.frame(n)
 	default:
 		return nil, fmt.Errorf("%w: %d", ErrUnknownType, t)
 	}
@@ -347,7 +366,8 @@ func (d *serverDecoder) roomList() []RoomInfo {
 	return rooms
 }
 
-func (d *serverDecoder) frame() *Frame {
+// frame reads a frame message of n elements: the packets are the seventh.
+func (d *serverDecoder) frame(fields int) *Frame {
 	f := &Frame{Tick: d.uint(), ServerTimeMs: d.int()}
 	if d.err == nil && !d.r.IsNil() {
 		f.Room = d.room()
@@ -368,6 +388,20 @@ func (d *serverDecoder) frame() *Frame {
 		}
 		f.Chat = append(f.Chat, c)
 		d.skip(extra)
+	}
+	if fields > FrameFields { // packets: present when there are any
+		n = d.array()
+		for i := 0; i < n && d.err == nil; i++ {
+			extra := d.tuple(4)
+			pk := PeerPacket{From: d.id(), Mode: uint8(d.uint()), Channel: uint8(d.uint())}
+			if d.err == nil {
+				v, err := d.r.Bin(serverLimit)
+				d.set(err)
+				pk.Data = append([]byte(nil), v...)
+			}
+			f.Packets = append(f.Packets, pk)
+			d.skip(extra)
+		}
 	}
 	return f
 }

@@ -328,3 +328,22 @@ func TestFrameReaderSplitsStream(t *testing.T) {
 		t.Fatalf("65536-byte frame with a 4096 limit: %v", err)
 	}
 }
+
+func TestPeekType(t *testing.T) {
+	for _, c := range []struct {
+		body []byte
+		want Type
+	}{
+		{AppendClient(nil, &ClientMsg{Type: TPeerPacket, Value: []byte{1}})[FrameHeaderSize:], TPeerPacket},
+		{AppendClient(nil, &ClientMsg{Type: TPing})[FrameHeaderSize:], TPing},
+		{[]byte{0xdc, 0x00, 0x05, 0x3c}, TPeerPacket},
+		{[]byte{0xc6, 0x7f, 0xff, 0xff, 0xff}, 0},
+		{[]byte{0x92, 0xcc, 0xff}, 0},
+		{[]byte{0x91}, 0},
+		{nil, 0},
+	} {
+		if got := PeekType(c.body); got != c.want {
+			t.Errorf("% x: %d, want %d", c.body, got, c.want)
+		}
+	}
+}

@@ -101,6 +101,24 @@ func messageVectors() []msgVector {
 		cvec("ping", `[23, client_time=123456]`, &ClientMsg{Type: TPing, ClientTime: 123456}),
 		cvec("ping_acked", `[23, client_time=123456, acked_tick=1234]`, &ClientMsg{Type: TPing, ClientTime: 123456, AckedTick: 1234}),
 		cvec("bye", `[24]`, &ClientMsg{Type: TBye}),
+		cvec("queue_join", `[50, rid=3, mode="2v2", regions=["eu"], skill=1500.0, props={"map": "dust"}]`,
+			&ClientMsg{Type: TQueueJoin, RID: 3, Mode: []byte("2v2"), Regions: [][]byte{[]byte("eu")}, Skill: 1500, Props: props("map", "a464757374")}),
+		cvec("queue_join_any", `[50, rid=4, mode="ffa", regions=nil, skill=0.0, props=nil]`,
+			&ClientMsg{Type: TQueueJoin, RID: 4, Mode: []byte("ffa")}),
+		cvec("queue_leave", `[51, rid=5]`, &ClientMsg{Type: TQueueLeave, RID: 5}),
+		cvec("backfill", `[52, rid=4, seats=[1]]`, &ClientMsg{Type: TBackfill, RID: 4, Seats: []uint32{1}}),
+		cvec("party_create", `[53, rid=6]`, &ClientMsg{Type: TPartyCreate, RID: 6}),
+		cvec("party_join", `[54, rid=5, code="K7XQ2M"]`, &ClientMsg{Type: TPartyJoin, RID: 5, Code: []byte("K7XQ2M")}),
+		cvec("party_leave", `[55, rid=7]`, &ClientMsg{Type: TPartyLeave, RID: 7}),
+		cvec("channel_join", `[56, rid=6, name="global"]`, &ClientMsg{Type: TChannelJoin, RID: 6, Channel: []byte("global")}),
+		cvec("channel_leave", `[57, rid=8, name="global"]`, &ClientMsg{Type: TChannelLeave, RID: 8, Channel: []byte("global")}),
+		cvec("channel_say", `[58, name="global", text="gl hf"]`, &ClientMsg{Type: TChannelSay, Channel: []byte("global"), Text: []byte("gl hf")}),
+		cvec("channel_members", `[59, rid=9, name="mode:2v2"]`, &ClientMsg{Type: TChannelMembers, RID: 9, Channel: []byte("mode:2v2")}),
+		cvec("peer_packet", `[60, to=-3 (all but player 3), mode=1 (unreliable), channel=1, data=bin(de ad)]`,
+			&ClientMsg{Type: TPeerPacket, PeerTo: -3, PeerMode: PeerUnreliable, PeerChannel: 1, Value: []byte{0xde, 0xad}}),
+		cvec("peer_packet_one", `[60, to=70000, mode=0 (reliable), channel=0, data=bin(01)]`,
+			&ClientMsg{Type: TPeerPacket, PeerTo: 70000, Value: []byte{0x01}}),
+		cvec("join_seat", `[61, rid=10, token="seat-token"]`, &ClientMsg{Type: TJoinSeat, RID: 10, Code: []byte("seat-token")}),
 
 		{name: "welcome", dir: "s2c", meaning: `[2, version=1, player_id=1, resume_token="00112233445566778899aabbccddeeff", tick_rate=30, server_time_ms=1700000000000, tick=42, resumed=false, room_id=0]`,
 			frame:  AppendWelcome(nil, 1, "00112233445566778899aabbccddeeff", 30, 1700000000000, 42, false, 0),
@@ -139,6 +157,62 @@ func messageVectors() []msgVector {
 					States: []PlayerState{{ID: 2, Value: []byte{0x92, 0x0a, 0xfb}}}, Presence: []Presence{{ID: 5}}},
 				Events: []Event{{Tick: 1233, From: 2, Code: 5, Payload: []byte{0xa3, 'h', 'i', 't'}}},
 				Chat:   []ChatMsg{{From: 1, ServerTimeMs: 1700000000000, Text: "gg"}}}}},
+		{name: "announce", dir: "s2c", meaning: `[35, text="restart at 18:00", server_time_ms=1700000000000]`,
+			frame:  AppendAnnounce(nil, "restart at 18:00", 1700000000000),
+			server: &ServerMsg{Type: TAnnounce, Message: "restart at 18:00", ServerTimeMs: 1700000000000}},
+		{name: "match", dir: "s2c", meaning: `[36, outcome=0 (found), room_id=7, team=1, region="eu", waited_ms=4200]`,
+			frame:  AppendMatch(nil, MatchFound, 7, 1, "eu", 4200),
+			server: &ServerMsg{Type: TMatch, Outcome: MatchFound, RoomID: 7, Team: 1, Region: "eu", WaitedMs: 4200}},
+		{name: "match_timed_out", dir: "s2c", meaning: `[36, outcome=1 (timed out), room_id=0, team=0, region="", waited_ms=60000]`,
+			frame:  AppendMatch(nil, MatchTimedOut, 0, 0, "", 60000),
+			server: &ServerMsg{Type: TMatch, Outcome: MatchTimedOut, WaitedMs: 60000}},
+		{name: "party", dir: "s2c", meaning: `[37, party_id=3, code="K7XQ2M", leader=1, members=[[1, "ana"], [2, "bo"]]]`,
+			frame:  AppendParty(nil, 3, "K7XQ2M", 1, []PartyMember{{1, "ana"}, {2, "bo"}}),
+			server: &ServerMsg{Type: TParty, PartyID: 3, JoinCode: "K7XQ2M", Leader: 1, Members: []PartyMember{{1, "ana"}, {2, "bo"}}}},
+		{name: "party_none", dir: "s2c", meaning: `[37, party_id=0, code="", leader=0, members=[]]`,
+			frame:  AppendParty(nil, 0, "", 0, nil),
+			server: &ServerMsg{Type: TParty}},
+		{name: "channel", dir: "s2c", meaning: `[38, rid=6, name="global", count=2, members=[[1, "ana"], [2, "bo"]], history=[[from=2, name="bo", server_time_ms=1700000000000, text="hi"]]]`,
+			frame: func() []byte {
+				b, start := AppendChannelHeader(nil, 6, "global", 2, 2)
+				b = AppendChannelMember(b, 1, "ana")
+				b = AppendChannelMember(b, 2, "bo")
+				b = AppendArrayLen(b, 1)
+				b = AppendChannelLine(b, 2, "bo", 1700000000000, []byte("hi"))
+				EndFrame(b, start)
+				return b
+			}(),
+			server: &ServerMsg{Type: TChannel, RID: 6, Channel: "global", Count: 2, Members: []PartyMember{{1, "ana"}, {2, "bo"}},
+				History: []ChatMsg{{From: 2, FromName: "bo", ServerTimeMs: 1700000000000, Text: "hi", Channel: "global"}}}},
+		{name: "redirect", dir: "s2c", meaning: `[39, rid=3, node=2, kcp_addr="b.example.com:7777", ws_url="wss://b.example.com/", token="seat-token"]`,
+			frame:  AppendRedirect(nil, 3, 2, "b.example.com:7777", "wss://b.example.com/", "seat-token"),
+			server: &ServerMsg{Type: TRedirect, RID: 3, Node: 2, KCPAddr: "b.example.com:7777", WSURL: "wss://b.example.com/", Token: "seat-token"}},
+		{name: "frame_lobby_chat", dir: "s2c", meaning: `[40, tick=9, server_time_ms=1000, room=nil, events=[], chat=[[from=1, to=0, server_time_ms=1000, text="gl hf", channel="global", from_name="ana"]]]`,
+			frame: func() []byte {
+				b, start := AppendFrameStart(nil, 9, 1000)
+				b = AppendNil(b)
+				b = AppendArrayLen(b, 0)
+				b = AppendChannelChatEntry(AppendArrayLen(b, 1), 1, 1000, []byte("gl hf"), "global", "ana")
+				EndFrame(b, start)
+				return b
+			}(),
+			server: &ServerMsg{Type: TFrame, Frame: &Frame{Tick: 9, ServerTimeMs: 1000,
+				Chat: []ChatMsg{{From: 1, ServerTimeMs: 1000, Text: "gl hf", Channel: "global", FromName: "ana"}}}}},
+		{name: "frame_packets", dir: "s2c", meaning: `[40, tick=9, server_time_ms=1000, room=nil, events=[], chat=[], packets=[[from=2, mode=0 (reliable), channel=0, data=bin(01 02)], [from=3, mode=1 (unreliable), channel=4, data=bin()]]]`,
+			frame: func() []byte {
+				b, start := AppendFrameStart(nil, 9, 1000)
+				b = AppendNil(b)
+				b = AppendArrayLen(b, 0)
+				b = AppendArrayLen(b, 0)
+				FrameWithPackets(b, start)
+				b = AppendArrayLen(b, 2)
+				b = AppendPeerPacket(b, 2, PeerReliable, 0, []byte{1, 2})
+				b = AppendPeerPacket(b, 3, PeerUnreliable, 4, []byte{})
+				EndFrame(b, start)
+				return b
+			}(),
+			server: &ServerMsg{Type: TFrame, Frame: &Frame{Tick: 9, ServerTimeMs: 1000,
+				Packets: []PeerPacket{{From: 2, Mode: PeerReliable, Data: []byte{1, 2}}, {From: 3, Mode: PeerUnreliable, Channel: 4}}}}},
 		{name: "frame_no_room", dir: "s2c", meaning: `[40, tick=9, server_time_ms=1000, room=nil, events=[], chat=[[from=3, to=1, server_time_ms=1000, text="hi"]]]`,
 			frame: func() []byte {
 				b, start := AppendFrameStart(nil, 9, 1000)
@@ -199,7 +273,13 @@ func normalizeClient(m *ClientMsg) {
 	if len(m.Targets) == 0 {
 		m.Targets = nil
 	}
-	for _, f := range []*[]byte{&m.Name, &m.Mode, &m.Code, &m.Text, &m.Value, &m.Auth, &m.Resume} {
+	if len(m.Regions) == 0 {
+		m.Regions = nil
+	}
+	if len(m.Seats) == 0 {
+		m.Seats = nil
+	}
+	for _, f := range []*[]byte{&m.Name, &m.Mode, &m.Code, &m.Text, &m.Value, &m.Auth, &m.Resume, &m.Channel} {
 		if len(*f) == 0 {
 			*f = nil
 		}

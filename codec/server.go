@@ -221,6 +221,37 @@ func AppendChatEntry(b []byte, from, to uint32, serverTimeMs int64, text []byte)
 	return AppendStrBytes(b, text)
 }
 
+// AppendRedirect appends [39, rid, node, kcp_addr, ws_url, token]: the
+// room the request asked for is on another node of the cluster; connect
+// there and send join_seat with token.
+func AppendRedirect(b []byte, rid uint32, node uint8, kcpAddr, wsURL, token string) []byte {
+	b, start := frameOf(b, 6, TRedirect)
+	b = AppendUint(b, uint64(rid))
+	b = AppendUint(b, uint64(node))
+	b = AppendStr(b, kcpAddr)
+	b = AppendStr(b, wsURL)
+	b = AppendStr(b, token)
+	EndFrame(b, start)
+	return b
+}
+
+// AppendPeerPacket appends one peer packet of a frame:
+// [from, mode, channel, data].
+func AppendPeerPacket(b []byte, from uint32, mode, channel uint8, data []byte) []byte {
+	b = append(b, 0x94)
+	b = AppendUint(b, uint64(from))
+	b = AppendUint(b, uint64(mode))
+	b = AppendUint(b, uint64(channel))
+	return AppendBin(b, data)
+}
+
+// FrameWithPackets turns the frame begun at start (AppendFrameStart) into
+// one of FrameFields+1 elements: the caller then appends the packets array.
+// Frames without peer packets keep their six elements.
+func FrameWithPackets(b []byte, start int) {
+	b[start+FrameHeaderSize] = 0x90 | (FrameFields + 1)
+}
+
 // AppendChannelChatEntry appends one lobby chat line:
 // [from, 0, server_time_ms, text, channel, from_name]. The sender need not
 // share a room with the reader, so its name travels with the line.

@@ -43,6 +43,10 @@ const (
 	TChannelLeave   Type = 57
 	TChannelSay     Type = 58
 	TChannelMembers Type = 59
+	// Godot's multiplayer API over the relay.
+	TPeerPacket Type = 60
+	// Clusters: taking a seat on another node.
+	TJoinSeat Type = 61
 )
 
 // Server to client messages.
@@ -59,6 +63,7 @@ const (
 	TMatch      Type = 36
 	TParty      Type = 37
 	TChannel    Type = 38
+	TRedirect   Type = 39
 	TFrame      Type = 40
 )
 
@@ -99,6 +104,7 @@ const (
 	CodeNotLeader        Code = 30 // only the party's leader may do this
 	CodeInParty          Code = 31 // leave the party first, or let its leader act
 	CodeQueued           Code = 32 // the player (or its party) is in the matchmaker's queue
+	CodeUnavailable      Code = 33 // another node of the cluster did not answer in time: try again
 )
 
 var codeNames = [...]string{
@@ -134,6 +140,7 @@ var codeNames = [...]string{
 	CodeNotLeader:        "not_leader",
 	CodeInParty:          "in_party",
 	CodeQueued:           "queued",
+	CodeUnavailable:      "unavailable",
 }
 
 // String returns the code's protocol name, e.g. "room_full".
@@ -142,6 +149,16 @@ func (c Code) String() string {
 		return codeNames[c]
 	}
 	return "unknown"
+}
+
+// ParseCode returns the code named name ("room_full"), or false.
+func ParseCode(name string) (Code, bool) {
+	for c, n := range codeNames {
+		if n != "" && n == name {
+			return Code(c), true
+		}
+	}
+	return 0, false
 }
 
 // Event targets.
@@ -168,6 +185,7 @@ type Limits struct {
 	Regions    int // regions in one queue request
 	Region     int // bytes in a region name
 	Seats      int // seats in one backfill request
+	Packet     int // bytes of one peer packet's data
 }
 
 // DefaultLimits are the limits used where a field is zero.
@@ -185,6 +203,7 @@ var DefaultLimits = Limits{
 	Regions:    8,
 	Region:     32,
 	Seats:      64,
+	Packet:     4096,
 }
 
 // WithDefaults returns l with every zero field set to its default.
@@ -208,6 +227,7 @@ func (l Limits) WithDefaults() Limits {
 	set(&l.Regions, d.Regions)
 	set(&l.Region, d.Region)
 	set(&l.Seats, d.Seats)
+	set(&l.Packet, d.Packet)
 	return l
 }
 
@@ -217,4 +237,11 @@ const (
 	MatchTimedOut  = 1 // the queue's maximum wait passed without a match
 	MatchCancelled = 2 // the ticket was withdrawn (the party changed, its leader left the queue)
 	MatchBackfill  = 3 // the player filled an open seat of a running room
+)
+
+// Peer packet transfer modes (peer_packet and a frame's packets).
+const (
+	PeerReliable          = 0 // ordered, exactly once
+	PeerUnreliable        = 1 // latest per sender and channel in a frame
+	PeerUnreliableOrdered = 2 // as unreliable; the client drops one older than the last it took
 )

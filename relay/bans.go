@@ -37,16 +37,43 @@ func newBanList() *banList {
 
 func (b storedBan) expired(now time.Time) bool { return !b.Until.IsZero() && !now.Before(b.Until) }
 
-// add stores b and returns it with its id and creation time.
-func (l *banList) add(b admin.Ban, now time.Time) (admin.Ban, error) {
+// checkBan parses b's address and checks that it bans someone.
+func checkBan(b admin.Ban) (storedBan, error) {
 	sb := storedBan{Ban: b}
 	if b.Address != "" {
 		p, err := parsePrefix(b.Address)
 		if err != nil {
-			return admin.Ban{}, &admin.InputError{Msg: err.Error()}
+			return sb, &admin.InputError{Msg: err.Error()}
 		}
 		sb.prefix = p
-	} else if b.UserID == "" {
+	} else if b.UserID == "" && b.PlayerID == 0 {
+		return sb, &admin.InputError{Msg: "a ban needs a player, a user or an address"}
+	}
+	return sb, nil
+}
+
+// put stores b as it is, id included, replacing a ban with its id (a
+// cluster's ban, made on any node).
+func (l *banList) put(b admin.Ban) error {
+	sb, err := checkBan(b)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bans = slices.DeleteFunc(l.bans, func(x storedBan) bool { return x.ID == b.ID })
+	l.bans = append(l.bans, sb)
+	l.publishLocked(l.now())
+	return nil
+}
+
+// add stores b and returns it with its id and creation time.
+func (l *banList) add(b admin.Ban, now time.Time) (admin.Ban, error) {
+	sb, err := checkBan(b)
+	if err != nil {
+		return admin.Ban{}, err
+	}
+	if b.UserID == "" && b.Address == "" {
 		return admin.Ban{}, &admin.InputError{Msg: "a ban needs a player, a user or an address"}
 	}
 	l.mu.Lock()
@@ -82,6 +109,13 @@ func (l *banList) remove(id string) error {
 	l.bans = slices.Delete(l.bans, i, i+1)
 	l.publishLocked(l.now())
 	return nil
+}
+
+// has reports whether ban id is in the list.
+func (l *banList) has(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.bans, func(b storedBan) bool { return b.ID == id })
 }
 
 // list returns the bans in force.

@@ -60,6 +60,7 @@ func (h *hub) channelJoin(p *player, rid uint32, name string) {
 	if c == nil {
 		c = &channel{name: name, rate: rate.NewLimiter(channelRate, 2*channelRate)}
 		h.channels[name] = c
+		h.channelOpened(name)
 	}
 	c.members = append(c.members, p)
 	p.channels = append(p.channels, c)
@@ -86,6 +87,7 @@ func (h *hub) leaveChannel(p *player, c *channel) {
 	}
 	if len(c.members) == 0 {
 		delete(h.channels, c.name)
+		h.channelClosed(c.name)
 	}
 }
 
@@ -150,6 +152,7 @@ func (h *hub) channelSay(p *player, name string, text []byte) {
 		to = c.members
 		c.history[c.lines%channelHistory] = chanLine{from: p.id, name: p.name, timeMs: h.nowMs, text: string(text)}
 		c.lines++
+		h.channelSaid(p, name, text)
 	}
 	h.scratch = codec.AppendChannelChatEntry(h.scratch[:0], p.id, h.nowMs, text, name, p.name)
 	for _, q := range to {

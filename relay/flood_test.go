@@ -399,6 +399,9 @@ func TestFloodFilteredServer(t *testing.T) {
 	if floodRace() {
 		lateBound = 50 * time.Millisecond
 	}
+	// A machine busy with other work delays ticks with or without a flood:
+	// what the flood may add is measured against the lateness before it.
+	lateBound += 2 * lateBefore.P99
 	if tk.Late.P99 > lateBound {
 		t.Errorf("tick late p99 %v, bound %v", tk.Late.P99, lateBound)
 	}

@@ -59,7 +59,7 @@ func (h *hub) checkPlayer(p *player) {
 	// The link is still writing an earlier frame: nothing is sent now.
 	// States are latest-value-wins, so the next frame carries the delta
 	// since the last one sent; events and chat wait, up to a bound.
-	if p.room != nil || p.nEvents > 0 || p.nChat > 0 || len(p.out) > 0 {
+	if p.room != nil || p.nEvents > 0 || p.nChat > 0 || p.nPackets > 0 || len(p.out) > 0 {
 		if p.behind == 0 {
 			p.behindSince = h.now
 		}
@@ -118,6 +118,7 @@ func (h *hub) appendFrame(p *player) {
 	b = append(b, p.events...)
 	b = codec.AppendArrayLen(b, p.nChat)
 	b = append(b, p.chat...)
+	b = appendPackets(b, start, p)
 	codec.EndFrame(b, start)
 	p.out = b
 	p.events, p.nEvents, p.chat, p.nChat = p.events[:0], 0, p.chat[:0], 0

@@ -3,7 +3,6 @@ package relay
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/cluster"
 	"github.com/tickrelay/tickrelay/relay/match"
 )
 
@@ -40,6 +40,8 @@ type hubConfig struct {
 	// hooks, when set, receives room and player events (webhooks); it
 	// must not block.
 	hooks func(typ string, room uint32, data any)
+	// cluster, when set, shares the lobby with the other nodes.
+	cluster *cluster.Node
 }
 
 // hub is the relay's state machine: players, rooms, and what each player is
@@ -82,6 +84,7 @@ type hub struct {
 	nextParty    uint32
 	partyScratch []codec.PartyMember
 	channels     map[string]*channel
+	cl           *clusterState // nil: not in a cluster (cluster.go)
 
 	shuttingDown bool
 	// A maintenance drain: no new sessions or rooms; at drainAt every
@@ -93,18 +96,26 @@ type hub struct {
 
 // counters are read by Server.Stats from other goroutines.
 type counters struct {
-	framesSent    atomic.Uint64
-	framesBehind  atomic.Uint64 // frames not built because the link was busy
-	bytesOut      atomic.Uint64
-	bytesIn       atomic.Uint64 // message bytes received, framing included
-	messagesIn    atomic.Uint64
-	eventsRelayed atomic.Uint64
-	chatRelayed   atomic.Uint64
-	players       atomic.Int64
-	rooms         atomic.Int64
-	closes        [32]atomic.Uint64 // by codec.Code
-	linksKCP      atomic.Int64      // open links by transport, counted by the tick
-	linksWS       atomic.Int64
+	framesSent     atomic.Uint64
+	framesBehind   atomic.Uint64 // frames not built because the link was busy
+	bytesOut       atomic.Uint64
+	bytesIn        atomic.Uint64 // message bytes received, framing included
+	messagesIn     atomic.Uint64
+	eventsRelayed  atomic.Uint64
+	chatRelayed    atomic.Uint64
+	players        atomic.Int64
+	rooms          atomic.Int64
+	closes         [32]atomic.Uint64 // by codec.Code
+	peerRelayed    atomic.Uint64     // peer packet deliveries (one per recipient)
+	peerReplaced   atomic.Uint64     // unreliable peer packets replaced by a newer one before their frame
+	peerDropped    atomic.Uint64     // peer packets to no member, or from outside a room
+	tickets        atomic.Int64      // the meeting place, counted by the tick
+	parties        atomic.Int64
+	channels       atomic.Int64
+	matchesFormed  atomic.Uint64
+	ticketsTimeout atomic.Uint64
+	linksKCP       atomic.Int64 // open links by transport, counted by the tick
+	linksWS        atomic.Int64
 }
 
 func newHub(cfg hubConfig, stats *counters) (*hub, error) {
@@ -119,6 +130,16 @@ func newHub(cfg hubConfig, stats *counters) (*hub, error) {
 		parties:  make(map[string]*party),
 		channels: make(map[string]*channel),
 		stats:    stats,
+	}
+	if cfg.cluster != nil {
+		cl, err := newClusterState(cfg.cluster, cfg.tickRate, cfg.matchmaker)
+		if err != nil {
+			return nil, err
+		}
+		h.cl = cl
+		h.nextPlayer = cl.firstID()
+		h.nextRoom = cl.firstID()
+		h.nextTicket = uint64(cl.id) << ticketBits
 	}
 	if cfg.matchmaker != nil {
 		mm, err := match.New(*cfg.matchmaker)
@@ -160,7 +181,7 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 	h.stats.messagesIn.Add(1)
 	h.stats.bytesIn.Add(uint64(len(body) + codec.FrameHeaderSize))
 	p.bytesIn += uint64(len(body) + codec.FrameHeaderSize)
-	if !p.limits.admit(h.now, len(body)+codec.FrameHeaderSize) {
+	if !p.limits.admit(h.now, len(body)+codec.FrameHeaderSize, codec.PeekType(body) == codec.TPeerPacket) {
 		h.rateLimited(p, codec.PeekRID(body), "message")
 		return
 	}
@@ -183,19 +204,9 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 	case codec.TCreateRoom:
 		h.createRoom(p, m)
 	case codec.TJoinRoom:
-		r := h.rooms[m.RoomID]
-		if r == nil || !r.public {
-			h.replyError(p, m.RID, codec.CodeRoomNotFound, "no public room with that id")
-			return
-		}
-		h.join(p, r, m.RID)
+		h.joinRoom(p, m)
 	case codec.TJoinCode:
-		r := h.codes[normalizeCode(m.Code)]
-		if r == nil {
-			h.replyError(p, m.RID, codec.CodeRoomNotFound, "no room with that code")
-			return
-		}
-		h.join(p, r, m.RID)
+		h.joinCode(p, m)
 	case codec.TListRooms:
 		h.listRooms(p, m)
 	case codec.TJoinOrCreate:
@@ -244,6 +255,10 @@ func (h *hub) handle(p *player, body []byte, arrived time.Time) {
 		p.out = codec.AppendPong(p.out, m.ClientTime, h.nowMs, h.tick, max(hold, 0))
 	case codec.TBye:
 		h.closePlayer(p, codec.CodeClientClosed, "client said bye")
+	case codec.TPeerPacket:
+		h.peerPacket(p, m)
+	case codec.TJoinSeat:
+		h.joinSeat(p, m)
 	case codec.TQueueJoin:
 		h.queueJoin(p, m)
 	case codec.TQueueLeave:
@@ -317,9 +332,9 @@ func (h *hub) hello(p *player, m *codec.ClientMsg) {
 // a refused hello, or a message before hello closes it (PROTOCOL.md 4,
 // "Refusals").
 func (h *hub) refuse(p *player, err error) {
-	var fe *codec.FieldError
+	fe, isField := err.(*codec.FieldError) // DecodeClient returns it unwrapped
 	switch {
-	case !errors.As(err, &fe):
+	case !isField:
 		h.closePlayer(p, codec.ErrorCode(err), err.Error())
 	case !p.helloed && fe.Type != codec.THello:
 		h.closePlayer(p, codec.CodeNotReady, "the first message must be hello")

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/relay/link"
 )
 
@@ -15,6 +16,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	h.begin(n, now)
 	s.runOps()
 	h.checkDrain()
+	h.clusterTick()
 	start := time.Now()
 	period := time.Second / time.Duration(h.cfg.tickRate)
 
@@ -32,7 +34,7 @@ func (s *Server) onTick(n uint64, now time.Time) {
 	}
 	defer func() { s.lastWork = time.Since(start) }()
 
-	maxSessions := orInt(s.MaxSessions, 10000)
+	maxSessions := dflt.Or(s.MaxSessions, 10000)
 	for _, l := range newcomers {
 		p := h.connect(l, l.Remote(), l.Transport())
 		s.live = append(s.live, l)

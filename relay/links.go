@@ -97,6 +97,7 @@ func (h *hub) closePlayer(p *player, code codec.Code, reason string) {
 	h.leaveMeetingPlace(p)
 	h.forgetToken(p)
 	p.events, p.nEvents, p.chat, p.nChat = p.events[:0], 0, p.chat[:0], 0
+	p.packets, p.nPackets, p.unrel = p.packets[:0], 0, p.unrel[:0]
 	if p.link != nil {
 		h.detach(p, code, reason)
 	} else {

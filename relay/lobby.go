@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/cluster"
 	"github.com/tickrelay/tickrelay/relay/webhook"
 )
 
@@ -30,33 +31,49 @@ func newCode(taken func(string) bool) string {
 	}
 }
 
-func (h *hub) roomCodeTaken(c string) bool { return h.codes[c] != nil }
+// roomCodeTaken reports whether a room of this node, or of another node of
+// the cluster, has code c.
+func (h *hub) roomCodeTaken(c string) bool {
+	if h.codes[c] != nil {
+		return true
+	}
+	if h.cl != nil {
+		_, taken := h.cl.node.RoomByCode(c)
+		return taken
+	}
+	return false
+}
 
 // newRoom creates a room with p's requested settings, or replies an error
 // and returns nil.
-func (h *hub) newRoom(p *player, rid uint32, mode []byte, maxPlayers int, public bool, props []codec.Prop) *room {
+func (h *hub) newRoom(p *player, rid uint32, mode string, maxPlayers int, public bool, props []codec.Prop) *room {
+	r, code, msg := h.makeRoom(mode, maxPlayers, public, props)
+	if r == nil {
+		h.replyError(p, rid, code, msg)
+	}
+	return r
+}
+
+// makeRoom creates a room, or says why not.
+func (h *hub) makeRoom(mode string, maxPlayers int, public bool, props []codec.Prop) (*room, codec.Code, string) {
 	if h.draining {
-		h.replyError(p, rid, codec.CodeServerClosing, "the server is draining for maintenance: no new rooms")
-		return nil
+		return nil, codec.CodeServerClosing, "the server is draining for maintenance: no new rooms"
 	}
 	if len(h.rooms) >= h.cfg.maxRooms {
-		h.replyError(p, rid, codec.CodeLimit, "the server has its maximum number of rooms")
-		return nil
+		return nil, codec.CodeLimit, "the server has its maximum number of rooms"
 	}
 	if maxPlayers == 0 {
 		maxPlayers = h.cfg.maxPlayersPerRoom
 	}
 	if maxPlayers > h.cfg.maxPlayersPerRoom {
-		h.replyError(p, rid, codec.CodeBadRequest, "max_players is over the server's limit")
-		return nil
+		return nil, codec.CodeBadRequest, "max_players is over the server's limit"
 	}
-	r := &room{mode: string(mode), maxPlayers: maxPlayers, public: public, created: h.now}
+	r := &room{mode: mode, maxPlayers: maxPlayers, public: public, created: h.now}
 	if err := r.props.merge(props, h.cfg.limits.PropKeys); err != nil {
-		h.replyError(p, rid, codec.CodeLimit, err.Error())
-		return nil
+		return nil, codec.CodeLimit, err.Error()
 	}
 	h.addRoom(r)
-	return r
+	return r, 0, ""
 }
 
 // addRoom gives r its id and code and makes it known.
@@ -73,30 +90,46 @@ func (h *hub) addRoom(r *room) {
 	h.notify(webhook.RoomCreated, r.id, webhook.RoomEvent{Room: r.id, Code: r.code, Mode: r.mode, MaxPlayers: r.maxPlayers})
 }
 
-func (h *hub) createRoom(p *player, m *codec.ClientMsg) {
-	if p.allowedRoom != "" {
-		h.replyError(p, m.RID, codec.CodeForbidden, "the auth token allows one room only")
-		return
-	}
-	if p.room != nil {
-		h.replyError(p, m.RID, codec.CodeAlreadyInRoom, "leave the current room first")
-		return
-	}
-	if p.ticket != 0 {
-		h.replyError(p, m.RID, codec.CodeQueued, "leave the matchmaker's queue first")
-		return
-	}
-	if r := h.newRoom(p, m.RID, m.Mode, m.MaxPlayers, m.Public, m.Props); r != nil {
-		h.join(p, r, m.RID)
-	}
-}
-
-func (h *hub) join(p *player, r *room, rid uint32) {
+// canEnterRoom reports whether p may join or create a room now, else
+// replies why not.
+func (h *hub) canEnterRoom(p *player, rid uint32) bool {
 	switch {
 	case p.room != nil:
 		h.replyError(p, rid, codec.CodeAlreadyInRoom, "leave the current room first")
 	case p.ticket != 0:
 		h.replyError(p, rid, codec.CodeQueued, "leave the matchmaker's queue first")
+	case p.seating:
+		h.replyError(p, rid, codec.CodeBadRequest, "a room request is waiting for another node's answer")
+	default:
+		return true
+	}
+	return false
+}
+
+// createRoom makes p's room here, or, in a cluster, on the least loaded
+// node (then p is redirected there).
+func (h *hub) createRoom(p *player, m *codec.ClientMsg) {
+	if p.allowedRoom != "" {
+		h.replyError(p, m.RID, codec.CodeForbidden, "the auth token allows one room only")
+		return
+	}
+	if !h.canEnterRoom(p, m.RID) {
+		return
+	}
+	if node := h.placeRoom(); node != 0 {
+		h.createElsewhere(p, m.RID, node, specOf(m, m.Public))
+		return
+	}
+	if r := h.newRoom(p, m.RID, string(m.Mode), m.MaxPlayers, m.Public, m.Props); r != nil {
+		h.join(p, r, m.RID)
+	}
+}
+
+func (h *hub) join(p *player, r *room, rid uint32) {
+	if !h.canEnterRoom(p, rid) {
+		return
+	}
+	switch {
 	case !roomAllowed(p.allowedRoom, r):
 		h.replyError(p, rid, codec.CodeForbidden, "the auth token does not allow this room")
 	case r.locked:
@@ -111,6 +144,37 @@ func (h *hub) join(p *player, r *room, rid uint32) {
 	}
 }
 
+// joinRoom joins a public room by id: here, or on another node.
+func (h *hub) joinRoom(p *player, m *codec.ClientMsg) {
+	if r := h.rooms[m.RoomID]; r != nil && r.public {
+		h.join(p, r, m.RID)
+		return
+	}
+	if h.cl.remote(m.RoomID) {
+		if r, ok := h.cl.node.RoomByID(m.RoomID); ok && r.Public {
+			h.joinElsewhere(p, m.RID, r)
+			return
+		}
+	}
+	h.replyError(p, m.RID, codec.CodeRoomNotFound, "no public room with that id")
+}
+
+// joinCode joins a room by its code: here, or on another node.
+func (h *hub) joinCode(p *player, m *codec.ClientMsg) {
+	code := normalizeCode(m.Code)
+	if r := h.codes[code]; r != nil {
+		h.join(p, r, m.RID)
+		return
+	}
+	if h.cl != nil {
+		if r, ok := h.cl.node.RoomByCode(code); ok {
+			h.joinElsewhere(p, m.RID, r)
+			return
+		}
+	}
+	h.replyError(p, m.RID, codec.CodeRoomNotFound, "no room with that code")
+}
+
 // matchable reports whether quick match may put a player into r.
 func matchable(r *room, mode []byte, props []codec.Prop) bool {
 	return r.public && !r.locked && !r.full() && len(r.members) > 0 &&
@@ -118,18 +182,14 @@ func matchable(r *room, mode []byte, props []codec.Prop) bool {
 }
 
 // joinOrCreate is the simplest quick match: the fullest open public room of
-// the mode whose properties match, else a new public room with them.
+// the mode whose properties match (here, else on another node), else a new
+// public room with them.
 func (h *hub) joinOrCreate(p *player, m *codec.ClientMsg) {
 	if p.allowedRoom != "" {
 		h.replyError(p, m.RID, codec.CodeForbidden, "the auth token allows one room only")
 		return
 	}
-	if p.room != nil {
-		h.replyError(p, m.RID, codec.CodeAlreadyInRoom, "leave the current room first")
-		return
-	}
-	if p.ticket != 0 {
-		h.replyError(p, m.RID, codec.CodeQueued, "leave the matchmaker's queue first")
+	if !h.canEnterRoom(p, m.RID) {
 		return
 	}
 	var best *room
@@ -138,12 +198,25 @@ func (h *hub) joinOrCreate(p *player, m *codec.ClientMsg) {
 			best = r
 		}
 	}
-	if best == nil {
-		if best = h.newRoom(p, m.RID, m.Mode, m.MaxPlayers, true, m.Props); best == nil {
+	if best != nil {
+		h.join(p, best, m.RID)
+		return
+	}
+	if h.cl != nil {
+		// Another node's room, else a new room where it belongs; either
+		// way a refusal makes the room here.
+		if r, ok := h.remoteMatch(m.Mode, m.Props); ok {
+			h.requestSeat(p, m.RID, r.Node, cluster.SeatRequest{Room: r.ID}, specOf(m, true))
+			return
+		}
+		if node := h.placeRoom(); node != 0 {
+			h.createElsewhere(p, m.RID, node, specOf(m, true))
 			return
 		}
 	}
-	h.join(p, best, m.RID)
+	if best = h.newRoom(p, m.RID, string(m.Mode), m.MaxPlayers, true, m.Props); best != nil {
+		h.join(p, best, m.RID)
+	}
 }
 
 func (h *hub) listRooms(p *player, m *codec.ClientMsg) {
@@ -161,7 +234,11 @@ func (h *hub) listRooms(p *player, m *codec.ClientMsg) {
 			n++
 		}
 	}
-	b, start := codec.AppendRoomListHeader(p.out, m.RID, n)
+	var remote []cluster.Room
+	if h.cl != nil && n < limit {
+		remote = h.remoteListed(m.Mode, m.Props, limit-n)
+	}
+	b, start := codec.AppendRoomListHeader(p.out, m.RID, n+len(remote))
 	for _, r := range h.roomOrder {
 		if n == 0 {
 			break
@@ -170,6 +247,10 @@ func (h *hub) listRooms(p *player, m *codec.ClientMsg) {
 			b = codec.AppendRoomListEntry(b, r.id, r.mode, len(r.members), r.maxPlayers, r.locked, r.props.bytes())
 			n--
 		}
+	}
+	for _, r := range remote {
+		h.scratch = appendPropMap(h.scratch[:0], r.Props)
+		b = codec.AppendRoomListEntry(b, r.ID, r.Mode, r.Players, r.MaxPlayers, r.Locked, h.scratch)
 	}
 	codec.EndFrame(b, start)
 	p.out = b
@@ -291,6 +372,10 @@ func (h *hub) chat(p *player, m *codec.ClientMsg) {
 		}
 		return
 	}
+	if h.cl.remote(m.To) {
+		h.dmElsewhere(p, m.To, m.Text)
+		return
+	}
 	q := h.players[m.To]
 	if q == nil || !q.helloed || q.closing {
 		h.replyError(p, 0, codec.CodePlayerNotFound, "no such player")
@@ -305,9 +390,7 @@ func (h *hub) chat(p *player, m *codec.ClientMsg) {
 // dropRoom forgets r (its members are gone); the caller takes it out of
 // roomOrder.
 func (h *hub) dropRoom(r *room, why string) {
-	if r.backfill {
-		h.mm.CancelBackfill(uint64(r.id))
-	}
+	h.cancelBackfill(r)
 	delete(h.rooms, r.id)
 	delete(h.codes, r.code)
 	h.stats.rooms.Add(-1)
@@ -319,7 +402,7 @@ func (h *hub) dropRoom(r *room, why string) {
 func (h *hub) reapRooms() {
 	kept := h.roomOrder[:0]
 	for _, r := range h.roomOrder {
-		if len(r.members) == 0 && !r.emptySince.IsZero() && h.now.Sub(r.emptySince) >= h.cfg.emptyRoomGrace {
+		if len(r.members) == 0 && len(r.holds) == 0 && !r.emptySince.IsZero() && h.now.Sub(r.emptySince) >= h.cfg.emptyRoomGrace {
 			h.dropRoom(r, "empty")
 			continue
 		}

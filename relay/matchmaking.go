@@ -19,6 +19,7 @@ type ticketInfo struct {
 	mode     string
 	skill    float64
 	enqueued time.Time
+	ticket   match.Ticket // as queued: a cluster's nodes send it again to a new leader
 }
 
 // MatchFormed is the data of a match.formed webhook event.
@@ -80,7 +81,11 @@ func (h *hub) queueJoin(p *player, m *codec.ClientMsg) {
 	}
 	h.nextTicket++
 	t.ID = h.nextTicket
-	if err := h.mm.Add(t); err != nil {
+	add := h.mm.Add
+	if h.cl != nil {
+		add = h.clusterQueue
+	}
+	if err := add(t); err != nil {
 		code := codec.CodeBadRequest
 		switch {
 		case errors.Is(err, match.ErrPartyTooLarge), errors.Is(err, match.ErrFull):
@@ -91,7 +96,8 @@ func (h *hub) queueJoin(p *player, m *codec.ClientMsg) {
 		h.replyError(p, m.RID, code, err.Error())
 		return
 	}
-	h.tickets[t.ID] = &ticketInfo{players: append([]*player(nil), players...), party: p.party, mode: t.Mode, skill: m.Skill, enqueued: h.now}
+	h.tickets[t.ID] = &ticketInfo{players: append([]*player(nil), players...), party: p.party, mode: t.Mode, skill: m.Skill,
+		enqueued: h.now, ticket: t}
 	for _, q := range players {
 		q.ticket = t.ID
 	}
@@ -122,7 +128,11 @@ func (h *hub) cancelTicket(id uint64, why string) {
 	if t == nil {
 		return
 	}
-	h.mm.Cancel(id)
+	if h.cl != nil {
+		_ = h.cl.node.CancelTicket(id) // not sent: the leader that has it is gone
+	} else {
+		h.mm.Cancel(id)
+	}
 	h.endTicket(id, t, codec.MatchCancelled, why)
 }
 
@@ -157,8 +167,7 @@ func (h *hub) backfill(p *player, m *codec.ClientMsg) {
 		h.replyError(p, m.RID, codec.CodeBadRequest, "this server has no matchmaker")
 		return
 	}
-	h.mm.CancelBackfill(uint64(r.id))
-	r.backfill = false
+	h.cancelBackfill(r)
 	if len(m.Seats) == 0 {
 		p.out = codec.AppendOK(p.out, m.RID)
 		return
@@ -176,7 +185,11 @@ func (h *hub) backfill(p *player, m *codec.ClientMsg) {
 	for _, s := range m.Seats {
 		req.Seats = append(req.Seats, int(s))
 	}
-	if err := h.mm.RequestBackfill(req); err != nil {
+	request := h.mm.RequestBackfill
+	if h.cl != nil {
+		request = func(req match.Backfill) error { return h.clusterBackfill(r, req) }
+	}
+	if err := request(req); err != nil {
 		h.replyError(p, m.RID, codec.CodeBadRequest, err.Error())
 		return
 	}
@@ -184,22 +197,50 @@ func (h *hub) backfill(p *player, m *codec.ClientMsg) {
 	p.out = codec.AppendOK(p.out, m.RID)
 }
 
-// stepMatchmaker runs the matchmaker and applies what it decided.
+// cancelBackfill withdraws r's backfill request, if it has one.
+func (h *hub) cancelBackfill(r *room) {
+	if !r.backfill {
+		return
+	}
+	r.backfill = false
+	if h.cl != nil {
+		_ = h.cl.node.CancelBackfill(uint64(r.id))
+		return
+	}
+	h.mm.CancelBackfill(uint64(r.id))
+}
+
+// stepMatchmaker runs the matchmaker and applies what it decided. In a
+// cluster only the leader runs it, for every node.
 func (h *hub) stepMatchmaker() {
-	if h.mm == nil {
+	if h.mm == nil || (h.cl != nil && !h.cl.leading) {
+		h.countMeetingPlace()
 		return
 	}
 	res := &h.mmResults
 	res.Reset()
 	h.mm.Step(h.now, res)
+	h.stats.matchesFormed.Add(uint64(len(res.Matches)))
+	h.stats.ticketsTimeout.Add(uint64(len(res.TimedOut)))
+	defer h.countMeetingPlace()
 	for i := range res.Matches {
-		h.startMatch(&res.Matches[i])
+		if h.cl != nil {
+			h.routeMatch(&res.Matches[i])
+		} else {
+			h.startMatch(&res.Matches[i])
+		}
 	}
 	for i := range res.Fills {
-		h.fillSeats(&res.Fills[i])
+		if h.cl != nil {
+			h.routeFill(&res.Fills[i])
+		} else {
+			h.fillSeats(&res.Fills[i])
+		}
 	}
 	for _, id := range res.TimedOut {
-		if t := h.tickets[id]; t != nil {
+		if h.cl != nil {
+			h.sendOutcome(id, codec.MatchTimedOut)
+		} else if t := h.tickets[id]; t != nil {
 			h.endTicket(id, t, codec.MatchTimedOut, "no match within the queue's maximum wait")
 		}
 	}
@@ -208,6 +249,13 @@ func (h *hub) stepMatchmaker() {
 			r.backfill = false
 		}
 	}
+}
+
+// countMeetingPlace updates the meeting place's gauges.
+func (h *hub) countMeetingPlace() {
+	h.stats.tickets.Store(int64(len(h.tickets)))
+	h.stats.parties.Store(int64(len(h.parties)))
+	h.stats.channels.Store(int64(len(h.channels)))
 }
 
 // startMatch makes the match's room and seats its players on their teams.
@@ -229,9 +277,14 @@ func (h *hub) startMatch(mt *match.Match) {
 	h.addRoom(r)
 	ev := MatchFormed{Room: r.id, Code: r.code, Mode: r.mode, Region: mt.Region}
 	h.seat(r, mt.Players, codec.MatchFound, mt.Teams > 0, mt.Region)
+	if h.cl != nil {
+		h.seatRemote(r, mt.Players, mt.Tickets, codec.MatchFound, mt.Region)
+	}
 	for _, mp := range mt.Players {
 		if p := h.players[mp.ID]; p != nil {
 			ev.Players = append(ev.Players, MatchPlayer{Player: p.id, UserID: p.userID, Team: mp.Team})
+		} else if h.cl.remote(mp.ID) {
+			ev.Players = append(ev.Players, MatchPlayer{Player: mp.ID, Team: mp.Team}) // seated on arrival
 		}
 	}
 	for _, id := range mt.Tickets {
@@ -247,7 +300,9 @@ func (h *hub) fillSeats(f *match.Fill) {
 	r := h.rooms[uint32(f.Backfill)]
 	if r == nil {
 		for _, id := range f.Tickets {
-			if t := h.tickets[id]; t != nil {
+			if h.cl != nil {
+				h.sendOutcome(id, codec.MatchCancelled)
+			} else if t := h.tickets[id]; t != nil {
 				h.endTicket(id, t, codec.MatchCancelled, "the room closed")
 			}
 		}
@@ -258,6 +313,9 @@ func (h *hub) fillSeats(f *match.Fill) {
 	}
 	q, _ := h.mm.Queue(r.mode)
 	h.seat(r, f.Players, codec.MatchBackfill, q.Teams > 0, r.region)
+	if h.cl != nil {
+		h.seatRemote(r, f.Players, f.Tickets, codec.MatchBackfill, r.region)
+	}
 	for _, id := range f.Tickets {
 		if t := h.tickets[id]; t != nil {
 			h.endTicket(id, t, codec.MatchFound, "")

@@ -277,3 +277,12 @@ func TestBackfillFillsASeat(t *testing.T) {
 		t.Fatalf("backfill %+v, in room %v", m, c.p.room != nil)
 	}
 }
+
+// join_seat needs a cluster: a lone relay refuses it with an error.
+func TestJoinSeatWithoutACluster(t *testing.T) {
+	x := newHarness(t)
+	a := x.player("a")
+	a.send(codec.ClientMsg{Type: codec.TJoinSeat, RID: 3, Code: []byte("token")})
+	x.tick()
+	wantError(t, a.recv(), 3, codec.CodeForbidden)
+}

@@ -154,14 +154,29 @@ func (s *Server) CloseRoom(ctx context.Context, room uint32, reason string) erro
 	return rerr
 }
 
-// Ban implements admin.Relay.
+// Ban implements admin.Relay. In a cluster the ban goes to every node;
+// each one, this one included, applies it when the cluster reports it.
 func (s *Server) Ban(ctx context.Context, b admin.Ban) (admin.Ban, error) {
 	var out admin.Ban
 	var rerr error
-	if err := s.do(ctx, func(h *hub) { out, rerr = h.ban(b) }); err != nil {
-		return out, err
+	op := func(h *hub) { out, rerr = h.ban(b) }
+	if s.Cluster != nil {
+		op = func(h *hub) { out, rerr = h.resolveBan(b) }
 	}
-	return out, rerr
+	if err := s.do(ctx, op); err != nil || rerr != nil || s.Cluster == nil {
+		if err != nil {
+			return out, err
+		}
+		return out, rerr
+	}
+	if _, err := checkBan(out); err != nil {
+		return admin.Ban{}, err
+	}
+	stored, err := s.Cluster.PutBan(ctx, clusterBan(out))
+	if err != nil {
+		return admin.Ban{}, err
+	}
+	return adminBan(stored), nil
 }
 
 // Unban implements admin.Relay.
@@ -169,10 +184,15 @@ func (s *Server) Unban(ctx context.Context, id string) error {
 	s.mu.Lock()
 	bans := s.bans
 	s.mu.Unlock()
-	if bans == nil {
+	switch {
+	case bans == nil:
 		return errNotServing
+	case s.Cluster == nil:
+		return bans.remove(id)
+	case !bans.has(id):
+		return admin.ErrNotFound
 	}
-	return bans.remove(id)
+	return s.Cluster.DeleteBan(ctx, id) // every node removes it when the cluster reports it
 }
 
 // Bans implements admin.Relay.

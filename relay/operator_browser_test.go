@@ -50,7 +50,7 @@ func TestDashboardOnALiveRelay(t *testing.T) {
 	b.Wait("the chart has samples", `samples.length >= 2`)
 	b.Screenshot(t, "live-dashboard.png")
 
-	b.Run("close the room", chromedp.Click(chromedp.CSS(row+" button.close")))
+	b.Click(row + " button.close")
 	b.Wait("confirm dialog open", `document.getElementById("confirm-dialog").open`)
 	b.Clear("#confirm-reason")
 	b.Run("confirm", chromedp.SendKeys(chromedp.CSS("#confirm-reason"), "end of round"),

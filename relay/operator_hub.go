@@ -111,31 +111,47 @@ func (h *hub) announce(text string) {
 // ban stores b (a player id resolved to its user id, or else its address)
 // and closes every player it matches.
 func (h *hub) ban(b admin.Ban) (admin.Ban, error) {
-	if b.PlayerID != 0 {
-		p := h.players[b.PlayerID]
-		if p == nil || !p.helloed {
-			return admin.Ban{}, admin.ErrNotFound
-		}
-		if p.userID != "" {
-			b.UserID = p.userID
-		} else {
-			a := p.addr.Addr().Unmap()
-			b.Address = a.String()
-		}
+	b, err := h.resolveBan(b)
+	if err != nil {
+		return admin.Ban{}, err
 	}
 	stored, err := h.cfg.bans.add(b, h.now)
 	if err != nil {
 		return admin.Ban{}, err
 	}
+	h.closeBanned(stored)
+	return stored, nil
+}
+
+// resolveBan turns a ban of a player of this node into a ban of its user
+// id, or else of its address.
+func (h *hub) resolveBan(b admin.Ban) (admin.Ban, error) {
+	if b.PlayerID == 0 || h.cl.remote(b.PlayerID) {
+		return b, nil // another node's player: its node closes it
+	}
+	p := h.players[b.PlayerID]
+	if p == nil || !p.helloed {
+		return admin.Ban{}, admin.ErrNotFound
+	}
+	if p.userID != "" {
+		b.UserID = p.userID
+	} else {
+		b.Address = p.addr.Addr().Unmap().String()
+	}
+	return b, nil
+}
+
+// closeBanned closes every player the ban list refuses now; b is the new
+// ban, for the reason.
+func (h *hub) closeBanned(b admin.Ban) {
 	for _, p := range h.order {
 		if p.closing || !p.helloed {
 			continue
 		}
 		if _, ok := h.cfg.bans.match(p.userID, p.addr.Addr(), h.now); ok {
-			h.closePlayer(p, codec.CodeBanned, banReason(stored))
+			h.closePlayer(p, codec.CodeBanned, banReason(b))
 		}
 	}
-	return stored, nil
 }
 
 // roomSummary describes r for the operator.
@@ -148,7 +164,7 @@ func roomSummary(r *room) admin.RoomSummary {
 func (h *hub) roomsFor(q admin.RoomQuery) []admin.RoomSummary {
 	text := strings.ToLower(q.Text)
 	var out []admin.RoomSummary
-	skip := q.Offset
+	pg := newPage(q.Offset, q.Limit)
 	for _, r := range h.roomOrder { // creation order is id order
 		if q.Mode != "" && r.mode != q.Mode {
 			continue
@@ -157,23 +173,39 @@ func (h *hub) roomsFor(q admin.RoomQuery) []admin.RoomSummary {
 			!strings.Contains(strconv.FormatUint(uint64(r.id), 10), text) && !strings.Contains(strings.ToLower(r.mode), text) {
 			continue
 		}
-		if skip > 0 {
-			skip--
-			continue
-		}
-		if len(out) == limitOr(q.Limit) {
+		take, full := pg.next()
+		if full {
 			break
 		}
-		out = append(out, roomSummary(r))
+		if take {
+			out = append(out, roomSummary(r))
+		}
 	}
 	return out
 }
 
-func limitOr(n int) int {
-	if n <= 0 {
-		return admin.DefaultLimit
+// page selects a query's offset and limit from the items that match it,
+// in order.
+type page struct{ skip, left int }
+
+func newPage(offset, limit int) page {
+	if limit <= 0 {
+		limit = admin.DefaultLimit
 	}
-	return n
+	return page{skip: offset, left: limit}
+}
+
+// next is called for each matching item: take it, or (full) stop.
+func (p *page) next() (take, full bool) {
+	switch {
+	case p.skip > 0:
+		p.skip--
+		return false, false
+	case p.left == 0:
+		return false, true
+	}
+	p.left--
+	return true, false
 }
 
 // playerSummary describes p for the operator.
@@ -194,7 +226,7 @@ func playerSummary(p *player) admin.PlayerSummary {
 func (h *hub) playersFor(q admin.PlayerQuery) []admin.PlayerSummary {
 	text := strings.ToLower(q.Text)
 	var out []admin.PlayerSummary
-	skip := q.Offset
+	pg := newPage(q.Offset, q.Limit)
 	for _, p := range h.order { // connection order is id order
 		if !p.helloed || p.closing {
 			continue
@@ -209,14 +241,13 @@ func (h *hub) playersFor(q admin.PlayerQuery) []admin.PlayerSummary {
 			!strings.Contains(strings.ToLower(p.userID), text) && !strings.Contains(p.addr.String(), text) {
 			continue
 		}
-		if skip > 0 {
-			skip--
-			continue
-		}
-		if len(out) == limitOr(q.Limit) {
+		take, full := pg.next()
+		if full {
 			break
 		}
-		out = append(out, playerSummary(p))
+		if take {
+			out = append(out, playerSummary(p))
+		}
 	}
 	return out
 }

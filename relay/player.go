@@ -60,8 +60,11 @@ type player struct {
 	nEvents  int
 	chat     []byte // encoded chat entries not yet sent
 	nChat    int
-	out      []byte // bytes to hand to the link
-	inflight []byte // handed to the link, not yet released
+	packets  []byte // encoded reliable peer packets not yet sent
+	nPackets int
+	unrel    []unrelPacket // the latest unreliable peer packet per sender and channel
+	out      []byte        // bytes to hand to the link
+	inflight []byte        // handed to the link, not yet released
 	spare    []byte
 	behind   int // consecutive ticks with output held back by a busy link
 	// behindSince is when the current run of held-back ticks began.
@@ -72,6 +75,7 @@ type player struct {
 	// The meeting place: a ticket in the matchmaker's queue (0: none), a
 	// party, lobby chat channels, and the skill of its last ticket.
 	ticket   uint64
+	seating  bool // a room request waits for another node of the cluster
 	party    *party
 	channels []*channel
 	skill    float64
@@ -80,7 +84,7 @@ type player struct {
 	away         bool
 	awayUntil    time.Time
 	presenceTick uint64      // tick of the last away/back change
-	hist         []histEntry // events and chat sent but not yet acknowledged
+	hist         []histEntry // events, chat and reliable packets sent but not yet acknowledged
 	histBytes    int
 	histFloor    uint64 // the newest frame whose events and chat were dropped from hist (acknowledged, or over a bound): a resume from before it fails
 }
@@ -89,12 +93,22 @@ type player struct {
 // the client acknowledges the frame, so that a resumed session receives
 // exactly what the lost one did not.
 type histEntry struct {
-	tick    uint64
-	events  []byte
-	nEvents int
-	chat    []byte
-	nChat   int
+	tick     uint64
+	events   []byte
+	nEvents  int
+	chat     []byte
+	nChat    int
+	packets  []byte
+	nPackets int
 }
 
+func (e *histEntry) size() int { return len(e.events) + len(e.chat) + len(e.packets) }
+
 // pending is how many bytes wait for a busy link.
-func (p *player) pending() int { return len(p.out) + len(p.events) + len(p.chat) }
+func (p *player) pending() int {
+	n := len(p.out) + len(p.events) + len(p.chat) + len(p.packets)
+	for i := range p.unrel {
+		n += len(p.unrel[i].data)
+	}
+	return n
+}

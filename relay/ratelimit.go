@@ -14,6 +14,10 @@ type RateLimits struct {
 	Messages float64 // messages per second; default 120 (a 60 fps client sends ~60 states)
 	Bytes    float64 // bytes per second; default 64 KiB
 	Chat     float64 // chat lines per second; default 4
+	// Packets bounds peer packets (Godot's multiplayer API) per second,
+	// counted instead of Messages: a scene synchronizes several nodes at
+	// its tick rate. Default 600.
+	Packets float64
 	// Violations is how many dropped messages a session may cause in a
 	// burst (refilling at one per second) before it is disconnected.
 	// Default 50.
@@ -34,6 +38,7 @@ func (l RateLimits) withDefaults() RateLimits {
 		Messages:   def(l.Messages, 120),
 		Bytes:      def(l.Bytes, 64<<10),
 		Chat:       def(l.Chat, 4),
+		Packets:    def(l.Packets, 600),
 		Violations: def(l.Violations, 50),
 	}
 }
@@ -42,7 +47,7 @@ func (l RateLimits) withDefaults() RateLimits {
 // takes the time as an argument, so the tick's clock drives it and tests
 // stay deterministic.
 type limiter struct {
-	messages, bytes, chat, violations *rate.Limiter
+	messages, bytes, chat, packets, violations *rate.Limiter
 }
 
 func newLimiter(l RateLimits) *limiter {
@@ -54,13 +59,19 @@ func newLimiter(l RateLimits) *limiter {
 		messages:   mk(l.Messages),
 		bytes:      rate.NewLimiter(rate.Limit(l.Bytes), int(min(max(2*l.Bytes, 64<<10), 1<<30))),
 		chat:       mk(l.Chat),
+		packets:    mk(l.Packets),
 		violations: rate.NewLimiter(1, int(min(max(l.Violations, 1), 1<<30))),
 	}
 }
 
-// admit reports whether a message of n bytes may be handled now.
-func (l *limiter) admit(now time.Time, n int) bool {
-	return l.messages.AllowN(now, 1) && l.bytes.AllowN(now, n)
+// admit reports whether a message of n bytes may be handled now; peer
+// packets count against their own rate.
+func (l *limiter) admit(now time.Time, n int, packet bool) bool {
+	count := l.messages
+	if packet {
+		count = l.packets
+	}
+	return count.AllowN(now, 1) && l.bytes.AllowN(now, n)
 }
 
 // violate records a dropped message and reports whether the session has

@@ -46,16 +46,18 @@ func (h *hub) resume(p *player, m *codec.ClientMsg) {
 
 	// Replay what was sent after the last frame the client saw, then what
 	// is pending: in the order it was first queued.
-	var events, chat []byte
-	var nEvents, nChat int
+	var events, chat, packets []byte
+	var nEvents, nChat, nPackets int
 	for _, e := range q.hist {
 		if e.tick > m.LastTick {
 			events, nEvents = append(events, e.events...), nEvents+e.nEvents
 			chat, nChat = append(chat, e.chat...), nChat+e.nChat
+			packets, nPackets = append(packets, e.packets...), nPackets+e.nPackets
 		}
 	}
 	q.events, q.nEvents = append(events, q.events...), nEvents+q.nEvents
 	q.chat, q.nChat = append(chat, q.chat...), nChat+q.nChat
+	q.packets, q.nPackets = append(packets, q.packets...), nPackets+q.nPackets
 	q.hist, q.histBytes = nil, 0
 	q.needFull = true
 
@@ -70,14 +72,15 @@ func (h *hub) resume(p *player, m *codec.ClientMsg) {
 // recordHistory keeps what p's frame for this tick carries of events and
 // chat, while resume is enabled.
 func (h *hub) recordHistory(p *player) {
-	if h.cfg.resumeGrace <= 0 || (p.nEvents == 0 && p.nChat == 0) {
+	if h.cfg.resumeGrace <= 0 || (p.nEvents == 0 && p.nChat == 0 && p.nPackets == 0) {
 		return
 	}
-	e := histEntry{tick: h.tick, nEvents: p.nEvents, nChat: p.nChat}
+	e := histEntry{tick: h.tick, nEvents: p.nEvents, nChat: p.nChat, nPackets: p.nPackets}
 	e.events = append(e.events, p.events...)
 	e.chat = append(e.chat, p.chat...)
+	e.packets = append(e.packets, p.packets...)
 	p.hist = append(p.hist, e)
-	p.histBytes += len(e.events) + len(e.chat)
+	p.histBytes += e.size()
 	// Bounded in bytes and in age: a client that never acknowledges
 	// frames (acked_tick is optional) would otherwise keep the most. A
 	// frame older than the idle timeout plus the grace cannot be needed by
@@ -89,7 +92,7 @@ func (h *hub) recordHistory(p *player) {
 	}
 	for len(p.hist) > 0 && (p.histBytes > h.cfg.maxPending || p.hist[0].tick < oldest) {
 		p.histFloor = p.hist[0].tick
-		p.histBytes -= len(p.hist[0].events) + len(p.hist[0].chat)
+		p.histBytes -= p.hist[0].size()
 		p.hist[0] = histEntry{}
 		p.hist = p.hist[1:]
 	}
@@ -101,7 +104,7 @@ func (p *player) pruneHistory(acked uint64) {
 	i := 0
 	for i < len(p.hist) && p.hist[i].tick <= acked {
 		p.histFloor = max(p.histFloor, p.hist[i].tick)
-		p.histBytes -= len(p.hist[i].events) + len(p.hist[i].chat)
+		p.histBytes -= p.hist[i].size()
 		p.hist[i] = histEntry{}
 		i++
 	}

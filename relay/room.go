@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/relay/match"
 )
 
 // leaveLogSize bounds how many past leaves a room remembers for members
@@ -36,6 +37,15 @@ type room struct {
 	region     string
 	matchProps map[string]string
 	backfill   bool
+	// holds are the expiries of seats granted to players of other nodes
+	// of a cluster (cluster_seats.go): they count as members until used.
+	holds []time.Time
+	// seatTeams are the teams of matched players of other nodes, by their
+	// id there, set when they take their seats.
+	seatTeams map[uint32]int
+	// backfillReq is the open backfill request, for a cluster's nodes to
+	// send again to a new matchmaker leader.
+	backfillReq match.Backfill
 
 	leaves       [leaveLogSize]leaveRec // ring of recent leaves
 	leaveCount   uint64                 // leaves ever recorded
@@ -47,7 +57,7 @@ type room struct {
 	delta     []byte
 }
 
-func (r *room) full() bool { return len(r.members) >= r.maxPlayers }
+func (r *room) full() bool { return len(r.members)+len(r.holds) >= r.maxPlayers }
 
 func (r *room) add(p *player, tick uint64) {
 	r.members = append(r.members, p)

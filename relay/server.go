@@ -14,7 +14,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/relay/admit"
+	"github.com/tickrelay/tickrelay/relay/cluster"
 	"github.com/tickrelay/tickrelay/relay/kcplink"
 	"github.com/tickrelay/tickrelay/relay/link"
 	"github.com/tickrelay/tickrelay/relay/match"
@@ -110,6 +112,14 @@ type Server struct {
 	// only enqueues: a slow backend never holds it. The server neither
 	// starts nor stops it: its owner does.
 	Webhooks *webhook.Dispatcher
+	// Cluster, when set, makes this relay a node of a cluster sharing one
+	// lobby (see relay/cluster and docs/cluster.md): its rooms are listed
+	// and found by code on every node, players are redirected to the node
+	// of the room they join, new rooms go to the least loaded node, and
+	// direct messages, lobby channels and bans reach every node. As with
+	// Webhooks, the server neither starts nor stops it: its owner closes it
+	// after the server's Shutdown.
+	Cluster *cluster.Node
 	// Logger receives the server's logs. The zero value logs nothing.
 	Logger zerolog.Logger
 	// Clock drives the tick; nil means the system clock. For tests.
@@ -193,20 +203,6 @@ type KCPConfig struct {
 	SocketBuffer int // bytes for the UDP socket's send and receive buffers; default 4 MiB
 }
 
-func orInt(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
-func orDur(v, def time.Duration) time.Duration {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
 func (s *Server) addr() string {
 	if s.Addr == "" {
 		return ":7777"
@@ -218,7 +214,7 @@ func (s *Server) resumeGrace() time.Duration {
 	if s.ResumeGrace < 0 {
 		return 0
 	}
-	return orDur(s.ResumeGrace, 15*time.Second)
+	return dflt.Or(s.ResumeGrace, 15*time.Second)
 }
 
 func (s *Server) authSecret() []byte {
@@ -228,7 +224,7 @@ func (s *Server) authSecret() []byte {
 	return s.AuthSecret
 }
 
-func (s *Server) maxFrameSize() int { return orInt(s.MaxFrameSize, 16<<10) }
+func (s *Server) maxFrameSize() int { return dflt.Or(s.MaxFrameSize, 16<<10) }
 
 // kcpConfig is the KCP transport's configuration.
 func (s *Server) kcpConfig() kcplink.Config {
@@ -267,7 +263,7 @@ func (s *Server) quotaConfig() admit.Config {
 		NewPerSec:        s.NewSessionRate,
 		MaxPendingPerIP:  s.MaxHandshakesPerIP,
 		MaxSessionsPerIP: s.MaxSessionsPerIP,
-		MaxSessions:      orInt(s.MaxSessions, 10000),
+		MaxSessions:      dflt.Or(s.MaxSessions, 10000),
 	}
 }
 
@@ -276,21 +272,22 @@ func (s *Server) hubConfig(rate int) hubConfig {
 	return hubConfig{
 		limits:            lim,
 		tickRate:          rate,
-		maxPlayersPerRoom: min(orInt(s.MaxPlayersPerRoom, 16), lim.MaxPlayers),
-		maxRooms:          orInt(s.MaxRooms, 10000),
-		maxListed:         orInt(s.MaxListedRooms, 100),
-		emptyRoomGrace:    orDur(s.EmptyRoomGrace, 10*time.Second),
-		slowTimeout:       orDur(s.SlowClientTimeout, 5*time.Second),
-		maxPending:        orInt(s.MaxPendingBytes, 256<<10),
-		closeLinger:       orDur(s.CloseLinger, 500*time.Millisecond),
+		maxPlayersPerRoom: min(dflt.Or(s.MaxPlayersPerRoom, 16), lim.MaxPlayers),
+		maxRooms:          dflt.Or(s.MaxRooms, 10000),
+		maxListed:         dflt.Or(s.MaxListedRooms, 100),
+		emptyRoomGrace:    dflt.Or(s.EmptyRoomGrace, 10*time.Second),
+		slowTimeout:       dflt.Or(s.SlowClientTimeout, 5*time.Second),
+		maxPending:        dflt.Or(s.MaxPendingBytes, 256<<10),
+		closeLinger:       dflt.Or(s.CloseLinger, 500*time.Millisecond),
 		authSecret:        s.authSecret(),
-		handshakeTimeout:  orDur(s.HandshakeTimeout, 5*time.Second),
+		handshakeTimeout:  dflt.Or(s.HandshakeTimeout, 5*time.Second),
 		resumeGrace:       s.resumeGrace(),
-		idleTimeout:       orDur(s.IdleTimeout, 10*time.Second),
+		idleTimeout:       dflt.Or(s.IdleTimeout, 10*time.Second),
 		rateLimits:        s.RateLimits.withDefaults(),
 		log:               s.Logger,
 		bans:              s.bans,
 		matchmaker:        s.matchmakerConfig(),
 		hooks:             s.hook,
+		cluster:           s.Cluster,
 	}
 }

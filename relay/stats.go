@@ -29,6 +29,24 @@ type Stats struct {
 	Webhooks      webhook.Stats  // the webhook dispatcher, if any
 	BytesIn       uint64         // client message bytes received, framing included
 	KCP           KCPStats
+	Peer          PeerStats    // Godot multiplayer packets between members
+	Meeting       MeetingStats // the matchmaker's queue, parties, lobby chat
+}
+
+// PeerStats count peer packets (PROTOCOL.md 4.20).
+type PeerStats struct {
+	Relayed  uint64 // deliveries, one per recipient
+	Replaced uint64 // unreliable packets a newer one replaced before their frame
+	Dropped  uint64 // to no member, or from outside a room
+}
+
+// MeetingStats are the meeting place's counts, as of the last tick.
+type MeetingStats struct {
+	Tickets        int64  // waiting in the matchmaker's queue
+	MatchesFormed  uint64 // rooms the matchmaker made
+	TicketsTimeout uint64 // tickets that waited too long
+	Parties        int64
+	Channels       int64 // lobby chat channels with members
 }
 
 // FilterStats counts what the datagram filter in front of KCP let through
@@ -83,6 +101,9 @@ func (s *Server) Stats() Stats {
 		st.Webhooks = s.Webhooks.Stats()
 	}
 	st.BytesIn = s.stats.bytesIn.Load()
+	st.Peer = PeerStats{Relayed: s.stats.peerRelayed.Load(), Replaced: s.stats.peerReplaced.Load(), Dropped: s.stats.peerDropped.Load()}
+	st.Meeting = MeetingStats{Tickets: s.stats.tickets.Load(), MatchesFormed: s.stats.matchesFormed.Load(),
+		TicketsTimeout: s.stats.ticketsTimeout.Load(), Parties: s.stats.parties.Load(), Channels: s.stats.channels.Load()}
 	st.Transports = map[string]int{
 		"kcp": int(s.stats.linksKCP.Load()),
 		"ws":  int(s.stats.linksWS.Load()),

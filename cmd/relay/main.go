@@ -61,6 +61,9 @@ type config struct {
 	hookSecret   string
 	hookFile     string
 	mmConfig     string
+	cluster      clusterFlags
+	// set names the flags given on the command line or by the environment.
+	set map[string]bool
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
@@ -103,7 +106,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.Float64Var(&s.RateLimits.Bytes, "rate-bytes", 64<<10, "bytes per second per session (negative: no limit)")
 	fs.Float64Var(&s.RateLimits.Chat, "rate-chat", 4, "chat lines per second per session (negative: no limit)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "TCP address serving /metrics (Prometheus) and /stats (JSON); empty: off")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "TCP address serving /metrics (Prometheus), /stats (JSON) and /healthz; empty: off")
 	fs.BoolVar(&c.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on -metrics-addr")
 	fs.StringVar(&c.adminAddr, "admin-addr", "", "TCP address of the operator API and dashboard; empty: off; a bare :port binds loopback only")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token for the operator API (prefer -admin-token-file)")
@@ -112,6 +115,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.hookSecret, "webhook-secret", "", "HMAC secret signing webhook requests (prefer -webhook-secret-file)")
 	fs.StringVar(&c.hookFile, "webhook-secret-file", "", "file holding the webhook secret")
 	fs.StringVar(&c.mmConfig, "matchmaker-config", "", "JSON file of the matchmaker's queues per mode (players, teams, skill windows, waits); empty: every mode gets free-for-all matches of 2 to 8")
+	addClusterFlags(fs, &c.cluster)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: relay [flags]\n       relay token -h\n\nRuns the relay server. Each flag can also be set by an environment variable:\n"+
 			"-tick-rate is RELAY_TICK_RATE and so on; the command line wins.\n\nFlags:\n")
@@ -166,14 +170,19 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	c.set = map[string]bool{}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envName(f.Name)); v != "" && !given[f.Name] && err == nil {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s=%q: %v", envName(f.Name), v, e)
 			}
+			c.set[f.Name] = true
 		}
 	})
+	for name := range given {
+		c.set[name] = true
+	}
 	return c, err
 }
 
@@ -219,8 +228,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if c.authSecret != "" {
 		srv.AuthSecret = []byte(c.authSecret)
 	}
+	ls, err := listenPlayers(srv)
+	if err != nil {
+		return err
+	}
+	serving := false
+	defer func() {
+		if !serving {
+			ls.close()
+		}
+	}()
+	plan, err := c.clusterPlan(ls.kcpAddr(), ls.wsAddr(), getenv, os.UserCacheDir)
+	if err != nil {
+		return err
+	}
+	health := &healthChecker{relay: srv}
+	mopt := metricsOptions{health: health, pprof: c.pprof}
+	if plan != nil {
+		node, err := startNode(ctx, plan, log)
+		if err != nil {
+			return err
+		}
+		// Deferred first, so run last: the node leaves the cluster after
+		// the relay's Shutdown, which may still need it to place players.
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), c.shutdownWait)
+			defer cancel()
+			if err := node.Shutdown(ctx); err != nil {
+				log.Warn().Err(err).Msg("cluster node shutdown: left without deleting its records (they expire within -cluster-ttl)")
+			} else {
+				log.Info().Msg("left the cluster")
+			}
+		}()
+		srv.Cluster = node
+		health.node, mopt.cluster = node, node
+	}
 	if c.metricsAddr != "" {
-		m, err := startMetrics(c.metricsAddr, srv.Stats, c.pprof)
+		m, err := startMetrics(c.metricsAddr, srv.Stats, mopt)
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
@@ -250,14 +294,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer cancel()
 		stopOperator(ctx, as, hooks, log)
 	}()
+	serving = true
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- servePlayers(srv, ls) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	log.Info().Msg("shutting down")
+	health.stop() // a load balancer stops sending players while they are told to go
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownWait)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -163,7 +163,7 @@ func TestRunServesKCPAndWebSocket(t *testing.T) {
 }
 
 // listening waits for the relay's log to name the address of each listener
-// (message msg, keyed by its transport field or "").
+// ("kcp", "ws", "admin", "metrics").
 func listening(t *testing.T, out *lockedBuffer, want ...string) map[string]string {
 	t.Helper()
 	addrs := map[string]string{}
@@ -177,7 +177,8 @@ func listening(t *testing.T, out *lockedBuffer, want ...string) map[string]strin
 				continue
 			}
 			for _, w := range want {
-				if (w == "admin" && l.Message == "admin API listening") || (l.Message == "relay listening" && l.Transport == w) {
+				if (w == "admin" && l.Message == "admin API listening") || (w == "metrics" && l.Message == "metrics listening") ||
+					(l.Message == "relay listening" && l.Transport == w) {
 					addrs[w] = l.Addr
 				}
 			}

@@ -36,6 +36,8 @@ type statsCollector struct {
 	connections, bytesIn                 *prometheus.Desc
 	wsRefused, wsClosedBad               *prometheus.Desc
 	hookEvents, hookDropped, hookQueued  *prometheus.Desc
+	peerPackets, tickets, matches        *prometheus.Desc
+	parties, channels                    *prometheus.Desc
 }
 
 func newStatsCollector(stats func() relay.Stats) *statsCollector {
@@ -77,6 +79,11 @@ func newStatsCollector(stats func() relay.Stats) *statsCollector {
 		hookEvents:    d("webhook_events_total", "Webhook events, by outcome: enqueued, delivered.", "outcome"),
 		hookDropped:   d("webhook_dropped_total", "Webhook events dropped, by reason.", "reason"),
 		hookQueued:    d("webhook_queued", "Webhook events waiting, in backoff or in flight."),
+		peerPackets:   d("peer_packets_total", "Godot multiplayer packets between members, by outcome: relayed (per recipient), replaced, dropped.", "outcome"),
+		tickets:       d("matchmaker_tickets", "Tickets waiting in the matchmaker's queue."),
+		matches:       d("matchmaker_events_total", "Matchmaker outcomes: matched (rooms made), timeout (tickets).", "outcome"),
+		parties:       d("parties", "Parties."),
+		channels:      d("lobby_channels", "Lobby chat channels with members."),
 		lateHist:      d("tick_lateness_duration_seconds", "Tick start lateness, every tick since the server started."),
 	}
 }
@@ -85,7 +92,8 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.ticks, c.overruns, c.skipped, c.work, c.late, c.workMax, c.lateMax,
 		c.players, c.rooms, c.framesSent, c.framesBehind, c.bytesOut, c.messagesIn, c.eventsRelayed,
 		c.chatRelay, c.closes, c.dgramsIn, c.dgramsDropped, c.dgramsOut, c.sendRefused, c.kcpOut, c.kcpResent, c.workHist, c.lateHist,
-		c.connections, c.bytesIn, c.wsRefused, c.wsClosedBad, c.hookEvents, c.hookDropped, c.hookQueued} {
+		c.connections, c.bytesIn, c.wsRefused, c.wsClosedBad, c.hookEvents, c.hookDropped, c.hookQueued,
+		c.peerPackets, c.tickets, c.matches, c.parties, c.channels} {
 		ch <- d
 	}
 }
@@ -151,8 +159,91 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.hookDropped, n, reason)
 	}
 	gauge(c.hookQueued, float64(s.Webhooks.Queued))
+	counter(c.peerPackets, s.Peer.Relayed, "relayed")
+	counter(c.peerPackets, s.Peer.Replaced, "replaced")
+	counter(c.peerPackets, s.Peer.Dropped, "dropped")
+	gauge(c.tickets, float64(s.Meeting.Tickets))
+	counter(c.matches, s.Meeting.MatchesFormed, "matched")
+	counter(c.matches, s.Meeting.TicketsTimeout, "timeout")
+	gauge(c.parties, float64(s.Meeting.Parties))
+	gauge(c.channels, float64(s.Meeting.Channels))
 	histogram(ch, c.workHist, &s.Tick.WorkHist)
 	histogram(ch, c.lateHist, &s.Tick.LateHist)
+}
+
+// clusterCollector exports a cluster node's Status and Stats at scrape
+// time, as statsCollector does the relay's. It is registered only for a
+// relay in a cluster.
+type clusterCollector struct {
+	node clusterView
+
+	connected, ready, servers, nodes, leader, dirAge *prometheus.Desc
+	sent, received, drops                            *prometheus.Desc
+	writes, deletes, writeErrors, watchRestarts      *prometheus.Desc
+}
+
+func newClusterCollector(node clusterView) *clusterCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("relay_"+name, help, labels, nil)
+	}
+	return &clusterCollector{
+		node:          node,
+		connected:     d("cluster_connected", "1 while the node's NATS connection is up."),
+		ready:         d("cluster_ready", "1 while the node is joined: the shared directory read and watched."),
+		servers:       d("cluster_nats_servers", "NATS servers the node knows (embedded: its own and those routed to it)."),
+		nodes:         d("cluster_nodes", "Live nodes of the cluster as this node sees them, itself included."),
+		leader:        d("cluster_leader", "Node id of the matchmaker's leader, 0 for none."),
+		dirAge:        d("cluster_directory_age_seconds", "How long the shared directory has not been watched; 0 while it is."),
+		sent:          d("cluster_messages_sent_total", "Messages sent to other nodes, by kind.", "kind"),
+		received:      d("cluster_messages_received_total", "Messages received from other nodes, by kind.", "kind"),
+		drops:         d("cluster_dropped_total", "Messages between nodes dropped, by reason.", "reason"),
+		writes:        d("cluster_record_writes_total", "This node's writes to the shared directory."),
+		deletes:       d("cluster_record_deletes_total", "This node's deletes from the shared directory."),
+		writeErrors:   d("cluster_record_write_errors_total", "This node's failed directory writes and deletes."),
+		watchRestarts: d("cluster_watch_restarts_total", "Restarts of the directory watch (after a reconnect, or a watch gone quiet)."),
+	}
+}
+
+func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.connected, c.ready, c.servers, c.nodes, c.leader, c.dirAge,
+		c.sent, c.received, c.drops, c.writes, c.deletes, c.writeErrors, c.watchRestarts} {
+		ch <- d
+	}
+}
+
+func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	st, s := c.node.Status(), c.node.Stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	gauge(c.connected, b(st.Connected))
+	gauge(c.ready, b(st.Ready))
+	gauge(c.servers, float64(st.Servers))
+	gauge(c.nodes, float64(st.Nodes))
+	gauge(c.leader, float64(st.Leader))
+	gauge(c.dirAge, st.DirectoryAge.Seconds())
+	for kind, n := range s.Sent {
+		counter(c.sent, n, kind)
+	}
+	for kind, n := range s.Received {
+		counter(c.received, n, kind)
+	}
+	for reason, n := range s.Drops {
+		counter(c.drops, n, reason)
+	}
+	counter(c.writes, s.RecordWrites)
+	counter(c.deletes, s.RecordDeletes)
+	counter(c.writeErrors, s.WriteErrors)
+	counter(c.watchRestarts, s.WatchRestarts)
 }
 
 // histogram exports h with every fourth of its bounds (half-octaves): its
@@ -169,23 +260,41 @@ func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h *tick.Hist) {
 	ch <- prometheus.MustNewConstHistogram(d, h.Total(), h.Sum.Seconds(), buckets)
 }
 
+// metricsOptions say what the metrics listener serves besides the relay's
+// Stats.
+type metricsOptions struct {
+	// cluster, when set, adds the relay_cluster_* series of its node.
+	cluster clusterView
+	// health, when set, serves /healthz.
+	health http.Handler
+	// pprof serves the net/http/pprof handlers under /debug/pprof/.
+	pprof bool
+}
+
 // metricsHandler serves /metrics (Prometheus text format), /stats (the same
-// snapshot as JSON, durations in nanoseconds, decodable into relay.Stats)
-// and, when withPprof is set, the net/http/pprof handlers under
-// /debug/pprof/. pprof is opt-in because a profile endpoint lets whoever
-// reaches the port stall the process for the profile's duration.
-func metricsHandler(stats func() relay.Stats, withPprof bool) http.Handler {
+// snapshot as JSON, durations in nanoseconds, decodable into relay.Stats),
+// /healthz when opt.health is set and, when opt.pprof is set, the
+// net/http/pprof handlers under /debug/pprof/. pprof is opt-in because a
+// profile endpoint lets whoever reaches the port stall the process for the
+// profile's duration.
+func metricsHandler(stats func() relay.Stats, opt metricsOptions) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newStatsCollector(stats),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if opt.cluster != nil {
+		reg.MustRegister(newClusterCollector(opt.cluster))
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(stats())
 	})
-	if withPprof {
+	if opt.health != nil {
+		mux.Handle("GET /healthz", opt.health)
+	}
+	if opt.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -205,14 +314,14 @@ type metricsServer struct {
 // startMetrics listens on addr before returning, so a bad address fails the
 // command at start-up rather than in a log line later, and so a caller that
 // asked for port 0 can read the port from Addr.
-func startMetrics(addr string, stats func() relay.Stats, withPprof bool) (*metricsServer, error) {
+func startMetrics(addr string, stats func() relay.Stats, opt metricsOptions) (*metricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	m := &metricsServer{
 		http: &http.Server{
-			Handler:           metricsHandler(stats, withPprof),
+			Handler:           metricsHandler(stats, opt),
 			ReadHeaderTimeout: 5 * time.Second,
 		},
 		ln:   ln,

@@ -7,12 +7,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tickrelay/tickrelay/relay"
 	"github.com/tickrelay/tickrelay/relay/client"
+	"github.com/tickrelay/tickrelay/relay/cluster"
 	"github.com/tickrelay/tickrelay/tick"
 )
 
@@ -47,7 +52,7 @@ func TestMetricsExposeEveryStat(t *testing.T) {
 	snap.Tick.WorkHist.Counts[0], snap.Tick.WorkHist.Counts[8] = 3, 2 // up to 10 µs, (18.3, 20] µs
 	snap.Tick.WorkHist.Counts[tick.HistBuckets-1] = 1                 // longer than any bound
 	snap.Tick.WorkHist.Sum = 2 * time.Second
-	ts := httptest.NewServer(metricsHandler(func() relay.Stats { return snap }, false))
+	ts := httptest.NewServer(metricsHandler(func() relay.Stats { return snap }, metricsOptions{}))
 	defer ts.Close()
 
 	code, body := get(t, ts.URL+"/metrics")
@@ -107,7 +112,7 @@ func TestMetricsListenerScrapesLiveServer(t *testing.T) {
 		<-done
 	}()
 
-	m, err := startMetrics("127.0.0.1:0", srv.Stats, true)
+	m, err := startMetrics("127.0.0.1:0", srv.Stats, metricsOptions{pprof: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,4 +181,71 @@ func grep(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// clusterSnapshot is a node whose every exported series has a distinct value.
+func clusterSnapshot() *fakeNode {
+	return &fakeNode{id: 2,
+		status: cluster.Status{Connected: true, Ready: false, Servers: 3, Nodes: 2, Leader: 3, DirectoryAge: 1500 * time.Millisecond},
+		stats: cluster.Stats{
+			Sent: map[string]uint64{"dm": 4, "seat_request": 5}, Received: map[string]uint64{"channel_line": 6},
+			Drops:        map[string]uint64{"inbox_full": 7, "malformed": 0},
+			RecordWrites: 80, RecordDeletes: 9, WriteErrors: 10, WatchRestarts: 11,
+		}}
+}
+
+func TestMetricsExposeTheClusterNode(t *testing.T) {
+	stats := func() relay.Stats { return relay.Stats{} }
+	ts := httptest.NewServer(metricsHandler(stats, metricsOptions{cluster: clusterSnapshot()}))
+	defer ts.Close()
+	_, body := get(t, ts.URL+"/metrics")
+	for _, want := range []string{
+		"relay_cluster_connected 1", "relay_cluster_ready 0", "relay_cluster_nats_servers 3", "relay_cluster_nodes 2",
+		"relay_cluster_leader 3", "relay_cluster_directory_age_seconds 1.5",
+		`relay_cluster_messages_sent_total{kind="dm"} 4`, `relay_cluster_messages_sent_total{kind="seat_request"} 5`,
+		`relay_cluster_messages_received_total{kind="channel_line"} 6`, `relay_cluster_dropped_total{reason="inbox_full"} 7`,
+		`relay_cluster_dropped_total{reason="malformed"} 0`, "relay_cluster_record_writes_total 80",
+		"relay_cluster_record_deletes_total 9", "relay_cluster_record_write_errors_total 10", "relay_cluster_watch_restarts_total 11",
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, grep(body, "relay_cluster"))
+		}
+	}
+	// Without a cluster, no cluster series and no /healthz unless asked.
+	lone := httptest.NewServer(metricsHandler(stats, metricsOptions{}))
+	defer lone.Close()
+	if _, body := get(t, lone.URL+"/metrics"); strings.Contains(body, "relay_cluster") {
+		t.Errorf("a lone relay exports cluster series:\n%s", grep(body, "relay_cluster"))
+	}
+	if code, _ := get(t, lone.URL+"/healthz"); code != http.StatusNotFound {
+		t.Errorf("/healthz without a checker: %d", code)
+	}
+}
+
+// Every cluster series appears on the Grafana dashboard (the check in
+// relay/admin is the other way round: every series the dashboard uses is
+// exported).
+func TestDashboardShowsEveryClusterSeries(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *prometheus.Desc, 64)
+	newClusterCollector(clusterSnapshot()).Describe(ch)
+	close(ch)
+	name := regexp.MustCompile(`fqName: "([a-z_]+)"`)
+	n := 0
+	for d := range ch {
+		m := name.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("no name in %s", d)
+		}
+		n++
+		if !strings.Contains(string(raw), m[1]) {
+			t.Errorf("docs/grafana-dashboard.json does not show %s", m[1])
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d cluster series described", n)
+	}
 }

@@ -138,12 +138,46 @@ func renderServer(m *codec.ServerMsg) string {
 			events = append(events, fmt.Sprintf("%d,%d,%d,%x", e.Tick, e.From, e.Code, e.Payload))
 		}
 		for _, c := range f.Chat {
-			chat = append(chat, fmt.Sprintf("%d,%d,%d,%s", c.From, c.To, c.ServerTimeMs, c.Text))
+			line := fmt.Sprintf("%d,%d,%d,%s", c.From, c.To, c.ServerTimeMs, c.Text)
+			if c.Channel != "" {
+				line += fmt.Sprintf(",%s,%s", c.Channel, c.FromName)
+			}
+			chat = append(chat, line)
 		}
-		return fmt.Sprintf("frame tick=%d server_time_ms=%d room=%s events=[%s] chat=[%s]",
+		out := fmt.Sprintf("frame tick=%d server_time_ms=%d room=%s events=[%s] chat=[%s]",
 			f.Tick, f.ServerTimeMs, room, strings.Join(events, ";"), strings.Join(chat, ";"))
+		if len(f.Packets) > 0 {
+			var pks []string
+			for _, p := range f.Packets {
+				pks = append(pks, fmt.Sprintf("%d,%d,%d,%x", p.From, p.Mode, p.Channel, p.Data))
+			}
+			out += fmt.Sprintf(" packets=[%s]", strings.Join(pks, ";"))
+		}
+		return out
+	case codec.TAnnounce:
+		return fmt.Sprintf("announce text=%s server_time_ms=%d", m.Message, m.ServerTimeMs)
+	case codec.TMatch:
+		return fmt.Sprintf("match outcome=%d room_id=%d team=%d region=%s waited_ms=%d", m.Outcome, m.RoomID, m.Team, m.Region, m.WaitedMs)
+	case codec.TParty:
+		return fmt.Sprintf("party party_id=%d code=%s leader=%d members=[%s]", m.PartyID, m.JoinCode, m.Leader, renderMembers(m.Members))
+	case codec.TChannel:
+		var hist []string
+		for _, l := range m.History {
+			hist = append(hist, fmt.Sprintf("%d,%s,%d,%s", l.From, l.FromName, l.ServerTimeMs, l.Text))
+		}
+		return fmt.Sprintf("channel rid=%d name=%s count=%d members=[%s] history=[%s]", m.RID, m.Channel, m.Count, renderMembers(m.Members), strings.Join(hist, ";"))
+	case codec.TRedirect:
+		return fmt.Sprintf("redirect rid=%d node=%d kcp_addr=%s ws_url=%s token=%s", m.RID, m.Node, m.KCPAddr, m.WSURL, m.Token)
 	}
 	return fmt.Sprintf("unknown type %d", m.Type)
+}
+
+func renderMembers(ms []codec.PartyMember) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = fmt.Sprintf("%d,%s", m.ID, m.Name)
+	}
+	return strings.Join(parts, ";")
 }
 
 func renderProps(p codec.Props) string {

@@ -10,6 +10,7 @@ package enginetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,7 +34,9 @@ func sharedWebEngine(t *testing.T) *web.Engine {
 	t.Helper()
 	web.SkipUnlessAvailable(t)
 	webOnce.Do(func() {
-		e := &web.Engine{}
+		// The pages talk to servers of the tests only, on 127.0.0.1, and
+		// one serves wss:// with a self-signed certificate.
+		e := &web.Engine{IgnoreCertificateErrors: true}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		if webErr = e.Start(ctx); webErr == nil {
@@ -96,6 +99,27 @@ func runWebPlan(t *testing.T, p *web.Pack, plan []web.Step, timeout time.Duratio
 // runWebPlanWith is runWebPlan with extra project settings (see AddRunner).
 func runWebPlanWith(t *testing.T, p *web.Pack, plan []web.Step, settings map[string]map[string]string, timeout time.Duration) *web.Result {
 	t.Helper()
+	return startWebPlan(t, p, plan, settings, timeout).wait()
+}
+
+// webRun is a runner pack running on a page while the Go test goes on (the
+// end-to-end tests drive Go clients alongside it).
+type webRun struct {
+	t      *testing.T
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the run has ended
+	res    *web.Result   // set before done is closed
+	err    error
+
+	mu      sync.Mutex
+	lines   []string      // the console so far
+	newLine chan struct{} // closed (and replaced) at each line
+}
+
+// startWebPlan starts plan on a pack in the shared engine; wait() collects
+// it. The page is closed after timeout, and when the test ends.
+func startWebPlan(t *testing.T, p *web.Pack, plan []web.Step, settings map[string]map[string]string, timeout time.Duration) *webRun {
+	t.Helper()
 	e := sharedWebEngine(t)
 	if err := p.AddRunner(plan, settings); err != nil {
 		t.Fatal(err)
@@ -104,8 +128,86 @@ func runWebPlanWith(t *testing.T, p *web.Pack, plan []web.Step, settings map[str
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	res, err := e.RunPack(ctx, p, web.PageConfig{}, nil)
+	r := &webRun{t: t, cancel: cancel, done: make(chan struct{}), newLine: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.res, r.err = e.RunPack(ctx, p, web.PageConfig{}, func(l web.Line) {
+			r.mu.Lock()
+			r.lines = append(r.lines, l.Text)
+			close(r.newLine)
+			r.newLine = make(chan struct{})
+			r.mu.Unlock()
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	return r
+}
+
+// Done is closed when the run has ended.
+func (r *webRun) Done() <-chan struct{} { return r.done }
+
+// waitLine waits until the page has printed a line containing s (or the
+// run ended, or ctx did) and returns it.
+func (r *webRun) waitLine(ctx context.Context, s string) (string, error) {
+	for {
+		r.mu.Lock()
+		for _, l := range r.lines {
+			if strings.Contains(l, s) {
+				r.mu.Unlock()
+				return l, nil
+			}
+		}
+		next := r.newLine
+		r.mu.Unlock()
+		select {
+		case <-next:
+		case <-r.done:
+			return "", fmt.Errorf("the page ended without printing %q", s)
+		case <-ctx.Done():
+			return "", fmt.Errorf("no line %q: %w", s, ctx.Err())
+		}
+	}
+}
+
+// output is what the page printed so far.
+func (r *webRun) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
+}
+
+// failer returns a Fatalf for t that first reports the run's own result
+// (and output) if it has ended, and otherwise appends the page's output so
+// far.
+func (r *webRun) failer(t *testing.T) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		t.Helper()
+		select {
+		case <-r.Done():
+			r.report() // with the page's output
+			t.Fatalf(format, args...)
+		default:
+		}
+		t.Fatalf(format+"\nGodot 4.6 (web) output so far:\n%s", append(args, filterNoise(r.output()))...)
+	}
+}
+
+// wait waits for the run to end and reports each step as a subtest (with
+// the step's output when it failed); the whole run fails on a script error.
+func (r *webRun) wait() *web.Result {
+	r.t.Helper()
+	<-r.done
+	defer r.cancel()
+	return r.report()
+}
+
+func (r *webRun) report() *web.Result {
+	t := r.t
+	t.Helper()
+	res, err := r.res, r.err
 	if res != nil {
 		var out strings.Builder
 		for _, l := range res.Output {
@@ -143,13 +245,13 @@ func runWebPlanWith(t *testing.T, p *web.Pack, plan []web.Step, settings map[str
 func TestGodot46(t *testing.T) {
 	t.Parallel()
 	p := addonPack(t)
-	demo, err := os.ReadFile(filepath.Join("..", "demo", "main.gd"))
-	if err != nil {
+	if err := p.AddFS(os.DirFS(filepath.Join("..", "demo")), ".", "demo", func(rel string, d os.DirEntry) bool {
+		return rel == "addons" || (!d.IsDir() && !strings.HasSuffix(rel, ".gd"))
+	}); err != nil {
 		t.Fatal(err)
 	}
-	p.Add("demo/main.gd", demo)
 	var plan []web.Step
-	for _, s := range append(append(scriptsIn(p, "addons"), scriptsIn(p, "tests")...), "res://demo/main.gd") {
+	for _, s := range append(append(scriptsIn(p, "addons"), scriptsIn(p, "tests")...), scriptsIn(p, "demo")...) {
 		if strings.HasSuffix(s, "/plugin.gd") {
 			continue
 		}
@@ -188,6 +290,8 @@ func TestGodot46(t *testing.T) {
 		tree("kcp_self_test.gd", "seed=7"),
 		tree("interpolation_test.gd"),
 		tree("client_unit_test.gd"),
+		tree("meeting_unit_test.gd"),
+		tree("multiplayer_peer_unit_test.gd"),
 		tree("websocket_link_test.gd"),
 	)
 	// The demo's script names the Relay autoload.

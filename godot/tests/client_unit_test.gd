@@ -555,4 +555,11 @@ func test_forwarding():
 	h.check(node.get_player_id() == 2 and node.get_room_code() == "ABCDEF" and not node.is_master(), "node accessors")
 	h.check(node.sample(1) != null and node.sample(1).pos == Vector2(1, 2), "node.sample: %s" % str(node.sample(1)))
 	h.check(node.setting("tickrelay/no_such_setting", 42) == 42, "setting fallback")
+	# Every signal of the client is one of the node's (it re-emits them all).
+	var missing = []
+	for sig in c.get_signal_list():
+		if not node.has_signal(sig["name"]):
+			missing.append(sig["name"])
+	h.check(missing.size() == 0, "signals the Relay node lacks: %s" % str(missing))
+	h.check(node.has_signal("match_found") and node.has_signal("peer_packet_received"), "the meeting place's signals on the node")
 	node.free()

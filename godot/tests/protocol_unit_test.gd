@@ -23,6 +23,7 @@ func _init():
 	test_skip()
 	test_lazy_states()
 	test_state_rows()
+	test_meeting_messages()
 	h.finish(self)
 
 
@@ -156,11 +157,12 @@ func test_forward_compat():
 	m = decode([99, 1, 2])
 	h.check(m.ok and m.get("unknown", false) and m.type == 99, "unknown type is skipped: %s" % str(m))
 	var room = [7, false, 1, true, null, [3], [[4, "dora", {}, "extra"]], [[4, {"a": 1}, 0]], [[2, [10, -5], 1]], [[5, false, 0]], "more"]
-	m = decode([40, 1234, 1700000000000, room, [[1233, 2, 5, "hit", "extra"]], [[1, 0, 1700000000000, "gg", 1]], "extra"])
+	m = decode([40, 1234, 1700000000000, room, [[1233, 2, 5, "hit", "extra"]], [[1, 0, 1700000000000, "gg", 1]], [[2, 0, 1, mp.empty_bytes(), "extra"]], "extra"])
 	h.check(m.ok, "frame with extra elements everywhere: %s" % str(m.error))
 	if m.ok:
 		h.check(m.room.presence == [[5, false, 0]] and m.room.locked == true and m.room.joins[0][1] == "dora", "frame fields")
 		h.check(m.events[0][3] == "hit" and m.chat[0][3] == "gg", "events and chat")
+		h.check(m.packets.size() == 1 and m.packets[0][0] == 2 and m.packets[0][2] == 1 and m.packets[0][3].size() == 0, "packets")
 	m = decode([40, 1, 2, [7, true, 1, false, {}, [], [], [], []], [], []])
 	h.check(m.ok and m.room.presence == null, "frame without presence")
 	m = decode([40, 1, 2, null, [], []])
@@ -356,3 +358,39 @@ func test_lazy_states():
 		if not eager.decode_server(cut).ok and not lazy.decode_server(cut).ok:
 			same += 1
 	h.check(same == full.size() - 1, "every truncation is an error in both modes (%d of %d)" % [same, full.size() - 1])
+
+
+# The meeting place's server messages, lobby chat lines and peer packets:
+# well-formed ones decode, wrong shapes are errors (not fatal), extra
+# elements are skipped.
+func test_meeting_messages():
+	var m = decode([35, "restart", 1700000000000, "extra"])
+	h.check(m.ok and m.text == "restart" and m.server_time_ms == 1700000000000, "announce: %s" % str(m))
+	m = decode([36, 3, 7, 1, "eu", 420])
+	h.check(m.ok and m.outcome == Protocol.MATCH_BACKFILL and m.room_id == 7 and m.team == 1 and m.region == "eu" and m.waited_ms == 420, "match: %s" % str(m))
+	m = decode([37, 3, "K7XQ2M", 1, [[1, "ana"], [2, "bo", "extra"]]])
+	h.check(m.ok and m.party_id == 3 and m.code == "K7XQ2M" and m.leader == 1 and m.members.size() == 2 and m.members[1][1] == "bo", "party: %s" % str(m))
+	m = decode([38, 6, "global", 120, [[1, "ana"]], [[2, "bo", 1000, "hi"]]])
+	h.check(m.ok and m.rid == 6 and m.name == "global" and m.count == 120 and m.history[0][3] == "hi", "channel: %s" % str(m))
+	m = decode([39, 3, 2, "b.example.com:7777", "", "tok"])
+	h.check(m.ok and m.rid == 3 and m.kcp_addr == "b.example.com:7777" and m.ws_url == "" and m.token == "tok", "redirect: %s" % str(m))
+	var bad = [
+		[35, 1, 2], [35, "x"], [36, 0, 7, 1, 2, 3], [36, 0, 7, "1", "eu", 3], [36, 0],
+		[37, 1, "c", 1, [[1]]], [37, 1, "c", 1, [["1", "a"]]], [37, 1, "c", 1, [[1, 2]]], [37, 1, "c", 1, null],
+		[38, 6, "g", 2, [], [[2, "bo", 1000]]], [38, 6, "g", 2, [], [[2, "bo", "t", "hi"]]], [38, 6, "g", 2, []],
+		[39, 3, 2, "a", "b"], [39, 3, 2, "a", 5, "t"],
+		[40, 1, 2, null, [], [[1, 0, 3, "t", 5, "ana"]]], [40, 1, 2, null, [], [[1, 0, 3, "t", "g", null]]],
+		[40, 1, 2, null, [], [], [[1, 0, 0, "not bytes"]]], [40, 1, 2, null, [], [], [[1, 0, 0]]], [40, 1, 2, null, [], [], 5],
+	]
+	for v in bad:
+		m = decode(v)
+		h.check(not m.ok and not m.fatal, "refused: %s -> %s" % [str(v), str(m)])
+	# A lobby chat line through the frame reader (encoded as the relay does).
+	m = decode([40, 9, 1000, null, [], [[1, 0, 1000, "gl hf", "global", "ana"]]])
+	h.check(m.ok and m.chat[0][4] == "global" and m.chat[0][5] == "ana" and m.packets.size() == 0, "lobby chat line: %s" % str(m))
+	var p = Protocol.new()
+	var f = p.encode_peer_packet(-3, Protocol.PEER_UNRELIABLE, 1, h.hex_to_bytes("dead"))
+	h.check(p.error == "" and f == h.hex_to_bytes("0000000995 3cfd0101c402dead".replace(" ", "")), "peer_packet bytes")
+	f = p.encode_queue_join(1, "m", null, 1500, null)
+	var r = mp.decode(h.slice(f, 4, f.size()))
+	h.check(r.ok and typeof(r.value[4]) == typeof(1.5) and r.value[4] == 1500.0, "queue_join's skill is a float")

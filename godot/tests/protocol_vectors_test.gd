@@ -122,6 +122,30 @@ func check_c2s(name, frame):
 		out = p.encode_ping(a[1], opt(a, 2, 0))
 	elif t == Protocol.MSG_BYE:
 		out = p.encode_bye()
+	elif t == Protocol.MSG_QUEUE_JOIN:
+		out = p.encode_queue_join(a[1], a[2], a[3], a[4], a[5])
+	elif t == Protocol.MSG_QUEUE_LEAVE:
+		out = p.encode_queue_leave(a[1])
+	elif t == Protocol.MSG_BACKFILL:
+		out = p.encode_backfill(a[1], a[2])
+	elif t == Protocol.MSG_PARTY_CREATE:
+		out = p.encode_party_create(a[1])
+	elif t == Protocol.MSG_PARTY_JOIN:
+		out = p.encode_party_join(a[1], a[2])
+	elif t == Protocol.MSG_PARTY_LEAVE:
+		out = p.encode_party_leave(a[1])
+	elif t == Protocol.MSG_CHANNEL_JOIN:
+		out = p.encode_channel_join(a[1], a[2])
+	elif t == Protocol.MSG_CHANNEL_LEAVE:
+		out = p.encode_channel_leave(a[1], a[2])
+	elif t == Protocol.MSG_CHANNEL_MEMBERS:
+		out = p.encode_channel_members(a[1], a[2])
+	elif t == Protocol.MSG_CHANNEL_SAY:
+		out = p.encode_channel_say(a[1], a[2])
+	elif t == Protocol.MSG_PEER_PACKET:
+		out = p.encode_peer_packet(a[1], a[2], a[3], a[4])
+	elif t == Protocol.MSG_JOIN_SEAT:
+		out = p.encode_join_seat(a[1], a[2])
 	else:
 		h.check(false, "%s: protocol.gd has no encoder for client message type %d" % [name, t])
 		return
@@ -266,7 +290,36 @@ func render(m):
 			events.append("%d,%d,%d,%s" % [e[0], e[1], e[2], enc(e[3])])
 		var chat = []
 		for c in m.chat:
-			chat.append("%d,%d,%d,%s" % [c[0], c[1], c[2], c[3]])
-		return "frame tick=%d server_time_ms=%d room=%s events=[%s] chat=[%s]" % [
+			var line = "%d,%d,%d,%s" % [c[0], c[1], c[2], c[3]]
+			if c.size() >= 6 and c[4] != "":
+				line += ",%s,%s" % [c[4], c[5]]
+			chat.append(line)
+		var out = "frame tick=%d server_time_ms=%d room=%s events=[%s] chat=[%s]" % [
 			m.tick, m.server_time_ms, room, join(events, ";"), join(chat, ";")]
+		if m.packets.size() > 0:
+			var pks = []
+			for pk in m.packets:
+				pks.append("%d,%d,%d,%s" % [pk[0], pk[1], pk[2], hex(pk[3])])
+			out += " packets=[%s]" % join(pks, ";")
+		return out
+	if t == Protocol.MSG_ANNOUNCE:
+		return "announce text=%s server_time_ms=%d" % [m.text, m.server_time_ms]
+	if t == Protocol.MSG_MATCH:
+		return "match outcome=%d room_id=%d team=%d region=%s waited_ms=%d" % [m.outcome, m.room_id, m.team, m.region, m.waited_ms]
+	if t == Protocol.MSG_PARTY:
+		return "party party_id=%d code=%s leader=%d members=[%s]" % [m.party_id, m.code, m.leader, members(m.members)]
+	if t == Protocol.MSG_CHANNEL:
+		var hist = []
+		for l in m.history:
+			hist.append("%d,%s,%d,%s" % [l[0], l[1], l[2], l[3]])
+		return "channel rid=%d name=%s count=%d members=[%s] history=[%s]" % [m.rid, m.name, m.count, members(m.members), join(hist, ";")]
+	if t == Protocol.MSG_REDIRECT:
+		return "redirect rid=%d node=%d kcp_addr=%s ws_url=%s token=%s" % [m.rid, m.node, m.kcp_addr, m.ws_url, m.token]
 	return "unknown type %d" % t
+
+
+func members(list):
+	var parts = []
+	for x in list:
+		parts.append("%d,%s" % [x[0], x[1]])
+	return join(parts, ";")

@@ -79,6 +79,7 @@ func _init():
 	test_queue()
 	test_receive()
 	test_resume_sends_unsent()
+	test_resume_attempt_kept_while_open()
 	test_linger()
 	test_transport_choice()
 	h.finish(self)
@@ -222,6 +223,44 @@ func test_resume_sends_unsent():
 	var first = mp.decode_slice(c._resume_queue[0], 4, c._resume_queue[0].size(), true)
 	h.check(first.ok and first.value[0] == Protocol.MSG_EVENT and first.value[2] == sent, "first again: event %s" % str(first.value[2] if first.ok else first))
 	h.check(peer.closes == [-1], "the lost link is dropped at once: %s" % str(peer.closes))
+
+
+# A resume attempt on an open WebSocket is not dropped for a new one at the
+# attempts' interval: its hello may have reached the relay, which then spent
+# the resume token on it. It gives way after link_timeout_ms of silence; an
+# attempt still connecting gives way at the interval.
+func test_resume_attempt_kept_while_open():
+	var c = Client.new()
+	c._opts = Client.DEFAULT_OPTIONS.duplicate()
+	c._opts["resume_timeout_ms"] = 60000
+	c._opts["link_timeout_ms"] = 5000
+	var now = c.now_ms()
+	var attempt = func(state, silent_ms):
+		var link = WebSocketLink.new(c._proto, "ws://127.0.0.1:1/", c._opts)
+		link.stats = c.stats
+		var peer = FakePeer.new()
+		peer.state = state
+		link.ws = peer
+		c._link = link
+		c.status = Client.STATUS_RECONNECTING
+		c.resume_token = "tok"
+		c._resume_deadline = now + 60000
+		c._resume_attempt = 1
+		c._next_attempt_ms = now - 1  # the next attempt is due
+		c._last_recv_ms = now - silent_ms
+		c._poll_resume(now)
+		return [c._resume_attempt, c._link == link, peer.closes]
+	var got = attempt.call(WebSocketPeer.STATE_OPEN, 4000)
+	h.check(got == [1, true, []], "an open attempt stays: attempt %d, same link %s, closes %s" % got)
+	h.check(c._attempt_pending(now), "pending")
+	# No url: the next attempt's link (KCP, no target) cannot open; what
+	# matters is that one was started and the old link dropped.
+	got = attempt.call(WebSocketPeer.STATE_OPEN, 5000)
+	h.check(got == [2, false, [-1]], "silent for link_timeout_ms: a new attempt: %s" % str(got))
+	got = attempt.call(WebSocketPeer.STATE_CONNECTING, 0)
+	h.check(got == [2, false, [-1]], "still connecting at the interval: a new attempt: %s" % str(got))
+	got = attempt.call(WebSocketPeer.STATE_CLOSED, 0)
+	h.check(got == [2, false, [-1]], "closed: a new attempt: %s" % str(got))
 
 
 # After a bye: the queue goes out, then the close handshake; done once closed.

@@ -10,9 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/inspector"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // FindChromium returns the path of a Chromium binary on PATH ("chromium",
@@ -34,6 +37,9 @@ type Browser struct {
 	Path string
 	// Output receives Chromium's own stdout and stderr lines (nil: dropped).
 	Output func(line string)
+	// IgnoreCertificateErrors makes the browser accept any TLS certificate:
+	// for pages that open wss:// to a test server with a self-signed one.
+	IgnoreCertificateErrors bool
 
 	allocCancel   context.CancelFunc
 	browserCtx    context.Context
@@ -86,6 +92,9 @@ func (b *Browser) Start(ctx context.Context) error {
 	}
 	if b.Output != nil {
 		opts = append(opts, chromedp.CombinedOutput(lineWriter(b.Output)))
+	}
+	if b.IgnoreCertificateErrors {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
 	}
 	// The browser lives until Close, not until ctx ends.
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -161,6 +170,12 @@ type Page struct {
 // then still starts). onLine, when not nil, is called with each console line
 // as it arrives (from the browser's event loop: it must return quickly).
 func (b *Browser) Open(ctx context.Context, url string, onLine func(Line)) (*Page, error) {
+	return b.OpenSized(ctx, url, 0, 0, onLine)
+}
+
+// OpenSized is Open with a tab whose viewport is width x height CSS pixels
+// (0 x 0: the browser window's), so that a page's screenshot is its canvas.
+func (b *Browser) OpenSized(ctx context.Context, url string, width, height int, onLine func(Line)) (*Page, error) {
 	if b.browserCtx == nil {
 		return nil, errors.New("web: browser not started")
 	}
@@ -171,7 +186,11 @@ func (b *Browser) Open(ctx context.Context, url string, onLine func(Line)) (*Pag
 		return nil, err
 	}
 	nav := make(chan error, 1)
-	go func() { nav <- chromedp.Do(tabCtx, chromedp.Navigate(url)) }()
+	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(url)}
+	if width > 0 && height > 0 {
+		steps = append([]chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(int64(width), int64(height))}, steps...)
+	}
+	go func() { nav <- chromedp.Do(tabCtx, steps...) }()
 	select {
 	case err := <-nav:
 		if err != nil {
@@ -293,6 +312,38 @@ func (p *Page) Eval(ctx context.Context, expr string, out any) error {
 // Screenshot returns a PNG of the tab's viewport.
 func (p *Page) Screenshot(ctx context.Context) ([]byte, error) {
 	return runIn(ctx, p.ctx, chromedp.CaptureScreenshot())
+}
+
+// KeyDown presses a key on the page, as a keyboard does, and holds it until
+// KeyUp: key is one character or one of the keys of
+// github.com/chromedp/chromedp/kb (kb.ArrowRight, ...). The page's focused
+// element gets the events (the engine's canvas, when the page focuses it).
+func (p *Page) KeyDown(ctx context.Context, key string) error {
+	return p.key(ctx, key, true)
+}
+
+// KeyUp releases a key pressed with KeyDown.
+func (p *Page) KeyUp(ctx context.Context, key string) error {
+	return p.key(ctx, key, false)
+}
+
+func (p *Page) key(ctx context.Context, key string, down bool) error {
+	r := []rune(key)
+	if len(r) != 1 {
+		return fmt.Errorf("web: %q is not one key", key)
+	}
+	_, err := runIn(ctx, p.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, ev := range kb.Encode(r[0]) {
+			if (ev.Type == kb.KeyUp) == down {
+				continue
+			}
+			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, *ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	return err
 }
 
 // Close closes the tab.

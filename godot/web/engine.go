@@ -20,6 +20,8 @@ type Engine struct {
 	Chromium string
 	// BrowserOutput receives Chromium's own output lines (nil: dropped).
 	BrowserOutput func(line string)
+	// IgnoreCertificateErrors: see Browser.
+	IgnoreCertificateErrors bool
 
 	server  Server
 	browser Browser
@@ -33,6 +35,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.browser.Path = e.Chromium
 	e.browser.Output = e.BrowserOutput
+	e.browser.IgnoreCertificateErrors = e.IgnoreCertificateErrors
 	if err := e.browser.Start(ctx); err != nil {
 		e.server.Close()
 		return err
@@ -57,7 +60,13 @@ func (e *Engine) Open(ctx context.Context, pack *Pack, cfg PageConfig, onLine fu
 	if err != nil {
 		return nil, err
 	}
-	p, err := e.browser.Open(ctx, url, onLine)
+	// A page that draws gets a viewport of its canvas's size: its
+	// screenshot is what the game shows.
+	w, h := 0, 0
+	if cfg.Render {
+		w, h = cfg.size()
+	}
+	p, err := e.browser.OpenSized(ctx, url, w, h, onLine)
 	if err != nil {
 		e.server.RemovePage(url)
 		return nil, err

@@ -64,6 +64,18 @@ type PageConfig struct {
 	Width, Height int
 }
 
+// size is the canvas of a page that draws.
+func (cfg PageConfig) size() (w, h int) {
+	w, h = cfg.Width, cfg.Height
+	if w <= 0 {
+		w = 640
+	}
+	if h <= 0 {
+		h = 360
+	}
+	return w, h
+}
+
 // Server serves the engine (index.js, index.wasm) and pages that run packs
 // on it, over HTTP on 127.0.0.1 with a port the kernel picks. The zero
 // value serves DefaultEngineDir(); call Start before use, Close or Shutdown
@@ -255,13 +267,7 @@ func pageHTML(cfg PageConfig) ([]byte, error) {
 	args := []string{}
 	w, h := 0, 0
 	if cfg.Render {
-		w, h = cfg.Width, cfg.Height
-		if w <= 0 {
-			w = 640
-		}
-		if h <= 0 {
-			h = 360
-		}
+		w, h = cfg.size()
 	} else {
 		args = append(args, "--headless")
 	}

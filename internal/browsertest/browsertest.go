@@ -144,6 +144,16 @@ func (b *Browser) WaitText(sel, want string) {
 	}
 }
 
+// Click clicks the element sel in one step of the page's own JavaScript:
+// chromedp.Click finds the node first and clicks it later, which fails on
+// a page that redraws the element in between (a table refreshed by a poll).
+func (b *Browser) Click(sel string) {
+	b.t.Helper()
+	if !b.IsTrue(fmt.Sprintf(`(e => { if (!e) return false; e.click(); return true; })(document.querySelector(%q))`, sel)) {
+		b.t.Fatalf("click %s: no such element", sel)
+	}
+}
+
 // Clear empties an input. (chromedp's SetValue with "" reports a failure,
 // as it reads the value back as "no value".)
 func (b *Browser) Clear(sel string) {

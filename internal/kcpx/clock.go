@@ -27,13 +27,7 @@ func Before(a, b uint32) bool { return int32(a-b) < 0 }
 // to one interval away), while its own UDPSession.Write flushes at once. To
 // send the tick's frames with no added delay, FlushNow sets ts_flush to now
 // and calls Update, which then flushes exactly as Write does.
-var tsFlushOff = func() uintptr {
-	f, ok := reflect.TypeOf(kcp.KCP{}).FieldByName("ts_flush")
-	if !ok || f.Type.Kind() != reflect.Uint32 {
-		return noOffset
-	}
-	return f.Offset
-}()
+var tsFlushOff = kcpField("ts_flush", reflect.Uint32)
 
 // FlushNow flushes k at once (acks, new data within the window, due
 // resends); now is Now(). Without the field it falls back to Update,

@@ -20,13 +20,7 @@ import (
 
 // minRTOOff is the offset of KCP.rx_minrto, or noOffset if this kcp-go
 // has no uint32 field of that name.
-var minRTOOff = func() uintptr {
-	f, ok := reflect.TypeOf(kcp.KCP{}).FieldByName("rx_minrto")
-	if !ok || f.Type.Kind() != reflect.Uint32 {
-		return noOffset
-	}
-	return f.Offset
-}()
+var minRTOOff = kcpField("rx_minrto", reflect.Uint32)
 
 // MinRTOForTick is the resend bound for a peer that holds its acks for up
 // to one tick at tickRate (> 0) ticks per second: kcp-go's own bound plus

@@ -40,6 +40,16 @@ type ringMirror struct {
 
 const noOffset = ^uintptr(0)
 
+// kcpField is the offset of KCP's field name if it has kind, else noOffset:
+// how this package reaches kcp-go's unexported state, checked when it loads.
+func kcpField(name string, kind reflect.Kind) uintptr {
+	f, ok := reflect.TypeOf(kcp.KCP{}).FieldByName(name)
+	if !ok || f.Type.Kind() != kind {
+		return noOffset
+	}
+	return f.Offset
+}
+
 // sndBufOff is the offset of KCP.snd_buf, or noOffset if its layout is not
 // the mirror's.
 var sndBufOff = func() uintptr {

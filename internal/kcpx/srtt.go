@@ -11,13 +11,7 @@ import (
 // srttOff is the offset of KCP.rx_srtt (the smoothed round trip, ms), or
 // noOffset if this kcp-go has no int32 field of that name. kcp-go exports
 // it only through UDPSession, which the relay does not use.
-var srttOff = func() uintptr {
-	f, ok := reflect.TypeOf(kcp.KCP{}).FieldByName("rx_srtt")
-	if !ok || f.Type.Kind() != reflect.Int32 {
-		return noOffset
-	}
-	return f.Offset
-}()
+var srttOff = kcpField("rx_srtt", reflect.Int32)
 
 // SRTT is k's smoothed round-trip time, 0 before the first sample or if it
 // cannot be read. The caller holds whatever lock guards k.

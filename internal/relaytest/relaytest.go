@@ -27,6 +27,14 @@ func StartBoth(t testing.TB, s *relay.Server) (kcpAddr, wsURL string) {
 
 func start(t testing.TB, s *relay.Server, ws bool) (string, string) {
 	t.Helper()
+	pc, ln := listen(t, ws)
+	return serve(t, s, pc, ln)
+}
+
+// listen opens a KCP socket and, with ws, a TCP listener on 127.0.0.1 with
+// kernel-chosen ports.
+func listen(t testing.TB, ws bool) (net.PacketConn, net.Listener) {
+	t.Helper()
 	pc, err := relay.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -38,20 +46,30 @@ func start(t testing.TB, s *relay.Server, ws bool) (string, string) {
 			t.Fatal(err)
 		}
 	}
+	return pc, ln
+}
+
+// wsURL is the URL a client dials for s's WebSocket endpoint on ln.
+func wsURL(s *relay.Server, ln net.Listener) string {
+	path := s.WebSocket.Path
+	if path == "" {
+		path = "/"
+	}
+	scheme := "ws://"
+	if s.WebSocket.TLSCertFile != "" {
+		scheme = "wss://"
+	}
+	return scheme + ln.Addr().String() + path
+}
+
+// serve serves s on pc and ln (nil: no WebSocket) until the test ends.
+func serve(t testing.TB, s *relay.Server, pc net.PacketConn, ln net.Listener) (string, string) {
 	done := make(chan error, 2)
 	go func() { done <- s.Serve(pc) }()
 	url := ""
 	if ln != nil {
 		go func() { done <- s.ServeWebSocket(ln) }()
-		path := s.WebSocket.Path
-		if path == "" {
-			path = "/"
-		}
-		scheme := "ws://"
-		if s.WebSocket.TLSCertFile != "" {
-			scheme = "wss://"
-		}
-		url = scheme + ln.Addr().String() + path
+		url = wsURL(s, ln)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

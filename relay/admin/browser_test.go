@@ -97,6 +97,10 @@ func TestDashboardInChromium(t *testing.T) {
 	b.Run("announce", chromedp.SendKeys(chromedp.CSS("#announce-text"), "restart at 18:00"),
 		chromedp.Click(chromedp.CSS("#announce-form button")))
 	b.WaitText("#status", "Announcement sent.")
+	// The outcome stays on screen through the next polls (they once
+	// cleared it within a second, before a person could read it).
+	b.Wait("two more polls", `(() => { window.samplesAtAnnounce ??= samples.length; return samples.length >= window.samplesAtAnnounce + 2; })()`)
+	b.WaitText("#status", "Announcement sent.")
 	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)
 	defer cancel()
 	if err := relay.waitCall(ctx, "announce restart at 18:00"); err != nil {
@@ -104,22 +108,22 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 
 	// Room detail: its members, and kicking one.
-	b.Run("open room 9", chromedp.Click(chromedp.CSS(`#rooms-table tr[data-room="9"] button.details`)))
+	b.Click(`#rooms-table tr[data-room="9"] button.details`)
 	b.Wait("room dialog open", `document.getElementById("room-dialog").open`)
 	b.WaitText("#room-title", "Room XYZ789 (9)")
 	b.WaitText(`#members-table tr[data-player="13"] td:nth-child(2)`, "carol")
 	b.Screenshot(t, "room-detail.png")
-	b.Run("kick carol", chromedp.Click(chromedp.CSS(`#members-table tr[data-player="13"] button.kick`)))
+	b.Click(`#members-table tr[data-player="13"] button.kick`)
 	b.Wait("confirm dialog open", `document.getElementById("confirm-dialog").open`)
-	b.Run("confirm kick", chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.Click("#confirm-ok")
 	if err := relay.waitCall(ctx, "kick 13 kicked by the operator"); err != nil {
 		t.Fatal(err)
 	}
 	b.Wait("carol gone from the members", `!document.querySelector('#members-table tr[data-player="13"]')`)
-	b.Run("close the dialog", chromedp.Click(chromedp.CSS("#room-dialog-close")))
+	b.Click("#room-dialog-close")
 
 	// Close room 7: confirm, with a reason of the operator's.
-	b.Run("close room 7", chromedp.Click(chromedp.CSS(`#rooms-table tr[data-room="7"] button.close`)))
+	b.Click(`#rooms-table tr[data-room="7"] button.close`)
 	b.Wait("confirm dialog open", `document.getElementById("confirm-dialog").open`)
 	b.WaitText("#confirm-title", "Close room ABC123?")
 	b.Clear("#confirm-reason")
@@ -133,9 +137,9 @@ func TestDashboardInChromium(t *testing.T) {
 	b.Screenshot(t, "dashboard-after-close.png")
 
 	// Cancelling a confirmation does nothing.
-	b.Run("close room 9, then cancel", chromedp.Click(chromedp.CSS(`#rooms-table tr[data-room="9"] button.close`)))
+	b.Click(`#rooms-table tr[data-room="9"] button.close`)
 	b.Wait("confirm dialog open", `document.getElementById("confirm-dialog").open`)
-	b.Run("cancel", chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	b.Click("#confirm-cancel")
 	b.Wait("confirm dialog closed", `!document.getElementById("confirm-dialog").open`)
 
 	// A ban from the form.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/tickrelay/tickrelay/internal/dflt"
 )
 
 // Config sets the caps. Zero fields take the defaults.
@@ -24,23 +26,16 @@ type Config struct {
 	MaxSessions      int     // pending + established in total; default 10,000
 }
 
-func orInt(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
 // WithDefaults returns c with every zero field set.
 func (c Config) WithDefaults() Config {
 	if c.NewPerSec <= 0 {
 		c.NewPerSec = 200
 	}
-	c.NewBurst = orInt(c.NewBurst, 200)
-	c.MaxPending = orInt(c.MaxPending, 128)
-	c.MaxPendingPerIP = orInt(c.MaxPendingPerIP, 4)
-	c.MaxSessionsPerIP = orInt(c.MaxSessionsPerIP, 32)
-	c.MaxSessions = orInt(c.MaxSessions, 10000)
+	c.NewBurst = dflt.Or(c.NewBurst, 200)
+	c.MaxPending = dflt.Or(c.MaxPending, 128)
+	c.MaxPendingPerIP = dflt.Or(c.MaxPendingPerIP, 4)
+	c.MaxSessionsPerIP = dflt.Or(c.MaxSessionsPerIP, 32)
+	c.MaxSessions = dflt.Or(c.MaxSessions, 10000)
 	return c
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/dflt"
 )
 
 // Options configure Dial. Zero fields take their defaults.
@@ -58,7 +59,7 @@ type Welcome struct {
 type Client struct {
 	addr    string // guarded by wmu
 	opt     Options
-	id      uint32
+	id      atomic.Uint32 // changes when a redirect moves the client to another node
 	msgs    chan *codec.ServerMsg
 	msgOnce sync.Once
 	rid     atomic.Uint32
@@ -96,7 +97,7 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	c := &Client{
 		addr:    addr,
 		opt:     opt,
-		msgs:    make(chan *codec.ServerMsg, orInt(opt.QueueSize, 4096)),
+		msgs:    make(chan *codec.ServerMsg, dflt.Or(opt.QueueSize, 4096)),
 		done:    make(chan struct{}),
 		pending: make(map[uint32]chan *codec.ServerMsg),
 		pings:   make(map[int64]chan *codec.ServerMsg),
@@ -112,7 +113,7 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 		c.Close()
 		return nil, err
 	}
-	c.id = w.PlayerID
+	c.id.Store(w.PlayerID)
 	interval := opt.PingInterval
 	if interval <= 0 {
 		interval = time.Second
@@ -175,22 +176,32 @@ func (c *Client) Reconnect(ctx context.Context) error {
 		return c.closeErr
 	}
 	c.mu.Unlock()
-	c.dmu.Lock()
-	c.mu.Lock()
-	token, last := c.welcome.ResumeToken, c.delivered
-	c.gen++ // the old reader now exits quietly
-	c.mu.Unlock()
-	c.dmu.Unlock()
-	c.wmu.Lock()
-	old := c.conn
-	c.wmu.Unlock()
-	old.close()
+	var token string
+	var last uint64
+	c.retire(func() { token, last = c.welcome.ResumeToken, c.delivered })
 	_, err := c.handshake(ctx, &codec.ClientMsg{Type: codec.THello, Version: codec.ProtocolVersion,
 		Name: []byte(c.opt.Name), Auth: []byte(c.opt.AuthToken), Resume: []byte(token), LastTick: last})
 	if err != nil {
 		c.shut(err)
 	}
 	return err
+}
+
+// retire ends the current connection: its reader exits quietly from now
+// on (a new generation), and it is closed. under runs under c.mu in the
+// same step, after any frame being delivered, to read or reset what the
+// next connection starts from.
+func (c *Client) retire(under func()) {
+	c.dmu.Lock()
+	c.mu.Lock()
+	under()
+	c.gen++
+	c.mu.Unlock()
+	c.dmu.Unlock()
+	c.wmu.Lock()
+	old := c.conn
+	c.wmu.Unlock()
+	old.close()
 }
 
 // ReconnectTo is Reconnect through another address: another relay
@@ -205,23 +216,7 @@ func (c *Client) ReconnectTo(ctx context.Context, addr string) error {
 
 // Drop closes the connection without a goodbye and without closing the
 // client, as a lost network would; Reconnect resumes. For tests.
-func (c *Client) Drop() {
-	c.dmu.Lock()
-	c.mu.Lock()
-	c.gen++
-	c.mu.Unlock()
-	c.dmu.Unlock()
-	c.wmu.Lock()
-	c.conn.close()
-	c.wmu.Unlock()
-}
-
-func orInt(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
+func (c *Client) Drop() { c.retire(func() {}) }
 
 // Welcome returns the server's latest welcome.
 func (c *Client) Welcome() Welcome {
@@ -231,7 +226,7 @@ func (c *Client) Welcome() Welcome {
 }
 
 // ID is this client's player id; it survives a Reconnect.
-func (c *Client) ID() uint32 { return c.id }
+func (c *Client) ID() uint32 { return c.id.Load() }
 
 // Messages delivers frames (after they are applied to the room view),
 // room_left notices, unsolicited errors and the final close, in order.

@@ -160,3 +160,13 @@ func (c *Client) ChannelMembers(ctx context.Context, name string) (Channel, erro
 func (c *Client) ChannelSay(name, text string) error {
 	return c.send(&codec.ClientMsg{Type: codec.TChannelSay, Channel: []byte(name), Text: []byte(text)})
 }
+
+// SendPeerPacket sends data to other members of the room, for Godot's
+// multiplayer API: to 0 is every other member, a player id that player,
+// minus a player id every other member but that one. mode is
+// codec.PeerReliable (ordered, exactly once), codec.PeerUnreliable or
+// codec.PeerUnreliableOrdered (the latest per sender and channel in a
+// frame). Packets arrive in frames' Packets.
+func (c *Client) SendPeerPacket(to int64, mode, channel uint8, data []byte) error {
+	return c.send(&codec.ClientMsg{Type: codec.TPeerPacket, PeerTo: to, PeerMode: mode, PeerChannel: channel, Value: data})
+}

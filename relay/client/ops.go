@@ -38,6 +38,9 @@ func (c *Client) CreateRoom(ctx context.Context, o RoomOptions) (Joined, error) 
 		props = []codec.Prop{}
 	}
 	m, err := c.request(ctx, &codec.ClientMsg{Type: codec.TCreateRoom, Mode: []byte(o.Mode), MaxPlayers: o.MaxPlayers, Public: !o.Private, Props: props})
+	if err == nil {
+		m, err = c.maybeFollow(ctx, m)
+	}
 	if err != nil {
 		return Joined{}, err
 	}
@@ -47,6 +50,9 @@ func (c *Client) CreateRoom(ctx context.Context, o RoomOptions) (Joined, error) 
 // JoinRoom joins a public room by id.
 func (c *Client) JoinRoom(ctx context.Context, id uint32) (Joined, error) {
 	m, err := c.request(ctx, &codec.ClientMsg{Type: codec.TJoinRoom, RoomID: id})
+	if err == nil {
+		m, err = c.maybeFollow(ctx, m)
+	}
 	if err != nil {
 		return Joined{}, err
 	}
@@ -56,6 +62,9 @@ func (c *Client) JoinRoom(ctx context.Context, id uint32) (Joined, error) {
 // JoinByCode joins any room by its join code.
 func (c *Client) JoinByCode(ctx context.Context, code string) (Joined, error) {
 	m, err := c.request(ctx, &codec.ClientMsg{Type: codec.TJoinCode, Code: []byte(code)})
+	if err == nil {
+		m, err = c.maybeFollow(ctx, m)
+	}
 	if err != nil {
 		return Joined{}, err
 	}
@@ -70,6 +79,9 @@ func (c *Client) JoinOrCreate(ctx context.Context, mode string, props map[string
 		return Joined{}, err
 	}
 	m, err := c.request(ctx, &codec.ClientMsg{Type: codec.TJoinOrCreate, Mode: []byte(mode), Props: p, MaxPlayers: maxPlayers})
+	if err == nil {
+		m, err = c.maybeFollow(ctx, m)
+	}
 	if err != nil {
 		return Joined{}, err
 	}

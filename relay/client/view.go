@@ -104,7 +104,7 @@ func (c *Client) dispatch(m *codec.ServerMsg, gen int) bool {
 	case codec.TWelcome:
 		c.reply(0, m)
 		return true
-	case codec.TOK, codec.TRoomJoined, codec.TRoomList, codec.TChannel:
+	case codec.TOK, codec.TRoomJoined, codec.TRoomList, codec.TChannel, codec.TRedirect:
 		if m.RID != 0 {
 			c.reply(m.RID, m)
 			return true
@@ -153,6 +153,9 @@ func (c *Client) dispatch(m *codec.ServerMsg, gen int) bool {
 		c.queue(m)
 		c.shut(&Error{Code: m.Code, Message: m.Message})
 		return false
+	}
+	if m.Type == codec.TRedirect { // rid 0: a match seated this player on another node
+		c.followLater(m)
 	}
 	return c.queue(m)
 }

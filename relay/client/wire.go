@@ -12,6 +12,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/internal/kcpx"
 )
 
@@ -43,11 +44,11 @@ func dialWire(ctx context.Context, addr string, opt Options) (wire, error) {
 		return nil, err
 	}
 	conn.SetNoDelay(1, 10, 2, 1)
-	w := orInt(opt.Window, 128)
+	w := dflt.Or(opt.Window, 128)
 	conn.SetWindowSize(w, w)
-	conn.SetMtu(orInt(opt.MTU, 1200))
+	conn.SetMtu(dflt.Or(opt.MTU, 1200))
 	conn.SetWriteDelay(false)
-	return &kcpWire{conn: conn, fr: codec.NewFrameReader(conn, orInt(opt.MaxFrameSize, 4<<20))}, nil
+	return &kcpWire{conn: conn, fr: codec.NewFrameReader(conn, dflt.Or(opt.MaxFrameSize, 4<<20))}, nil
 }
 
 // kcpWire is KCP over UDP: a byte stream of length-prefixed frames.
@@ -91,7 +92,7 @@ func dialWS(ctx context.Context, url string, opt Options) (*wsWire, error) {
 	if err != nil {
 		return nil, err
 	}
-	max := orInt(opt.MaxFrameSize, 4<<20)
+	max := dflt.Or(opt.MaxFrameSize, 4<<20)
 	ws.SetReadLimit(int64(max))
 	wctx, cancel := context.WithCancel(context.Background())
 	return &wsWire{ws: ws, ctx: wctx, cancel: cancel, max: max}, nil

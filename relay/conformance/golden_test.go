@@ -97,9 +97,12 @@ var goldenExamples = []struct {
 	{"4.17 backfill (master only)", Msg(TBackfill, 4, []any{1}), false},
 	{"4.18 party_create, party_join, party_leave", Msg(TPartyJoin, 5, "K7XQ2M"), false},
 	{"4.19 channel_join, channel_leave, channel_members, channel_say (lobby chat)", Msg(TChannelSay, "global", "gl hf"), false},
+	{"4.20 peer_packet (Godot's multiplayer API)", Msg(TPeerPacket, -3, 1, 1, []byte{0xde, 0xad}), false},
+	{"4.21 join_seat (clusters)", Msg(TJoinSeat, 3, "s1.x.y"), false},
 	{"5.1 welcome", Msg(TWelcome, 1, 1, docToken, 30, 1700000000000, 42, false, 0), true},
 	{"5.2 error", Msg(TError, 2, CodeRoomFull, "the room is full"), true},
 	{"5.6 frame", Msg(TFrame, 9, 1000, nil, []any{}, []any{[]any{1, 0, 1000, "gl hf", "global", "ana"}}), true},
+	{"5.6 frame", Msg(TFrame, 9, 1000, nil, []any{}, []any{}, []any{[]any{2, 0, 0, []byte{1, 2}}}), true},
 	{"5.6 frame", Msg(TFrame, 1234, 1700000000000,
 		[]any{7, false, 1, false, nil, []any{3}, []any{[]any{4, "dora", Map{}}}, []any{},
 			[]any{[]any{2, []any{10, -5}}}, []any{[]any{5, false}}},
@@ -110,6 +113,7 @@ var goldenExamples = []struct {
 	{"5.10 party", Msg(TParty, 3, "K7XQ2M", 1, []any{[]any{1, "ana"}, []any{2, "bo"}}), true},
 	{"5.11 channel", Msg(TChannel, 6, "global", 2, []any{[]any{1, "ana"}, []any{2, "bo"}},
 		[]any{[]any{2, "bo", 1700000000000, "hi"}}), true},
+	{"5.12 redirect", Msg(TRedirect, 3, 2, "10.0.0.2:7777", "wss://n2.example.com/", "s1.x.y"), true},
 }
 
 // The document's hex examples are exactly what this suite's encoder makes
@@ -159,6 +163,11 @@ func checkGoldenServer(t *testing.T, section string, m *ServerMsg) {
 	case TError:
 		got, want = []any{m.RID, m.Code, m.Text}, []any{uint32(2), CodeRoomFull, "the room is full"}
 	case TFrame:
+		if m.Frame.Tick == 9 && len(m.Frame.Packets) > 0 { // the peer packet
+			got, want = m.Frame, Frame{Tick: 9, ServerTimeMs: 1000,
+				Packets: []PeerPacket{{From: 2, Mode: 0, Channel: 0, Data: []byte{1, 2}}}}
+			break
+		}
 		if m.Frame.Tick == 9 { // the lobby chat line
 			got, want = m.Frame, Frame{Tick: 9, ServerTimeMs: 1000,
 				Chat: []Chat{{From: 1, ServerTimeMs: 1000, Text: "gl hf", Channel: "global", FromName: "ana"}}}
@@ -179,6 +188,9 @@ func checkGoldenServer(t *testing.T, section string, m *ServerMsg) {
 	case TChannel:
 		got, want = m.Channel, Channel{Name: "global", Count: 2, Members: []Member{{1, "ana"}, {2, "bo"}},
 			History: []Chat{{From: 2, FromName: "bo", ServerTimeMs: 1700000000000, Text: "hi", Channel: "global"}}}
+	case TRedirect:
+		got, want = []any{m.RID, m.Redirect}, []any{uint32(3), Redirect{Node: 2, KCPAddr: "10.0.0.2:7777",
+			WSURL: "wss://n2.example.com/", Token: "s1.x.y"}}
 	default:
 		t.Fatalf("section %s: no check for message %d", section, m.Type)
 	}

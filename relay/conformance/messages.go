@@ -35,6 +35,7 @@ const (
 	TMatch        = 36
 	TParty        = 37
 	TChannel      = 38
+	TRedirect     = 39
 	TFrame        = 40
 	// Matchmaking, parties and lobby chat (sections 4.15-4.19).
 	TQueueJoin      = 50
@@ -47,6 +48,8 @@ const (
 	TChannelLeave   = 57
 	TChannelSay     = 58
 	TChannelMembers = 59
+	TPeerPacket     = 60
+	TJoinSeat       = 61 // clusters (section 4.21)
 )
 
 // Error and close codes (section 6).
@@ -83,6 +86,7 @@ const (
 	CodeNotLeader        = 30
 	CodeInParty          = 31
 	CodeQueued           = 32
+	CodeUnavailable      = 33
 )
 
 // ServerMsg is one server message, checked against the field types of
@@ -99,6 +103,8 @@ type ServerMsg struct {
 	Match   Match
 	Party   Party
 	Channel Channel
+	// Redirect is the redirect message's fields.
+	Redirect Redirect
 	// ServerTimeMs is the announce message's time.
 	ServerTimeMs uint64
 	Welcome      Welcome
@@ -106,6 +112,14 @@ type ServerMsg struct {
 	Rooms        []RoomEntry
 	Pong         Pong
 	Frame        Frame
+}
+
+// Redirect is [39, rid, node, kcp_addr, ws_url, token].
+type Redirect struct {
+	Node    uint64
+	KCPAddr string
+	WSURL   string
+	Token   string
 }
 
 // Welcome is [2, version, player_id, resume_token, tick_rate,
@@ -155,6 +169,15 @@ type Frame struct {
 	Room         *FrameRoom // nil when in no room
 	Events       []Event
 	Chat         []Chat
+	Packets      []PeerPacket // the seventh element, when present (4.20)
+}
+
+// PeerPacket is [from, mode, channel, data].
+type PeerPacket struct {
+	From    uint32
+	Mode    uint64
+	Channel uint64
+	Data    []byte
 }
 
 // FrameRoom is [room_id, full, master, locked, props, leaves, joins,
@@ -377,6 +400,7 @@ func PropsOf(n Node) (Props, error) {
 var documented = map[int]int{
 	TWelcome: 9, TError: 4, TClose: 3, TOK: 2, TRoomJoined: 6,
 	TRoomList: 3, TRoomLeft: 3, TPong: 5, TAnnounce: 3, TMatch: 6, TParty: 5, TChannel: 6, TFrame: 6,
+	TRedirect: 6,
 }
 
 // ParseServer decodes one server message body and checks every field
@@ -469,8 +493,26 @@ func ParseServer(body []byte) (*ServerMsg, error) {
 				ServerTimeMs: hf.uint("server_time_ms", math.MaxUint64), Text: hf.str("text"), Channel: c.Name})
 			f.keep(hf)
 		}
+	case TRedirect:
+		m.RID = f.u32("rid")
+		m.Redirect = Redirect{Node: f.uint("node", 255), KCPAddr: f.str("kcp_addr"), WSURL: f.str("ws_url"), Token: f.str("token")}
 	case TFrame:
 		parseFrame(f, &m.Frame)
+		if len(root.Items) > want && f.err == nil { // packets: documented, present when there are any
+			m.Extra--
+			for _, n := range f.array("packets") {
+				pf := f.tuple("packets[]", n, 4)
+				pk := PeerPacket{From: pf.u32("from"), Mode: pf.uint("mode", 2), Channel: pf.uint("channel", 255)}
+				if d := pf.next("data"); pf.err == nil {
+					if d.Kind != KindBin {
+						pf.fail("data", d, "bin")
+					}
+					pk.Data = d.Bytes
+				}
+				m.Frame.Packets = append(m.Frame.Packets, pk)
+				f.keep(pf)
+			}
+		}
 	}
 	if f.err != nil {
 		return nil, f.err

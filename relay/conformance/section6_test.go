@@ -133,8 +133,8 @@ func TestSection6_IdleTimeoutWithAcksOnly(t *testing.T) {
 		const idle = 400 * time.Millisecond
 		e := start(t, k, &relay.Server{IdleTimeout: idle, SlowClientTimeout: 5 * time.Second})
 		a, b, _ := room2(e)
+		sent := time.Now() // before ana's last message: the silence starts when it arrives
 		a.sync()
-		sent := time.Now()
 		// ana reads its frames (its transport acknowledges them) and says
 		// nothing; bo pings to stay.
 		for a.closed == nil {
@@ -194,5 +194,16 @@ func TestSection6_SlowConsumer(t *testing.T) {
 		if n := srv.Stats().Closes["slow_consumer"]; n != 1 {
 			t.Errorf("closes: %v", srv.Stats().Closes)
 		}
+	})
+}
+
+// Section 4.21: join_seat on a relay that is not in a cluster is refused
+// (forbidden) and the session stays.
+func TestSection4_21_JoinSeatOutsideACluster(t *testing.T) {
+	eachTransport(t, func(t *testing.T, k transportKind) {
+		e := start(t, k, &relay.Server{})
+		c := e.join("ana")
+		c.expectError(c.request(TJoinSeat, "s1.x.y"), CodeForbidden)
+		c.joined(c.request(TCreateRoom, "dm", 2, true, nil))
 	})
 }

@@ -95,6 +95,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/relay/admit"
 )
 
@@ -117,8 +118,8 @@ func (c filterConfig) withDefaults() filterConfig {
 	q := c.quotaConfig().WithDefaults()
 	c.newPerSec, c.newBurst, c.maxPending = q.NewPerSec, q.NewBurst, q.MaxPending
 	c.maxPendingPerIP, c.maxSessionsPerIP, c.maxSessions = q.MaxPendingPerIP, q.MaxSessionsPerIP, q.MaxSessions
-	c.pendingTimeout = orDur(c.pendingTimeout, 5*time.Second)
-	c.maxFrameSize = orInt(c.maxFrameSize, 16<<10)
+	c.pendingTimeout = dflt.Or(c.pendingTimeout, 5*time.Second)
+	c.maxFrameSize = dflt.Or(c.maxFrameSize, 16<<10)
 	if c.now == nil {
 		c.now = time.Now
 	}

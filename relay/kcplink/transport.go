@@ -12,6 +12,7 @@ import (
 
 	kcp "github.com/xtaci/kcp-go/v5"
 
+	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/internal/kcpx"
 	"github.com/tickrelay/tickrelay/relay/admit"
 	"github.com/tickrelay/tickrelay/relay/link"
@@ -89,15 +90,15 @@ func New(pc net.PacketConn, cfg Config, quota *admit.Quota, acc link.Acceptor) *
 	t := &Transport{
 		pc:          pc,
 		acc:         acc,
-		mtu:         orInt(c.MTU, 1200),
-		sndWnd:      orInt(c.SendWindow, 128),
-		rcvWnd:      orInt(c.RecvWindow, 128),
-		interval:    orInt(c.Interval, 10),
-		resend:      orInt(c.Resend, 2),
-		minRTO:      orInt(c.MinRTO, DefaultMinRTO(c.TickRate)),
-		maxInFlight: min(orInt(c.MaxInFlight, 8), maxInFlightCap),
-		maxFrame:    orInt(c.MaxFrameSize, 16<<10),
-		inboxSize:   orInt(c.InboxSize, 64),
+		mtu:         dflt.Or(c.MTU, 1200),
+		sndWnd:      dflt.Or(c.SendWindow, 128),
+		rcvWnd:      dflt.Or(c.RecvWindow, 128),
+		interval:    dflt.Or(c.Interval, 10),
+		resend:      dflt.Or(c.Resend, 2),
+		minRTO:      dflt.Or(c.MinRTO, DefaultMinRTO(c.TickRate)),
+		maxInFlight: min(dflt.Or(c.MaxInFlight, 8), maxInFlightCap),
+		maxFrame:    dflt.Or(c.MaxFrameSize, 16<<10),
+		inboxSize:   dflt.Or(c.InboxSize, 64),
 		nc:          1,
 		sessions:    make(map[netip.AddrPort]*session),
 		wake:        make(chan struct{}, 1),
@@ -111,11 +112,11 @@ func New(pc net.PacketConn, cfg Config, quota *admit.Quota, acc link.Acceptor) *
 	}
 	t.mss = t.mtu - kcp.IKCP_OVERHEAD
 	t.adm = newAdmissionQuota(filterConfig{
-		pendingTimeout: orDur(c.HandshakeTimeout, 5*time.Second),
+		pendingTimeout: dflt.Or(c.HandshakeTimeout, 5*time.Second),
 		maxFrameSize:   t.maxFrame,
 	}, quota)
 	if pc != nil {
-		setSocketBuffers(pc, orInt(c.SocketBuffer, 4<<20))
+		setSocketBuffers(pc, dflt.Or(c.SocketBuffer, 4<<20))
 		t.io = newPacketIO(pc)
 	}
 	t.out = outBatch{io: t.io, adm: t.adm}
@@ -183,20 +184,6 @@ func (t *Transport) EndTick() { t.out.flush() }
 
 // Stats returns the datagram filter's counters.
 func (t *Transport) Stats() FilterStats { return t.adm.stats() }
-
-func orInt(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
-func orDur(v, def time.Duration) time.Duration {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
 
 func (t *Transport) readLoop() {
 	fn := t.datagram

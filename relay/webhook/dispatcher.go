@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/tickrelay/tickrelay/internal/dflt"
 )
 
 // Drop reasons: the keys of Stats.Drops.
@@ -131,7 +133,7 @@ func (d *Dispatcher) start() error {
 		return errors.New("webhook: no Secret: a backend could not tell the relay's events from anyone's")
 	}
 	d.mu.Lock() // Stats may run meanwhile
-	d.q = newQueue(orDefault(d.MaxQueue, DefaultMaxQueue), orDefault(d.MaxQueueBytes, DefaultMaxQueueBytes))
+	d.q = newQueue(dflt.Or(d.MaxQueue, DefaultMaxQueue), dflt.Or(d.MaxQueueBytes, DefaultMaxQueueBytes))
 	d.changed = make(chan struct{})
 	d.mu.Unlock()
 	d.client = d.Client
@@ -144,18 +146,11 @@ func (d *Dispatcher) start() error {
 	// A dead backend fails every event: a few lines a minute say so.
 	d.warn = d.Log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	for range orDefault(d.Workers, DefaultWorkers) {
+	for range dflt.Or(d.Workers, DefaultWorkers) {
 		d.wg.Add(1)
 		go d.worker()
 	}
 	return nil
-}
-
-func orDefault[T int | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 func (d *Dispatcher) now() time.Time {
@@ -297,7 +292,7 @@ type result struct {
 
 // attempt makes one request for p.
 func (d *Dispatcher) attempt(p *pending) result {
-	ctx, cancel := context.WithTimeout(d.ctx, orDefault(d.Timeout, DefaultTimeout))
+	ctx, cancel := context.WithTimeout(d.ctx, dflt.Or(d.Timeout, DefaultTimeout))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(p.body))
 	if err != nil {
@@ -352,8 +347,8 @@ func (d *Dispatcher) settle(p *pending, r result) {
 		if r.retryAfter > delay {
 			delay = r.retryAfter
 		}
-		if p.attempts >= orDefault(d.MaxAttempts, DefaultMaxAttempts) ||
-			now.Add(delay).Sub(p.enqueued) > orDefault(d.MaxAge, DefaultMaxAge) {
+		if p.attempts >= dflt.Or(d.MaxAttempts, DefaultMaxAttempts) ||
+			now.Add(delay).Sub(p.enqueued) > dflt.Or(d.MaxAge, DefaultMaxAge) {
 			d.dropLocked(DropGaveUp, p, r.err)
 			d.q.finish(p)
 		} else {

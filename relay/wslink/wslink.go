@@ -26,6 +26,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tickrelay/tickrelay/codec"
+	"github.com/tickrelay/tickrelay/internal/dflt"
 	"github.com/tickrelay/tickrelay/relay/admit"
 	"github.com/tickrelay/tickrelay/relay/link"
 )
@@ -71,20 +72,6 @@ type Config struct {
 	Log zerolog.Logger
 }
 
-func orInt(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
-func orDur(v, def time.Duration) time.Duration {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
 // Transport serves WebSocket connections on listeners given to Serve and
 // hands each to an Acceptor as a link.Link.
 type Transport struct {
@@ -115,11 +102,11 @@ func New(cfg Config, quota *admit.Quota, acc link.Acceptor) (*Transport, error) 
 	if cfg.Path == "" {
 		cfg.Path = "/"
 	}
-	cfg.MaxFrameSize = orInt(cfg.MaxFrameSize, 16<<10)
-	cfg.InboxSize = orInt(cfg.InboxSize, 64)
-	cfg.MaxQueued = orInt(cfg.MaxQueued, 4)
-	cfg.MessageTimeout = orDur(cfg.MessageTimeout, 10*time.Second)
-	cfg.HandshakeTimeout = orDur(cfg.HandshakeTimeout, 5*time.Second)
+	cfg.MaxFrameSize = dflt.Or(cfg.MaxFrameSize, 16<<10)
+	cfg.InboxSize = dflt.Or(cfg.InboxSize, 64)
+	cfg.MaxQueued = dflt.Or(cfg.MaxQueued, 4)
+	cfg.MessageTimeout = dflt.Or(cfg.MessageTimeout, 10*time.Second)
+	cfg.HandshakeTimeout = dflt.Or(cfg.HandshakeTimeout, 5*time.Second)
 	t := &Transport{
 		cfg:     cfg,
 		quota:   quota,

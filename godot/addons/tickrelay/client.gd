@@ -48,9 +48,14 @@ extends "room_view.gd"
 
 const Protocol = preload("protocol.gd")
 const KcpLink = preload("kcp_link.gd")
+const Meeting = preload("meeting.gd")
+const Redirect = preload("redirect.gd")
 
 # The connection is up: player_id is this player's id on the server.
 signal connected(player_id)
+# A relay of a cluster moved this player to another node (redirect.gd): it
+# is player_id there. Its party and lobby channels stayed on the old node.
+signal redirected(player_id)
 # The connection ended. code: a server close code (PROTOCOL.md section 6),
 # CODE_CLIENT_CLOSED after disconnect_from_server(), or a local reason below.
 signal disconnected(code, reason)
@@ -93,6 +98,23 @@ signal reconnecting(code, reason)
 # The session was resumed: same player id, same room. The full frame that
 # follows replaces the room view and delivers what the lost link missed.
 signal reconnected()
+# The meeting place (meeting.gd): an operator's message to every player; a
+# match formed (info: outcome, room_id, team, region, waited_ms; the player
+# is in the room: room_joined came first) or a queue ticket ended without
+# one (outcome 1 timed out, 2 cancelled); this player's party changed
+# (party_id 0: in no party); a lobby channel joined (info: name, count,
+# members, history [[from, name, server_time_ms, text], ...]), or its
+# members listed; a line in a lobby channel.
+signal announcement(text)
+signal match_found(info)
+signal match_ended(outcome)
+signal party_changed(party)
+signal channel_joined(info)
+signal channel_members_received(request_id, info)
+signal channel_message(channel, from_id, from_name, text)
+# A peer packet from another member (Godot's multiplayer API; see
+# tickrelay_multiplayer_peer.gd): mode Protocol.PEER_*, data bytes.
+signal peer_packet_received(from, mode, channel, data)
 
 const STATUS_DISCONNECTED = 0
 const STATUS_CONNECTING = 1
@@ -193,6 +215,11 @@ var _resume_attempt = 0  # attempts made so far
 var _next_attempt_ms = 0  # when the current attempt is abandoned for a new one
 var _resume_why = []  # [code, reason] the link was lost for
 var _resume_queue = []  # frames sent while reconnecting, resent by each attempt
+var _redirects = 0  # redirects followed for the current request
+var _redirecting = false  # a fresh hello went to the node a redirect named
+var _seat_rid = -1  # the request id of the join_seat awaiting its answer; -1: none
+# The matchmaker's queue, parties and lobby chat (meeting.gd).
+var meeting
 
 
 func _init():
@@ -200,6 +227,7 @@ func _init():
 		_time = Engine.get_singleton("Time")
 	_proto = Protocol.new()
 	_tmp = StreamPeerBuffer.new()
+	meeting = Meeting.new(self)
 	_reset_stats()
 
 
@@ -275,6 +303,9 @@ func connect_to_server(host, port, options = {}):
 	_acked_tick = 0
 	_resume_pending = false
 	_resume_queue = []
+	_redirecting = false
+	_seat_rid = -1
+	meeting.reset()
 	_started_ms = now
 	_last_recv_ms = now
 	status = STATUS_CONNECTING
@@ -438,9 +469,20 @@ func _poll_resume(now):
 	if _resume_pending:
 		_resume_pending = false
 		_start_attempt(now)
-	elif now >= _next_attempt_ms and _resume_attempt < _opts["resume_attempts"]:
+	elif now >= _next_attempt_ms and _resume_attempt < _opts["resume_attempts"] and not _attempt_pending(now):
 		_start_attempt(now)
 	return _link != null
+
+
+# The current attempt is under way on a link known to reach the relay (a
+# WebSocket past its handshake): its hello has gone or goes at this poll,
+# and the answer comes back on the same reliable stream. The relay may
+# already have spent the resume token on it, so a new attempt could only be
+# refused: this one ends when its link does, or after link_timeout_ms
+# without a word (or at the resume's deadline). Over KCP nothing tells, and
+# attempts follow each other at their interval.
+func _attempt_pending(now):
+	return _link != null and _link.is_established() and now - _last_recv_ms < _opts["link_timeout_ms"]
 
 
 # The welcome on a resuming connection.
@@ -942,10 +984,18 @@ func _handle(m, now_us):
 	elif t == Protocol.MSG_PONG:
 		_on_pong(m, now_us)
 	elif t == Protocol.MSG_OK:
+		meeting.on_reply(t, m.rid)
 		_emit1("request_ok", m.rid)
 	elif t == Protocol.MSG_ERROR:
-		_emit3("error", m.rid, m.code, m.message)
+		meeting.on_reply(t, m.rid)
+		Redirect.on_error(self, m)
+	elif t >= Protocol.MSG_ANNOUNCE and t <= Protocol.MSG_CHANNEL:
+		meeting.handle(m)
+	elif t == Protocol.MSG_REDIRECT:
+		Redirect.follow(self, m, now_us / 1000)
 	elif t == Protocol.MSG_ROOM_JOINED:
+		_redirects = 0
+		_seat_rid = -1
 		var gen = _gen
 		_clear_room()
 		room_id = m.room_id
@@ -955,6 +1005,8 @@ func _handle(m, now_us):
 		_emit2("room_joined", m.room_id, m.code)
 		if _gen == gen and _state_dirty == false and _pending_state != null:
 			_state_dirty = true  # the new room gets this player's state
+		if _gen == gen:
+			meeting.on_room_joined(m.room_id)
 	elif t == Protocol.MSG_ROOM_LEFT:
 		_clear_room()
 		_emit1("room_left", m.code)
@@ -967,6 +1019,8 @@ func _handle(m, now_us):
 		if status != STATUS_CONNECTING:
 			return
 		status = STATUS_CONNECTED
+		var fresh = not _redirecting
+		_redirecting = false
 		player_id = m.player_id
 		resume_token = m.resume_token
 		tick_rate = m.tick_rate
@@ -977,7 +1031,7 @@ func _handle(m, now_us):
 		_tick_base_ms = m.server_time_ms
 		_offset_ms = m.server_time_ms - now_us / 1000.0
 		_next_ping_ms = 0  # ping at once: the first round trip sets the clock
-		_emit1("connected", m.player_id)
+		_emit1("connected" if fresh else "redirected", m.player_id)
 	elif t == Protocol.MSG_CLOSE:
 		# The server timed this link out while the client still hears it (it
 		# was suspended, or its datagrams stopped getting through): the
@@ -1002,3 +1056,67 @@ func _on_pong(m, now_us):
 	else:
 		_offset_ms += (sample - _offset_ms) * 0.2
 	_emit1("pong", rtt)
+
+
+# ---------------------------------------------------------------- meeting place
+# The matchmaker's queue, parties and lobby chat: see meeting.gd. Requests
+# return their request id (answered by request_ok or error).
+
+# Queues this player (its party, if it leads one) for a match of mode:
+# regions (Array, most preferred first; null: any), skill (the game's
+# rating), props (null, or a map that must be equal among the players).
+# match_found follows (after room_joined), or match_ended.
+func queue_join(mode, regions = null, skill = 0.0, props = null):
+	return meeting.queue_join(mode, regions, skill, props)
+
+
+func queue_leave():
+	return meeting.queue_leave()
+
+
+# Master only: asks the matchmaker to fill open seats (the team of each).
+func request_backfill(teams):
+	return meeting.request_backfill(teams)
+
+
+func create_party():
+	return meeting.create_party()
+
+
+func join_party(code):
+	return meeting.join_party(code)
+
+
+func leave_party():
+	return meeting.leave_party()
+
+
+# This player's party: {party_id, code, leader, members [[id, name], ...]}.
+func get_party():
+	return meeting.party
+
+
+func join_channel(name):
+	return meeting.join_channel(name)
+
+
+func leave_channel(name):
+	return meeting.leave_channel(name)
+
+
+func channel_members(name):
+	return meeting.channel_members(name)
+
+
+# A line to a lobby channel ("party": this player's party); true when queued.
+func say(channel, text):
+	return meeting.say(channel, text)
+
+
+# A peer packet (PROTOCOL.md 4.20; what tickrelay_multiplayer_peer.gd sends):
+# to 0 every other member, id one member, -id all but that one; mode
+# Protocol.PEER_*; channel 0-255; data bytes. True when queued.
+func send_peer_packet(to, mode, channel, data):
+	if not _can_send("peer_packet"):
+		return false
+	return _send_checked(_proto.encode_peer_packet(to, mode, channel, data), "peer_packet")

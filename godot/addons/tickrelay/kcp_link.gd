@@ -20,6 +20,8 @@
 #   set_tick_rate(rate)          the relay's tick rate, from the welcome
 #   linger(now) -> bool          after a bye: true once it is delivered
 #   is_open() -> bool, close()   the socket; close() drops it without a word
+#   is_established() -> bool     the relay is known to be there: what is sent
+#                                now reaches it unless the link dies
 #   describe() -> String         where it goes, for messages
 
 const Kcp = preload("kcp.gd")
@@ -99,6 +101,11 @@ func new_kcp(conv):
 
 func is_open():
 	return udp != null
+
+
+# UDP has no handshake: nothing says whether the relay is there.
+func is_established():
+	return false
 
 
 func close():

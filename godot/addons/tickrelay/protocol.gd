@@ -22,7 +22,10 @@
 #     room.states        [[player_id, value], ...]
 #     room.presence      [[player_id, connected], ...]  (optional: null if absent)
 #     events             [[tick, from, code, payload], ...]
-#     chat               [[from, to, server_time_ms, text], ...]
+#     chat               [[from, to, server_time_ms, text], ...], a lobby
+#                        channel's line with two more: channel, from_name
+#     packets            [[from, mode, channel, data], ...]: peer packets
+#                        (Godot's multiplayer API; [] in most frames)
 # Every element is checked for its shape and types before it is returned, so
 # a caller can index them without checks. Elements beyond the known ones are
 # skipped (forward compatibility).
@@ -35,6 +38,8 @@
 # generic decode, so results and errors are the same for every input.
 
 const MsgPack = preload("msgpack.gd")
+# Decoders of announce, match, party, channel and redirect.
+const Meeting = preload("protocol_meeting.gd")
 
 const PROTOCOL_VERSION = 1
 
@@ -55,6 +60,20 @@ const MSG_EVENT = 21
 const MSG_CHAT = 22
 const MSG_PING = 23
 const MSG_BYE = 24
+# The meeting place: matchmaking, parties, lobby chat (PROTOCOL.md 4.15-4.19).
+const MSG_QUEUE_JOIN = 50
+const MSG_QUEUE_LEAVE = 51
+const MSG_BACKFILL = 52
+const MSG_PARTY_CREATE = 53
+const MSG_PARTY_JOIN = 54
+const MSG_PARTY_LEAVE = 55
+const MSG_CHANNEL_JOIN = 56
+const MSG_CHANNEL_LEAVE = 57
+const MSG_CHANNEL_SAY = 58
+const MSG_CHANNEL_MEMBERS = 59
+# Godot's multiplayer API (4.20), and a seat on another node of a cluster.
+const MSG_PEER_PACKET = 60
+const MSG_JOIN_SEAT = 61
 
 # Server to client.
 const MSG_WELCOME = 2
@@ -65,6 +84,11 @@ const MSG_ROOM_JOINED = 31
 const MSG_ROOM_LIST = 32
 const MSG_ROOM_LEFT = 33
 const MSG_PONG = 34
+const MSG_ANNOUNCE = 35
+const MSG_MATCH = 36
+const MSG_PARTY = 37
+const MSG_CHANNEL = 38
+const MSG_REDIRECT = 39
 const MSG_FRAME = 40
 
 # Event targets.
@@ -72,6 +96,17 @@ const TARGET_ALL = 0
 const TARGET_OTHERS = 1
 const TARGET_LIST = 2
 const TARGET_MASTER = 3
+
+# Peer packet modes (PROTOCOL.md 4.20).
+const PEER_RELIABLE = 0
+const PEER_UNRELIABLE = 1
+const PEER_UNRELIABLE_ORDERED = 2
+
+# Match outcomes (the match message, 5.9).
+const MATCH_FOUND = 0
+const MATCH_TIMED_OUT = 1
+const MATCH_CANCELLED = 2
+const MATCH_BACKFILL = 3
 
 # Error and close codes (PROTOCOL.md section 6).
 const CODE_BAD_REQUEST = 1
@@ -101,6 +136,12 @@ const CODE_FORBIDDEN = 24
 const CODE_RATE_LIMITED = 25
 const CODE_RESUME_FAILED = 26
 const CODE_REPLACED = 27
+const CODE_BANNED = 28
+const CODE_ROOM_CLOSED = 29
+const CODE_NOT_LEADER = 30
+const CODE_IN_PARTY = 31
+const CODE_QUEUED = 32
+const CODE_UNAVAILABLE = 33  # another node of a cluster did not answer in time: try again
 
 const CODE_NAMES = {
 	1: "bad_request", 2: "version_mismatch", 3: "room_not_found", 4: "room_full",
@@ -110,6 +151,7 @@ const CODE_NAMES = {
 	16: "unknown_message", 17: "malformed", 18: "player_not_found", 19: "kicked",
 	20: "server_full", 21: "not_ready", 22: "client_closed", 23: "unauthorized",
 	24: "forbidden", 25: "rate_limited", 26: "resume_failed", 27: "replaced",
+	28: "banned", 29: "room_closed", 30: "not_leader", 31: "in_party", 32: "queued", 33: "unavailable",
 }
 
 # Largest frame body the server accepts from a client (its default).
@@ -330,6 +372,60 @@ func encode_bye():
 	return encode_message([MSG_BYE])
 
 
+# regions: an Array of region names (most preferred first), or null for any;
+# skill is sent as a float (as the Go codec does); props: null or a map that
+# must be equal among a match's players.
+func encode_queue_join(rid, mode, regions, skill, props):
+	return encode_message([MSG_QUEUE_JOIN, rid, mode, regions, float(skill), props])
+
+
+func encode_queue_leave(rid):
+	return encode_message([MSG_QUEUE_LEAVE, rid])
+
+
+# seats: the team of each open seat (0 in free-for-all); [] withdraws.
+func encode_backfill(rid, seats):
+	return encode_message([MSG_BACKFILL, rid, seats])
+
+
+func encode_party_create(rid):
+	return encode_message([MSG_PARTY_CREATE, rid])
+
+
+func encode_party_join(rid, code):
+	return encode_message([MSG_PARTY_JOIN, rid, code])
+
+
+func encode_party_leave(rid):
+	return encode_message([MSG_PARTY_LEAVE, rid])
+
+
+func encode_channel_join(rid, name):
+	return encode_message([MSG_CHANNEL_JOIN, rid, name])
+
+
+func encode_channel_leave(rid, name):
+	return encode_message([MSG_CHANNEL_LEAVE, rid, name])
+
+
+func encode_channel_members(rid, name):
+	return encode_message([MSG_CHANNEL_MEMBERS, rid, name])
+
+
+func encode_channel_say(name, text):
+	return encode_message([MSG_CHANNEL_SAY, name, text])
+
+
+# to: 0 every other member, a player id that member, minus a player id
+# every other member but that one; mode PEER_*; channel 0-255; data bytes.
+func encode_peer_packet(to, mode, channel, data):
+	return encode_message([MSG_PEER_PACKET, to, mode, channel, data])
+
+
+func encode_join_seat(rid, token):
+	return encode_message([MSG_JOIN_SEAT, rid, token])
+
+
 # ---------------------------------------------------------------- server to client
 
 # Decodes one message body. The result always has "ok", "type" and "error";
@@ -345,7 +441,8 @@ func encode_bye():
 #   pong         client_time, server_time_ms, tick, hold_us
 #   frame        tick, server_time_ms, room (null or {room_id, full, master,
 #                locked, props (null: unchanged), leaves, joins, player_props,
-#                states, presence}), events, chat
+#                states, presence}), events, chat, packets ([] when absent)
+#   announce, match, party, channel, redirect: see protocol_meeting.gd
 # A type this client does not know gives ok = true and "unknown": true.
 func decode_server(body):
 	return _decode_slice(body, 0, body.size())
@@ -406,6 +503,8 @@ func _decode_slice(bytes, from, to):
 		return {"ok": true, "type": t, "error": "", "code": a[1], "reason": a[2]}
 	if t == MSG_ROOM_LIST:
 		return _room_list(a)
+	if Meeting.handles(t):
+		return Meeting.decode(self, t, a)
 	return {"ok": true, "type": t, "error": "", "unknown": true}
 
 
@@ -458,6 +557,13 @@ func _frame(a):
 	for c in chat:
 		if not (_is_int(c[1]) and _is_int(c[2]) and typeof(c[3]) == TYPE_STRING):
 			return _bad(MSG_FRAME, "frame: a chat line must be [from, to, server_time_ms, text]")
+		if c.size() >= 6 and not (typeof(c[4]) == TYPE_STRING and typeof(c[5]) == TYPE_STRING):
+			return _bad(MSG_FRAME, "frame: a lobby chat line's channel and from_name must be strings")
+	var packets = []
+	if a.size() >= 7:
+		packets = a[6]
+		if not _packets_ok(packets):
+			return _bad(MSG_FRAME, "frame: packets must be [[from, mode, channel, data], ...]")
 	var room = null
 	var r = a[3]
 	if r != null:
@@ -499,7 +605,17 @@ func _frame(a):
 					return _bad(MSG_FRAME, "frame: presence must be [[player_id, connected], ...]")
 		room = {"room_id": r[0], "full": r[1], "master": r[2], "locked": r[3], "props": r[4],
 			"leaves": leaves, "joins": joins, "player_props": pprops, "states": r[8], "presence": presence}
-	return {"ok": true, "type": MSG_FRAME, "error": "", "tick": a[1], "server_time_ms": a[2], "room": room, "events": events, "chat": chat}
+	return {"ok": true, "type": MSG_FRAME, "error": "", "tick": a[1], "server_time_ms": a[2], "room": room, "events": events, "chat": chat, "packets": packets}
+
+
+# Peer packet rows: [from, mode, channel, data (bytes)].
+func _packets_ok(list):
+	if not _is_rows(list, 4):
+		return false
+	for pk in list:
+		if typeof(pk[1]) != TYPE_INT or typeof(pk[2]) != TYPE_INT or typeof(pk[3]) != mp._t_bytes:
+			return false
+	return true
 
 
 # ---------------------------------------------------------------- frame reader
@@ -551,12 +667,19 @@ func _walk_frame(n):
 	for c in chat:
 		if c.size() < 4 or typeof(c[1]) != TYPE_INT or typeof(c[2]) != TYPE_INT or typeof(c[3]) != TYPE_STRING:
 			return null
-	for i in range(n - 6):
+		if c.size() >= 6 and (typeof(c[4]) != TYPE_STRING or typeof(c[5]) != TYPE_STRING):
+			return null
+	var packets = []
+	if n >= 7:
+		packets = _rd_rows(2)
+		if packets == null or not _packets_ok(packets):
+			return null
+	for i in range(n - 7):
 		if not _rd_skip(1):
 			return null
 	if _fp != _fe:
 		return null
-	return {"ok": true, "type": MSG_FRAME, "error": "", "tick": tick, "server_time_ms": server_ms, "room": room, "events": events, "chat": chat}
+	return {"ok": true, "type": MSG_FRAME, "error": "", "tick": tick, "server_time_ms": server_ms, "room": room, "events": events, "chat": chat, "packets": packets}
 
 
 func _walk_room():

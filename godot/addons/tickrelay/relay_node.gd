@@ -20,6 +20,7 @@ const DEFAULT_PORT = 7777
 
 # The signals of client.gd, emitted on this node (see client.gd for each).
 signal connected(player_id)
+signal redirected(player_id)
 signal disconnected(code, reason)
 signal error(request_id, code, message)
 signal request_ok(request_id)
@@ -39,6 +40,14 @@ signal chat_received(from, to, text, time_ms)
 signal pong(rtt_ms)
 signal reconnecting(code, reason)
 signal reconnected()
+signal announcement(text)
+signal match_found(info)
+signal match_ended(outcome)
+signal party_changed(party)
+signal channel_joined(info)
+signal channel_members_received(request_id, info)
+signal channel_message(channel, from_id, from_name, text)
+signal peer_packet_received(from, mode, channel, data)
 
 var client
 var interpolation
@@ -214,3 +223,49 @@ func sample(id):
 
 func estimated_server_tick():
 	return client.estimated_server_tick()
+
+
+# The meeting place (see client.gd): the matchmaker's queue, parties, lobby
+# chat channels.
+func queue_join(mode, regions = null, skill = 0.0, props = null):
+	return client.queue_join(mode, regions, skill, props)
+
+
+func queue_leave():
+	return client.queue_leave()
+
+
+func request_backfill(teams):
+	return client.request_backfill(teams)
+
+
+func create_party():
+	return client.create_party()
+
+
+func join_party(code):
+	return client.join_party(code)
+
+
+func leave_party():
+	return client.leave_party()
+
+
+func get_party():
+	return client.get_party()
+
+
+func join_channel(name):
+	return client.join_channel(name)
+
+
+func leave_channel(name):
+	return client.leave_channel(name)
+
+
+func channel_members(name):
+	return client.channel_members(name)
+
+
+func say(channel, text):
+	return client.say(channel, text)

@@ -89,7 +89,14 @@ func _apply_frame(f):
 		if _gen != gen:
 			return
 	for c in f.chat:
-		_emit4("chat_received", c[0], c[1], c[3], c[2])
+		if c.size() >= 6 and c[4] != "":
+			_emit4("channel_message", c[4], c[0], c[5], c[3])
+		else:
+			_emit4("chat_received", c[0], c[1], c[3], c[2])
+		if _gen != gen:
+			return
+	for pk in f.packets:
+		_emit4("peer_packet_received", pk[0], pk[1], pk[2], pk[3])
 		if _gen != gen:
 			return
 	_acked_tick = tick

@@ -71,6 +71,12 @@ func is_open() -> bool:
 	return ws != null
 
 
+# The WebSocket is open: the relay accepted it, and what is sent reaches it
+# in order unless the connection ends.
+func is_established() -> bool:
+	return ws != null and ws.get_ready_state() == WebSocketPeer.STATE_OPEN
+
+
 # Drops the connection without a word (a lost link, a resume).
 func close() -> void:
 	if ws != null:

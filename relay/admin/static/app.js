@@ -79,10 +79,16 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// The status line shows the outcome of the operator's last action until the
+// next one. A failed poll shows there too, and the next good poll clears
+// only that message, never an action's outcome.
+let pollFailed = false;
+
 function setStatus(text, isError) {
   const s = $("status");
   s.textContent = text;
   s.classList.toggle("error", !!isError);
+  pollFailed = false;
 }
 
 // ---- signing in and out
@@ -137,7 +143,7 @@ async function poll() {
     renderOverview(overview);
     if (gen === roomsGen) renderRooms(rooms.rooms);
     if (Date.now() - bansAt > BANS_EVERY_MS) await refreshBans();
-    setStatus("");
+    if (pollFailed) setStatus("");
   } catch (e) {
     if (e instanceof AuthError) {
       sessionStorage.removeItem(TOKEN_KEY);
@@ -145,6 +151,7 @@ async function poll() {
       return;
     }
     setStatus(e.message, true);
+    pollFailed = true;
   }
   if (polling) pollTimer = setTimeout(poll, POLL_MS);
 }

@@ -1,0 +1,216 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The watch loop keeps the directory cache and the ban list: it watches
+// both buckets, applies what they deliver, expires directory records on its
+// own clock, and publishes a snapshot for readers after each batch. It
+// starts its watches afresh whenever the run loop (re)binds the buckets,
+// and when the directory has been quiet for longer than nodes take to
+// refresh their records (a watch that stalled).
+
+// snapshotEvery bounds how often a burst of changes rebuilds the snapshot.
+const snapshotEvery = 50 * time.Millisecond
+
+func (n *Node) watch() {
+	defer n.wg.Done()
+	cache := newDirCache(n.id, n.ttlNow())
+	sweep := time.NewTicker(max(20*time.Millisecond, min(250*time.Millisecond, n.ttlNow()/40)))
+	defer sweep.Stop()
+	w := &watchState{n: n, cache: cache}
+	for {
+		b := n.buckets.Load()
+		if b == nil || !n.connected() {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-n.rewatch:
+			case <-sweep.C:
+				w.expire()
+			}
+			continue
+		}
+		if !w.follow(b, sweep) {
+			return
+		}
+		n.stats.watchRestarts.Add(1)
+	}
+}
+
+// watchState is the watch loop's.
+type watchState struct {
+	n        *Node
+	cache    *dirCache
+	lastSnap time.Time
+	events   []Message
+}
+
+// follow watches the buckets until the watch must restart (true) or the
+// node stops (false).
+func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
+	n := w.n
+	dw, err := b.dir.WatchAll(n.ctx)
+	if err != nil {
+		n.setError(err)
+		return w.pause(sweep)
+	}
+	defer stopWatch(dw)
+	bw, err := b.bans.WatchAll(n.ctx)
+	if err != nil {
+		n.setError(err)
+		return w.pause(sweep)
+	}
+	defer stopWatch(bw)
+	w.cache.ttl = n.ttlNow()
+	w.cache.beginReplay()
+	n.bans.beginReplay()
+	dirReplayed, bansReplayed := false, false
+	lastEntry := n.cfg.now()
+	defer w.setLive(false)
+	for {
+		select {
+		case <-n.ctx.Done():
+			return false
+		case <-n.rewatch:
+			return true
+		case e, ok := <-dw.Updates():
+			if !ok {
+				return true
+			}
+			lastEntry = n.cfg.now()
+			if e == nil {
+				w.cache.endReplay(&w.events)
+				dirReplayed = true
+				w.setLive(dirReplayed && bansReplayed)
+				break
+			}
+			w.applyDir(e)
+		case e, ok := <-bw.Updates():
+			if !ok {
+				return true
+			}
+			if e == nil {
+				n.bans.endReplay(n)
+				bansReplayed = true
+				w.setLive(dirReplayed && bansReplayed)
+				break
+			}
+			if err := n.bans.apply(n, toEntry(e)); err != nil {
+				n.stats.drop(dropMalformed)
+			}
+		case <-sweep.C:
+			w.expire()
+			// Every node, this one included, rewrites its record every
+			// TTL/3: a directory quiet for 2/3 TTL is a stalled watch.
+			if dirReplayed && n.cfg.now().Sub(lastEntry) > 2*w.cache.ttl/3 {
+				n.log.Warn().Msg("cluster: the directory watch went quiet; restarting it")
+				return true
+			}
+		}
+		if dirReplayed && w.cache.dirty() && (len(dw.Updates()) == 0 || n.cfg.now().Sub(w.lastSnap) >= snapshotEvery) {
+			w.publish()
+		}
+		w.flush(dirReplayed) // before the replay ends, the cache may not know the leader yet
+	}
+}
+
+// stopWatch ends a watch. Its NATS goroutine may be blocked handing over
+// an entry (it does not give up while its channel is full): the entries
+// left are drained until the watch closes its channel, so that goroutine
+// ends too.
+func stopWatch(kw jetstream.KeyWatcher) {
+	_ = kw.Stop()
+	limit := time.NewTimer(2 * time.Second)
+	defer limit.Stop()
+	for {
+		select {
+		case _, ok := <-kw.Updates():
+			if !ok {
+				return
+			}
+		case <-limit.C:
+			return // the connection's close ends it
+		}
+	}
+}
+
+// pause waits a little before a failed watch is tried again.
+func (w *watchState) pause(sweep *time.Ticker) bool {
+	retry := time.NewTimer(time.Second)
+	defer retry.Stop()
+	for {
+		select {
+		case <-w.n.ctx.Done():
+			return false
+		case <-w.n.rewatch:
+			return true
+		case <-retry.C:
+			return true
+		case <-sweep.C:
+			w.expire()
+		}
+	}
+}
+
+func toEntry(e jetstream.KeyValueEntry) kvEntry {
+	return kvEntry{
+		key: e.Key(), value: e.Value(), created: e.Created(), revision: e.Revision(),
+		deleted: e.Operation() != jetstream.KeyValuePut,
+	}
+}
+
+func (w *watchState) applyDir(e jetstream.KeyValueEntry) {
+	if err := w.cache.apply(toEntry(e), w.n.cfg.now(), &w.events); err != nil {
+		w.n.stats.drop(dropMalformed)
+		w.n.log.Debug().Err(err).Str("key", e.Key()).Msg("cluster: unreadable directory record")
+	}
+}
+
+// expire drops the records whose time is up, and publishes the result.
+func (w *watchState) expire() {
+	w.cache.expire(w.n.cfg.now(), &w.events)
+	if w.cache.dirty() {
+		w.publish()
+	}
+	w.flush(true)
+}
+
+// publish makes the cache the readers' snapshot.
+func (w *watchState) publish() {
+	n := w.n
+	n.snap.Store(w.cache.snapshot())
+	w.lastSnap = n.cfg.now()
+	n.mu.Lock()
+	close(n.snapWait)
+	n.snapWait = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// flush hands the relay what the cache reported, and (with leader) the
+// leader it names.
+func (w *watchState) flush(leader bool) {
+	for _, e := range w.events {
+		w.n.deliver(e)
+	}
+	clear(w.events)
+	w.events = w.events[:0]
+	if leader {
+		node, term := w.cache.leaderNow()
+		w.n.noteLeader(node, term, false)
+	}
+}
+
+func (w *watchState) setLive(live bool) {
+	n := w.n
+	n.mu.Lock()
+	n.setDirLiveLocked(live)
+	n.mu.Unlock()
+	if live {
+		w.publish()
+		signal(n.wakeRun) // the run loop may seek the leadership now
+	}
+}
