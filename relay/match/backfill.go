@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -144,10 +145,13 @@ func (m *Matchmaker) closeBackfill(bf *backfill) {
 	bf.gone = true
 }
 
-// runBackfills expires and fills the open requests of b, oldest first.
-func (m *Matchmaker) runBackfills(b *bucket, now int64, out *Results) {
-	kept := b.backfills[:0]
-	for _, bf := range b.backfills {
+// runBackfills expires and fills the open requests of b, oldest first,
+// from m.run.next on. It reports false if the Step's budget ran out first;
+// the next call goes on from there.
+func (m *Matchmaker) runBackfills(b *bucket, now int64, out *Results) bool {
+	r := &m.run
+	for ; r.next < len(b.backfills); r.next++ { // requests made meanwhile too
+		bf := b.backfills[r.next]
 		switch {
 		case bf.gone:
 			continue
@@ -155,16 +159,23 @@ func (m *Matchmaker) runBackfills(b *bucket, now int64, out *Results) {
 			out.Expired = append(out.Expired, bf.id)
 			m.closeBackfill(bf)
 			continue
+		case m.spent():
+			return false
 		}
 		m.fill(b, bf, now, out)
 		if bf.nOpen == 0 {
 			m.closeBackfill(bf)
-			continue
 		}
-		kept = append(kept, bf)
+	}
+	kept := b.backfills[:0]
+	for _, bf := range b.backfills {
+		if !bf.gone {
+			kept = append(kept, bf)
+		}
 	}
 	clear(b.backfills[len(kept):])
 	b.backfills = kept
+	return true
 }
 
 // fill places the oldest suitable tickets of b into bf's open seats.
@@ -173,12 +184,14 @@ func (m *Matchmaker) fill(b *bucket, bf *backfill, now int64, out *Results) {
 	i, j := b.searchRange(bf.skill-w, bf.skill+w)
 	t0, p0 := len(out.tickets), len(out.players)
 	f := &m.form
+	f.work++
 	if c := j - i; c > ageScanMin && c*c > 2*b.q.rules.MaxPlayers*len(b.agePos) {
 		// Many in range: scan in age order and stop when the seats are filled.
 		for _, p := range b.agePos {
 			if bf.nOpen == 0 {
 				break
 			}
+			f.work++
 			if math.Abs(b.skill[p]-bf.skill) <= w {
 				m.seat(b, bf, p, out)
 			}
@@ -188,6 +201,7 @@ func (m *Matchmaker) fill(b *bucket, bf *backfill, now int64, out *Results) {
 		for p := int32(i); p < int32(j); p++ {
 			cands = append(cands, p)
 		}
+		f.work += 2 * len(cands) * bits.Len(uint(len(cands)))
 		rank := b.rank
 		slices.SortFunc(cands, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
 		for _, p := range cands {

@@ -55,9 +55,11 @@ var benchQueue = QueueConfig{
 	MaxWait: 5 * time.Minute, Interval: time.Second,
 }
 
-// BenchmarkStep measures Step over a queue that holds 10,000 waiting
-// tickets in a steady state: each op advances the clock by the queue's
-// interval, runs Step, and (untimed) adds as many new tickets as left. The
+// BenchmarkStep measures a whole run (StepBudget -1: one Step does it
+// all; BenchmarkTick measures Steps as the relay makes them) over a queue
+// that holds 10,000 waiting tickets in a steady state: each op advances
+// the clock by the queue's interval, runs Step, and (untimed) adds as many
+// new tickets as left. The
 // tickets are hard to match, so that they wait about a minute (the queue
 // holding 10,000 means about 150 arrive per second): full 5-against-5
 // matches only, one region each of six, one map each of eight (48 pools of
@@ -75,7 +77,7 @@ func BenchmarkStep(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			const waiting = 10_000
-			m, err := New(Config{Queues: map[string]QueueConfig{"ranked": q}})
+			m, err := New(Config{Queues: map[string]QueueConfig{"ranked": q}, StepBudget: -1})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -129,8 +131,8 @@ func BenchmarkStep(b *testing.B) {
 	}
 }
 
-// BenchmarkStepFormAll measures one Step that matches 10,000 tickets that
-// all arrived at once, the worst case of one run: about a thousand
+// BenchmarkStepFormAll measures one whole run (StepBudget -1) that
+// matches 10,000 tickets that all arrived at once: about a thousand
 // matches formed and their teams balanced.
 func BenchmarkStepFormAll(b *testing.B) {
 	for _, bc := range []struct {
@@ -149,7 +151,7 @@ func BenchmarkStepFormAll(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				m, _ := New(Config{Queues: map[string]QueueConfig{"ranked": bc.q}})
+				m, _ := New(Config{Queues: map[string]QueueConfig{"ranked": bc.q}, StepBudget: -1})
 				for range 10_000 {
 					t := gen.ticket("ranked", epoch, players)
 					players = t.Players
@@ -170,7 +172,7 @@ func BenchmarkStepFormAll(b *testing.B) {
 // BenchmarkStepNotDue measures the Step of a tick on which no queue is due:
 // the cost of calling Step on every tick.
 func BenchmarkStepNotDue(b *testing.B) {
-	m, _ := New(Config{Queues: map[string]QueueConfig{"ranked": benchQueue}})
+	m, _ := New(Config{Queues: map[string]QueueConfig{"ranked": benchQueue}, StepBudget: -1}) // the first Step ends its run
 	gen := newBenchGen(350, true)
 	for range 10_000 {
 		if err := m.Add(gen.ticket("ranked", epoch, nil)); err != nil {
@@ -190,7 +192,7 @@ func BenchmarkStepNotDue(b *testing.B) {
 // Step (untimed) every 1,000 ops compacts the queue, as the tick would.
 // Every ticket has its own skill and the window is 0, so none match.
 func BenchmarkAddCancel(b *testing.B) {
-	m, _ := New(Config{Queues: map[string]QueueConfig{"ranked": {Teams: 2, TeamSize: 5, Interval: time.Hour, MaxWait: 1000 * time.Hour}}})
+	m, _ := New(Config{Queues: map[string]QueueConfig{"ranked": {Teams: 2, TeamSize: 5, Interval: time.Hour, MaxWait: 1000 * time.Hour}}, StepBudget: -1})
 	gen := newBenchGen(350, true)
 	var players []Player
 	ticket := func(now time.Time) Ticket {
@@ -232,12 +234,12 @@ func BenchmarkAddCancel(b *testing.B) {
 	}
 }
 
-// BenchmarkStepUnmatchable measures a run over 10,000 tickets of which no
-// match can form and every pair accepts each other: parties of three for
-// teams of four, no skill. Each ticket is tried every run (their windows
-// hold everyone); ageScanCap and sizesCanFill keep a try short.
+// BenchmarkStepUnmatchable measures a whole run (StepBudget -1) over
+// 10,000 tickets of which no match can form and every pair accepts each
+// other: parties of three for teams of four, no skill. The bucket's sizes
+// cannot fill a team (bucket.fillable), so no ticket is tried.
 func BenchmarkStepUnmatchable(b *testing.B) {
-	m, _ := New(Config{Queues: map[string]QueueConfig{"x": {Teams: 2, TeamSize: 4, MaxWait: time.Hour}}})
+	m, _ := New(Config{Queues: map[string]QueueConfig{"x": {Teams: 2, TeamSize: 4, MaxWait: time.Hour}}, StepBudget: -1})
 	for i := range 10_000 {
 		id := uint64(i + 1)
 		p := uint32(id * 4)

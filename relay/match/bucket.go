@@ -2,6 +2,7 @@ package match
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 )
 
@@ -20,9 +21,12 @@ type bucket struct {
 	props map[string]string
 
 	byAge   []*ticket // oldest first: Enqueued, then order of Add
-	pending []*ticket // added since the last run
-	dead    int       // tickets that left since the last run
+	pending []*ticket // added since the last run began merging
+	merging []*ticket // being merged in by the run under way
+	dead    int       // tickets that left since the last run began merging
 	live    int       // queued tickets, pending ones included
+	dropped bool      // forgotten; its queue's order drops it at the run's end
+	stale   bool      // rebuild is under way: the arrays are out of date
 
 	// In skill order (ties: order of Add).
 	tix     []*ticket
@@ -34,6 +38,10 @@ type bucket struct {
 	rank    []int32 // index in byAge
 	recheck []int64 // the ticket cannot anchor a match before this (recheck.go)
 	agePos  []int32 // byAge as indices into the arrays above
+
+	// Whether the sizes of the tickets in the arrays (some may have left
+	// since) can fill a team exactly: see formMatches.
+	fillable bool
 
 	spare     []*ticket // merge buffer
 	arrived   []*ticket // merged in by the last rebuild
@@ -54,33 +62,99 @@ func lowerSkillFirst(a, b *ticket) int {
 	return cmp.Compare(a.seq, b.seq)
 }
 
+// mergeChunk is how many new tickets rebuild merges in at a time: a
+// Step's budget can end between chunks, so that a burst of arrivals is
+// merged over several Steps.
+const mergeChunk = 1024
+
 // rebuild drops the tickets that left, merges in the pending ones and
-// refreshes the skill-ordered arrays. It does nothing when no ticket came
-// or went.
-func (m *Matchmaker) rebuild(b *bucket) {
-	b.arrived = b.arrived[:0]
-	if b.dead == 0 && len(b.pending) == 0 {
-		return
+// refreshes the skill-ordered arrays; it does nothing when no ticket came
+// or went. It reports false if the Step's budget ran out first; the next
+// call (with the same m.run) goes on where it stopped. Tickets added
+// meanwhile wait for the next run.
+//
+// Until the arrays are refreshed, b.stale tells remove to leave them
+// alone: a ticket that leaves meanwhile gets mask 0 from the refresh.
+func (m *Matchmaker) rebuild(b *bucket) bool {
+	f, r := &m.form, &m.run
+	if r.next == 0 {
+		b.arrived = b.arrived[:0]
+		if b.dead == 0 && len(b.pending) == 0 {
+			return true
+		}
+		if !m.affords(len(b.tix)) {
+			return false
+		}
+		// Drop the tickets that left: those whose mask is 0 (the arrays
+		// are up to date, and reading them is cheaper than reading every
+		// ticket). The skill order first: releasing a ticket (in the age
+		// pass) makes it reusable.
+		n := 0
+		for i, t := range b.tix {
+			if b.mask[i] != 0 {
+				b.tix[n] = t
+				n++
+			}
+		}
+		clear(b.tix[n:])
+		b.tix = b.tix[:n]
+		n = 0
+		for i, t := range b.byAge {
+			if b.mask[b.agePos[i]] != 0 {
+				b.byAge[n] = t
+				n++
+			} else {
+				m.free = append(m.free, t)
+			}
+		}
+		clear(b.byAge[n:])
+		b.byAge = b.byAge[:n]
+		b.stale = true
+		b.merging, b.pending = b.pending, b.merging[:0]
+		// Room for every ticket in the three slices the merges rotate,
+		// once, rather than growing them chunk by chunk.
+		total := len(b.tix) + len(b.merging)
+		b.tix = slices.Grow(b.tix, total-len(b.tix))
+		b.byAge = slices.Grow(b.byAge, total-len(b.byAge))
+		b.spare = slices.Grow(b.spare[:0], total)
+		b.dead = 0
+		f.work += len(b.tix)
+		r.next = 1 // then 1 + the tickets of merging taken
 	}
-	// The skill order first: releasing a ticket (in the age pass) makes it
-	// reusable.
-	b.tix = keepQueued(b.tix, nil)
-	b.byAge = keepQueued(b.byAge, m)
-	pending := keepQueued(b.pending, m)
-	b.arrived = append(b.arrived[:0], pending...)
-	if len(pending) > 0 {
-		slices.SortFunc(pending, olderFirst)
-		merged := merge(b.spare[:0], b.byAge, pending, olderFirst)
-		b.byAge, b.spare = merged, b.byAge
+	for r.next-1 < len(b.merging) {
+		from := r.next - 1
+		chunk := b.merging[from:min(len(b.merging), from+mergeChunk)]
+		cost := 2*len(chunk)*bits.Len(uint(len(chunk))) + 4*(len(b.tix)+len(chunk))
+		if !m.affords(cost) {
+			return false
+		}
+		f.work += cost
+		r.next += len(chunk)
+		pending := keepQueued(chunk, m)
+		if len(pending) == 0 {
+			continue
+		}
+		b.arrived = append(b.arrived, pending...)
+		if !slices.IsSortedFunc(pending, olderFirst) { // usually sorted: Add order
+			slices.SortFunc(pending, olderFirst)
+		}
+		if len(b.byAge) == 0 || olderFirst(pending[0], b.byAge[len(b.byAge)-1]) > 0 {
+			b.byAge = append(b.byAge, pending...) // all younger: usual
+		} else {
+			merged := merge(b.spare[:0], b.byAge, pending, olderFirst)
+			b.byAge, b.spare = merged, b.byAge
+		}
 		slices.SortFunc(pending, lowerSkillFirst)
-		merged = merge(b.spare[:0], b.tix, pending, lowerSkillFirst)
+		merged := merge(b.spare[:0], b.tix, pending, lowerSkillFirst)
 		b.tix, b.spare = merged, b.tix
-		clear(pending)
 	}
-	b.pending = pending[:0]
-	b.dead = 0
+	clear(b.merging)
+	b.merging = b.merging[:0]
 
 	n := len(b.tix)
+	if !m.affords(4 * n) {
+		return false
+	}
 	b.skill = resize(b.skill, n)
 	b.mask = resize(b.mask, n)
 	b.window = resize(b.window, n)
@@ -89,14 +163,24 @@ func (m *Matchmaker) rebuild(b *bucket) {
 	b.rank = resize(b.rank, n)
 	b.recheck = resize(b.recheck, n)
 	b.agePos = resize(b.agePos, n)
+	var sizes sizeSet
 	for i, t := range b.tix {
 		t.pos = int32(i)
-		b.skill[i], b.mask[i], b.size[i], b.enq[i], b.recheck[i] = t.skill, t.mask, int32(len(t.players)), t.enq, t.recheck
+		sizes.add(len(t.players))
+		mask := t.mask
+		if t.gone { // left during the merge: dropped by the next run
+			mask = 0
+		}
+		b.skill[i], b.mask[i], b.size[i], b.enq[i], b.recheck[i] = t.skill, mask, int32(len(t.players)), t.enq, t.recheck
 	}
 	for i, t := range b.byAge {
 		b.agePos[i] = t.pos
 		b.rank[t.pos] = int32(i)
 	}
+	b.fillable = sizes.canFill(b.q.rules.teamCap(), &f.reach)
+	b.stale = false
+	f.work += 4*n + b.q.rules.teamCap()
+	return true
 }
 
 // keepQueued removes the tickets that left from ts, in place, giving them
@@ -141,6 +225,7 @@ func resize[T any](s []T, n int) []T {
 }
 
 // dropBucket forgets b, which holds no queued ticket and no open backfill.
+// Its queue's order keeps it until the end of the run under way.
 func (m *Matchmaker) dropBucket(b *bucket) {
 	for _, t := range b.byAge {
 		m.free = append(m.free, t)
@@ -148,6 +233,11 @@ func (m *Matchmaker) dropBucket(b *bucket) {
 	for _, t := range b.pending {
 		m.free = append(m.free, t)
 	}
+	clear(b.byAge)
+	clear(b.tix)
+	clear(b.pending)
+	b.byAge, b.tix, b.pending = b.byAge[:0], b.tix[:0], b.pending[:0]
+	b.dropped = true
 	delete(b.q.buckets, b.key)
 }
 

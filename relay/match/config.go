@@ -23,7 +23,8 @@ const (
 	DefaultMaxWait      = 2 * time.Minute
 	DefaultMaxTickets   = 100_000
 	DefaultMaxBackfills = 10_000
-	freeForAllPlayers   = 2 // MaxPlayers of a free-for-all queue that names none
+	DefaultStepBudget   = 50_000 // work units: see Config.StepBudget
+	freeForAllPlayers   = 2      // MaxPlayers of a free-for-all queue that names none
 )
 
 // QueueConfig is how the queue of one mode forms matches. A zero field
@@ -93,6 +94,14 @@ type Config struct {
 	// MaxBackfills bounds the open backfill requests. Zero:
 	// DefaultMaxBackfills.
 	MaxBackfills int
+	// StepBudget bounds the work of one Step, so that a Step takes a
+	// small and bounded part of the caller's tick however many tickets
+	// wait: a queue's run that needs more work goes on where it stopped
+	// in the next Steps. The unit is about one ticket looked at, a few
+	// nanoseconds; DefaultStepBudget is about half a millisecond of a
+	// server core. Zero: DefaultStepBudget. Negative: no bound (every
+	// due queue runs to its end within the Step).
+	StepBudget int
 }
 
 // queueRules is a QueueConfig with every default applied and checked.
@@ -226,6 +235,7 @@ type validated struct {
 	strict       bool
 	maxTickets   int
 	maxBackfills int
+	stepBudget   int
 }
 
 // validate checks c and applies its defaults.
@@ -235,6 +245,7 @@ func (c *Config) validate() (validated, error) {
 		strict:       c.Strict,
 		maxTickets:   c.MaxTickets,
 		maxBackfills: c.MaxBackfills,
+		stepBudget:   c.StepBudget,
 	}
 	for mode, qc := range c.Queues {
 		if len(mode) > MaxModeLen {
@@ -265,6 +276,12 @@ func (c *Config) validate() (validated, error) {
 		return validated{}, fmt.Errorf("max backfills must be at least 0, not %d", c.MaxBackfills)
 	case c.MaxBackfills == 0:
 		v.maxBackfills = DefaultMaxBackfills
+	}
+	switch {
+	case c.StepBudget < 0:
+		v.stepBudget = math.MaxInt
+	case c.StepBudget == 0:
+		v.stepBudget = DefaultStepBudget
 	}
 	return v, nil
 }

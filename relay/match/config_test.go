@@ -2,6 +2,7 @@ package match
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,14 @@ func TestQueueReportsTheRulesInForce(t *testing.T) {
 	}
 	if _, err := m.Queue("other"); !errors.Is(err, ErrUnknownMode) {
 		t.Fatalf("a mode with no queue in a strict matchmaker: %v", err)
+	}
+}
+
+func TestStepBudgetDefaults(t *testing.T) {
+	for _, tc := range []struct{ in, want int }{{0, DefaultStepBudget}, {-1, math.MaxInt}, {123, 123}} {
+		v, err := (&Config{StepBudget: tc.in}).validate()
+		if err != nil || v.stepBudget != tc.want {
+			t.Errorf("StepBudget %d: %d, %v; want %d", tc.in, v.stepBudget, err, tc.want)
+		}
 	}
 }

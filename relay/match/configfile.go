@@ -19,6 +19,7 @@ const maxConfigBytes = 1 << 20
 //
 //	{
 //	  "strict": true,
+//	  "step_budget": 50000,
 //	  "queues": {
 //	    "duel":  {"skill_window": 50, "skill_widening": 5, "max_skill_window": 400, "max_wait": "90s"},
 //	    "squad": {"teams": 2, "team_size": 4, "min_players": 6, "fill_wait": "30s", "interval": "1s"}
@@ -31,6 +32,7 @@ type fileConfig struct {
 	Strict       bool                       `json:"strict"`
 	MaxTickets   int                        `json:"max_tickets"`
 	MaxBackfills int                        `json:"max_backfills"`
+	StepBudget   int                        `json:"step_budget"`
 }
 
 type fileQueue struct {
@@ -86,7 +88,7 @@ func ParseConfig(r io.Reader) (Config, error) {
 	if err := decodeStrict(data, &fc); err != nil {
 		return Config{}, fmt.Errorf("matchmaker config: %w", err)
 	}
-	cfg := Config{Strict: fc.Strict, MaxTickets: fc.MaxTickets, MaxBackfills: fc.MaxBackfills}
+	cfg := Config{Strict: fc.Strict, MaxTickets: fc.MaxTickets, MaxBackfills: fc.MaxBackfills, StepBudget: fc.StepBudget}
 	if fc.Queues != nil {
 		cfg.Queues = make(map[string]QueueConfig, len(fc.Queues))
 		for mode, raw := range fc.Queues {

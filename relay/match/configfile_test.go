@@ -11,6 +11,7 @@ import (
 const exampleConfig = `{
   "strict": true,
   "max_tickets": 50000,
+  "step_budget": 20000,
   "queues": {
     "duel":  {"skill_window": 50, "skill_widening": 5, "max_skill_window": 400, "max_wait": "90s"},
     "squad": {"teams": 2, "team_size": 4, "min_players": 6, "fill_wait": "30s", "interval": "1s"}
@@ -26,12 +27,13 @@ func TestParseConfig(t *testing.T) {
 	want := Config{
 		Strict:     true,
 		MaxTickets: 50000,
+		StepBudget: 20000,
 		Queues: map[string]QueueConfig{
 			"duel":  {SkillWindow: 50, SkillWidening: 5, MaxSkillWindow: 400, MaxWait: 90 * time.Second},
 			"squad": {Teams: 2, TeamSize: 4, MinPlayers: 6, FillWait: 30 * time.Second, Interval: time.Second},
 		},
 	}
-	if cfg.Strict != want.Strict || cfg.MaxTickets != want.MaxTickets || len(cfg.Queues) != 2 ||
+	if cfg.Strict != want.Strict || cfg.MaxTickets != want.MaxTickets || cfg.StepBudget != want.StepBudget || len(cfg.Queues) != 2 ||
 		cfg.Queues["duel"] != want.Queues["duel"] || cfg.Queues["squad"] != want.Queues["squad"] {
 		t.Fatalf("got %+v", cfg)
 	}

@@ -83,7 +83,18 @@
 // try failed is not tried again until something that could let it match
 // has happened: enough tickets came to accept it as windows widened, a
 // pair of its candidates came to accept each other, or a ticket arrived
-// within its reach (recheck.go); this changes no result. Step does no
-// allocation once its buffers have grown. BenchmarkStep,
-// BenchmarkStepFormAll and BenchmarkAddCancel measure it.
+// within its reach (recheck.go); this changes no result. A bucket whose
+// ticket sizes cannot fill a team (parties of three for teams of four,
+// with no partial matches) tries no ticket at all. Step does no
+// allocation once its buffers have grown.
+//
+// A Step does at most about Config.StepBudget of work (run.go): a run
+// that needs more, say over 10,000 waiting tickets, goes on where it
+// stopped in the next Steps, so that a caller stepping on every tick
+// spends a bounded part of each tick (about half a millisecond by
+// default) whatever its queues hold, and a queue's run spreads over a few
+// ticks. Spreading changes no match: the pieces of a run see what the
+// run itself and the caller's calls change, as one run would.
+// BenchmarkTick measures Steps as a 30 Hz tick makes them; BenchmarkStep,
+// BenchmarkStepFormAll and BenchmarkAddCancel the work of whole runs.
 package match

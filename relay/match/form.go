@@ -3,6 +3,7 @@ package match
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -19,8 +20,11 @@ const ageScanCap = 32
 
 // former is the scratch space of forming matches, reused across Steps.
 type former struct {
+	// work is the work done in this Step, in the units of
+	// Config.StepBudget: about one ticket looked at.
+	work    int
 	cands   []int32 // compatible tickets, as indices into the bucket's arrays
-	waiting []int32 // anchors that formed no match in this run, oldest first
+	waiting []int32 // anchors of the bucket under way that formed no match in this run, oldest first
 	g1      group   // the group being formed
 	g2      group   // the first group found that may start short of players
 	pk      packer
@@ -34,16 +38,16 @@ type former struct {
 	fullPossible bool
 
 	// skillBound's and recheckAt's scratch.
+	order     []int32
 	low, high []uint64
 	bs, bw    []float64
 	bn        []int
 	times     []timedSize
-	sizes     []bool // sizesCanFill's scratch
-	reach     []bool
+	reach     []bool // sizeSet.canFill's scratch
 
 	// What recheckAt needs to know of the last anchor tried.
 	lo, hi     int  // its skill range
-	ageScan    bool // its candidates were found in age order
+	capped     bool // its candidates are the oldest ageScanCap matches' worth, not all
 	searched   bool // the search ran (budget tells whether it finished)
 	skillShort bool // it failed because skills allow no group of MinPlayers
 }
@@ -149,21 +153,35 @@ func (g *group) startable(r *queueRules, now int64, pk *packer) bool {
 	return pk.fits(g.parties, r.Teams, lo+min(over, 1), lo, over)
 }
 
-// formMatches forms matches from the tickets of b, the oldest ticket first.
-func (m *Matchmaker) formMatches(b *bucket, now int64, out *Results) {
-	f := &m.form
-	f.waiting = f.waiting[:0]
-	for k, p := range b.agePos {
+// formMatches forms matches from the tickets of b, the oldest ticket
+// first, from the anchor m.run.next on. It reports false if the Step's
+// budget ran out first; the next call goes on from there (f.waiting keeps
+// the anchors that failed before).
+func (m *Matchmaker) formMatches(b *bucket, now int64, out *Results) bool {
+	f, r := &m.form, &m.run
+	if q := &b.q.rules; q.MinPlayers == q.MaxPlayers && !b.fillable {
+		// No full match can form from the sizes of the tickets queued
+		// (parties of three for teams of four), and no other may start:
+		// every ticket waits for a ticket of another size. This changes
+		// no result, and a queue that cannot match costs nothing.
+		return true
+	}
+	for ; r.next < len(b.agePos); r.next++ {
+		p := b.agePos[r.next]
 		switch {
 		case b.mask[p] == 0:
 		case b.recheck[p] > now && !m.alwaysTry:
 			f.waiting = append(f.waiting, p) // cannot match yet: see recheck.go
-		case !m.tryAnchor(b, k, now, out):
+		case m.spent():
+			return false
+		case !m.tryAnchor(b, r.next, now, out):
 			f.waiting = append(f.waiting, p)
 			b.recheck[p] = f.recheckAt(b, p, now)
 			b.tix[p].recheck = b.recheck[p]
 		}
+		f.work++
 	}
+	return true
 }
 
 // searchBudget bounds the groups one anchor's search tries after the
@@ -205,17 +223,18 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 	defer func() { f.cands = cands }() // recheckAt reads them after a failure
 
 	i, j := b.skillRange(int(a), sa-wa, sa+wa)
-	f.lo, f.hi, f.ageScan, f.searched, f.skillShort = i, j, false, false, false
+	f.lo, f.hi, f.capped, f.searched, f.skillShort = i, j, false, false, false
 	if c := j - i; c > ageScanMin && c*c > 2*r.MaxPlayers*len(b.agePos) {
-		f.ageScan = true
 		// In age order: the older tickets still queued are the anchors
 		// that failed before a (f.waiting), the younger ones follow a.
 	scan:
 		for _, older := range [2][]int32{f.waiting, b.agePos[k+1:]} {
 			for _, p := range older {
 				if have >= ageScanCap*r.MaxPlayers {
+					f.capped = true
 					break scan // enough of the oldest: see ageScanCap
 				}
+				f.work++
 				if b.mask[p]&ma == 0 {
 					continue
 				}
@@ -234,6 +253,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 			return false
 		}
 	} else {
+		f.work += j - i
 		for p := int32(i); p < int32(j); p++ {
 			if p == a || b.mask[p]&ma == 0 || math.Abs(b.skill[p]-sa) > b.window[p] {
 				continue
@@ -246,6 +266,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 		}
 		rank := b.rank
 		slices.SortFunc(cands, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
+		f.work += len(cands) * bits.Len(uint(len(cands)))
 		for _, p := range cands {
 			if g.tryAdd(p, r, &f.pk) && g.full(r) {
 				m.emit(b, g, out)
@@ -257,7 +278,7 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 	// queue where tickets wait for their windows to widen, most anchors
 	// with enough candidates have no valid group, and the bound says so
 	// at a fraction of the search's cost.
-	bound := f.skillBound(b, a, cands)
+	bound := f.skillBound(b, a, cands, r.MaxPlayers)
 	if bound < r.MinPlayers {
 		f.skillShort = true
 		return false
@@ -289,6 +310,12 @@ func (m *Matchmaker) tryAnchor(b *bucket, k int, now int64, out *Results) bool {
 // emit reports the group as a match and takes its tickets out of the queue.
 func (m *Matchmaker) emit(b *bucket, g *group, out *Results) {
 	r := &b.q.rules
+	// Leaving the queue, and the teams' swaps (teamer.assign).
+	n := len(g.members)
+	m.form.work += 48 * n
+	if r.Teams > 0 {
+		m.form.work += min(6*n*n, swapWork/2)
+	}
 	rank := b.rank
 	slices.SortFunc(g.members, func(x, y int32) int { return cmp.Compare(rank[x], rank[y]) })
 	teams := m.form.teams.assign(b, g, r, &m.form.pk)

@@ -43,8 +43,10 @@ func (b *fuzzBytes) float() float64 {
 // FuzzMatchmaker drives a Matchmaker with arbitrary calls, as a caller
 // passing on whatever its clients send would: odd modes, regions and
 // props, NaN and huge skills, duplicate ids and players, backfills with
-// bad seats. Nothing may panic, and every Step's results must be well
-// formed: tickets out of the queue, each player once, teams in range.
+// bad seats, and a small StepBudget so that runs spread over Steps with
+// these calls between them. Nothing may panic, and every Step's results
+// must be well formed: tickets out of the queue, each player once, teams
+// in range.
 func FuzzMatchmaker(f *testing.F) {
 	f.Add([]byte("\x00\x01\x02ffa\x02\x05\x07\x00\x00\x00\x00\x00\x00\x00\x01eu\x04\x10"))
 	f.Add([]byte{0, 1, 3, 0, 2, 1, 2, 1, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 2, 3, 1, 0, 0, 4, 200})
@@ -52,9 +54,11 @@ func FuzzMatchmaker(f *testing.F) {
 }
 
 func fuzzMatchmaker(t *testing.T, data []byte) {
+	in := fuzzBytes(data)
 	m, err := New(Config{
 		MaxTickets:   32,
 		MaxBackfills: 4,
+		StepBudget:   int(in.byte() % 64), // most runs spread over Steps; 0: the default
 		Queues: map[string]QueueConfig{
 			"teams": {Teams: 2, TeamSize: 3, MinPlayers: 4, FillWait: time.Second, SkillWindow: 100, SkillWidening: 50, MaxWait: 30 * time.Second},
 			"duel":  {SkillWindow: 1e300, SkillWidening: 1e300},
@@ -64,7 +68,6 @@ func fuzzMatchmaker(t *testing.T, data []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := fuzzBytes(data)
 	modes := []string{"teams", "duel", "", "misc"}
 	mode := func() string {
 		if c := in.byte(); c < 200 {

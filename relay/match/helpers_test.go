@@ -15,6 +15,11 @@ type harness struct {
 	m   *Matchmaker
 	now time.Time
 	res Results
+	// finish: step goes on with the runs under way, Step's budget after
+	// Step's budget, until they end, as if the Step had no budget.
+	finish   bool
+	finished int    // budgets spent in step's finishing runs
+	stepHook func() // called after each Step, if set
 }
 
 func newHarness(t testing.TB, cfg Config) *harness {
@@ -71,6 +76,15 @@ func (h *harness) step(d time.Duration) *Results {
 	h.now = h.now.Add(d)
 	h.res.Reset()
 	h.m.Step(h.now, &h.res)
+	if h.stepHook != nil {
+		h.stepHook()
+	}
+	for h.finish && h.m.busy() {
+		h.finished++
+		h.m.form.work = 0
+		h.m.runDue(&h.res)
+		h.m.dropEmptyQueues()
+	}
 	return &h.res
 }
 

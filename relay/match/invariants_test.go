@@ -72,6 +72,15 @@ type sim struct {
 	counts    map[string]int
 	log       []string // every Step's results, if not nil
 	dense     bool     // many tickets of nearly equal skill: scans in age order
+	// settled is how many tickets had been added when a Step last found
+	// no run due or under way, and fairAt that Step's time. A run spread
+	// over Steps forms its matches from the tickets queued when it became
+	// due, with the windows of that time, which is fairAt or later: so
+	// the fairness checks leave out the tickets added since, and use the
+	// windows of fairAt (narrower, as windows only widen).
+	settled int
+	fairAt  time.Time
+	lag     time.Duration // how late a spread run may time a ticket out
 }
 
 func newSim(t *testing.T, seed uint64) *sim {
@@ -157,7 +166,11 @@ func (s *sim) run(steps int) {
 				delete(s.backfills, id)
 			}
 		}
+		idle := !h.m.busy()
 		res := h.step([]time.Duration{0, 250 * time.Millisecond, time.Second, 3 * time.Second}[s.rng.IntN(4)])
+		if idle {
+			s.settled, s.fairAt = s.adds, h.now
+		}
 		s.check(res)
 	}
 	t.Logf("%v", s.counts)
@@ -214,9 +227,10 @@ func (s *sim) requestBackfill() {
 	s.backfills[bf.ID], s.open[bf.ID] = bf, open
 }
 
-func (s *sim) window(tk Ticket) float64 {
+// window is tk's window at time at.
+func (s *sim) window(tk Ticket, at time.Time) float64 {
 	r := s.rules(tk.Mode)
-	return r.window(int64(s.h.now.Sub(tk.Enqueued)))
+	return r.window(int64(at.Sub(tk.Enqueued)))
 }
 
 func accepts(tk Ticket, region string) bool {
@@ -224,13 +238,13 @@ func accepts(tk Ticket, region string) bool {
 }
 
 // compatible reports whether tickets (of one mode and props) may share a
-// match by skill and region, ignoring sizes.
-func (s *sim) compatible(ts []simTicket) bool {
+// match by skill and region at time at, ignoring sizes.
+func (s *sim) compatible(ts []simTicket, at time.Time) bool {
 	var shared []string
 	anyOK := true
 	for _, x := range ts {
 		for _, y := range ts {
-			if math.Abs(x.skill()-y.skill()) > s.window(x.Ticket) {
+			if math.Abs(x.skill()-y.skill()) > s.window(x.Ticket, at) {
 				return false
 			}
 		}
@@ -357,7 +371,7 @@ func (s *sim) check(res *Results) {
 			t.Fatalf("ticket %d was lost", id)
 		}
 		r := s.rules(x.Mode)
-		if waited := s.h.now.Sub(x.Enqueued); waited >= r.MaxWait+r.Interval+3*time.Second {
+		if waited := s.h.now.Sub(x.Enqueued); waited >= r.MaxWait+r.Interval+3*time.Second+s.lag {
 			t.Fatalf("ticket %d waited %v, past MaxWait", id, waited)
 		}
 	}
@@ -382,7 +396,7 @@ func (s *sim) checkMatch(m Match, ts []simTicket) {
 			oldest = x
 		}
 	}
-	if !s.compatible(ts) {
+	if !s.compatible(ts, s.h.now) {
 		t.Fatalf("match %v: some ticket's skill is outside another's window", m.Tickets)
 	}
 	if players < r.MinPlayers || players > r.MaxPlayers {
@@ -403,7 +417,7 @@ func (s *sim) checkMatch(m Match, ts []simTicket) {
 	}
 	// Fairness: no ticket left in line could stand in for a newer member.
 	for _, x := range s.queued {
-		if !sameBucket(x, m.Mode, m.Props) {
+		if !sameBucket(x, m.Mode, m.Props) || x.order > s.settled {
 			continue
 		}
 		for i, y := range ts {
@@ -412,7 +426,7 @@ func (s *sim) checkMatch(m Match, ts []simTicket) {
 			}
 			swapped := slices.Clone(ts)
 			swapped[i] = x
-			if s.compatible(swapped) {
+			if s.compatible(swapped, s.fairAt) {
 				t.Fatalf("match %v: ticket %d, older than %d, could have taken its place", m.Tickets, x.ID, y.ID)
 			}
 		}
@@ -422,15 +436,14 @@ func (s *sim) checkMatch(m Match, ts []simTicket) {
 func (s *sim) checkFill(f Fill, bf *Backfill, ts []simTicket) {
 	t := s.t
 	r := s.rules(bf.Mode)
-	bw := r.window(int64(s.h.now.Sub(bf.Created)))
-	suits := func(x simTicket) bool {
+	suits := func(x simTicket, at time.Time) bool {
 		d := math.Abs(x.skill() - bf.Skill)
 		return sameBucket(x, bf.Mode, bf.Props) && (bf.Region == "" || accepts(x.Ticket, bf.Region)) &&
-			d <= bw && d <= s.window(x.Ticket)
+			d <= r.window(int64(at.Sub(bf.Created))) && d <= s.window(x.Ticket, at)
 	}
 	open := s.open[bf.ID]
 	for _, x := range ts {
-		if !suits(x) {
+		if !suits(x, s.h.now) {
 			t.Fatalf("fill of %d: ticket %d does not suit it", bf.ID, x.ID)
 		}
 	}
@@ -451,8 +464,11 @@ func (s *sim) checkFill(f Fill, bf *Backfill, ts []simTicket) {
 		delete(s.backfills, bf.ID)
 	}
 	for _, x := range s.queued {
+		if x.order > s.settled {
+			continue
+		}
 		for _, y := range ts {
-			if len(x.Players) == len(y.Players) && older(x, y) && suits(x) {
+			if len(x.Players) == len(y.Players) && older(x, y) && suits(x, s.fairAt) {
 				t.Fatalf("fill of %d: ticket %d, older than %d, suits it but was left", bf.ID, x.ID, y.ID)
 			}
 		}

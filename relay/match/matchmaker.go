@@ -69,6 +69,12 @@ type Matchmaker struct {
 	stepped    bool      // Step has run
 	lastStep   int64     // when
 
+	// The runs of queues that are due, in order; the first is under way
+	// (run.go).
+	due     []*queue
+	dueHead int
+	run     runState
+
 	alwaysTry bool // tests: try every anchor on every run, skipping none
 
 	key      []byte   // scratch: a canonical props key
@@ -82,8 +88,9 @@ type queue struct {
 	rules   queueRules
 	buckets map[string]*bucket // by canonical props
 	order   []*bucket          // creation order
-	lastRun int64
+	lastRun int64              // when its last run became due: the run's time
 	ran     bool
+	due     bool // in Matchmaker.due: a run is due or under way
 }
 
 // ticket is a queued Ticket.
@@ -300,76 +307,9 @@ func (m *Matchmaker) remove(t *ticket) {
 	m.regions.releaseBits(t.regions)
 	t.gone = true
 	b := t.b
-	if t.pos >= 0 {
+	if t.pos >= 0 && !b.stale {
 		b.mask[t.pos] = 0
 	}
 	b.dead++
 	b.live--
-}
-
-// Step runs every queue whose Interval has passed since it last ran (all
-// of them on the first call) and appends what it decided to out. In each
-// queue, for each set of equal properties: tickets past MaxWait time out,
-// then open backfill requests take the oldest tickets that suit them, then
-// the remaining tickets form matches, oldest first.
-func (m *Matchmaker) Step(now time.Time, out *Results) {
-	ns := now.UnixNano()
-	m.stepped, m.lastStep = true, ns
-	kept := m.queueOrder[:0]
-	for _, q := range m.queueOrder {
-		if !q.ran || ns-q.lastRun >= q.rules.interval {
-			q.ran, q.lastRun = true, ns
-			m.runQueue(q, ns, out)
-		}
-		if len(q.order) == 0 {
-			delete(m.queues, q.mode)
-			continue
-		}
-		kept = append(kept, q)
-	}
-	clear(m.queueOrder[len(kept):])
-	m.queueOrder = kept
-}
-
-func (m *Matchmaker) runQueue(q *queue, now int64, out *Results) {
-	kept := q.order[:0]
-	for _, b := range q.order {
-		m.rebuild(b)
-		m.expire(b, now, out)
-		m.arrivals(b)
-		m.runBackfills(b, now, out)
-		m.formMatches(b, now, out)
-		if b.live == 0 && len(b.backfills) == 0 {
-			m.dropBucket(b)
-			continue
-		}
-		kept = append(kept, b)
-	}
-	clear(q.order[len(kept):])
-	q.order = kept
-}
-
-// expire times out the tickets of b that have waited MaxWait and sets the
-// skill window of the others.
-func (m *Matchmaker) expire(b *bucket, now int64, out *Results) {
-	r := &b.q.rules
-	for _, p := range b.agePos {
-		if b.mask[p] == 0 {
-			continue
-		}
-		if now-b.enq[p] < r.maxWait {
-			break // the rest are younger
-		}
-		out.TimedOut = append(out.TimedOut, b.tix[p].id)
-		m.remove(b.tix[p])
-	}
-	if r.SkillWidening == 0 {
-		for i := range b.window {
-			b.window[i] = r.SkillWindow
-		}
-		return
-	}
-	for i, enq := range b.enq {
-		b.window[i] = r.window(now - enq)
-	}
 }

@@ -70,8 +70,8 @@ func (b *bucket) pairTime(x, y int32, d float64) int64 {
 // a and another ticket, coming to accept each other, or a candidate
 // passing FillWait.
 func (f *former) recheckAt(b *bucket, a int32, now int64) int64 {
-	if f.ageScan || f.searched && f.budget == 0 || len(f.cands) > 64 {
-		return now // not worth the bookkeeping, or not exact: next run
+	if f.capped || f.searched && f.budget == 0 {
+		return now // not exact: next run
 	}
 	r := &b.q.rules
 	have := int(b.size[a])
@@ -79,15 +79,19 @@ func (f *former) recheckAt(b *bucket, a int32, now int64) int64 {
 		have += int(b.size[x])
 	}
 	var next int64
-	if deficit := r.MinPlayers - have; deficit > 0 {
+	deficit := r.MinPlayers - have
+	switch {
+	case deficit > 0:
 		next = f.enoughAt(b, a, deficit)
-	} else {
+	case len(f.cands) > 64:
+		return now // not worth the bookkeeping: next run
+	default:
 		next = f.nextChange(b, a, now)
-		// A pair coming to accept each other seldom makes enough of them:
-		// when skills were what ruled a group out, look ahead.
-		if ahead := now + lookAhead(r); f.skillShort && next < ahead && f.futureBound(b, a, ahead) < r.MinPlayers {
-			next = ahead
-		}
+	}
+	// A pair coming to accept each other seldom makes enough of them:
+	// when skills were what ruled a group out, look ahead.
+	if ahead := now + lookAhead(r); f.skillShort && next < ahead && f.futureBound(b, a, ahead, r.MinPlayers) < r.MinPlayers {
+		next = ahead
 	}
 	if next == math.MaxInt64 {
 		return next
@@ -122,6 +126,7 @@ func (f *former) enoughAt(b *bucket, a int32, deficit int) int64 {
 			}
 		}
 	}
+	f.work += f.hi - f.lo
 	for x := int32(f.lo); x < int32(f.hi); x++ {
 		if x != a && b.mask[x]&ma != 0 {
 			if d := math.Abs(b.skill[x] - sa); d > b.window[x] {
@@ -131,11 +136,13 @@ func (f *former) enoughAt(b *bucket, a int32, deficit int) int64 {
 	}
 	end := b.enq[a] + r.maxWait
 	for x := int32(f.lo) - 1; x >= 0 && r.reachTime(b.enq[a], sa-b.skill[x]) < min(by, end); x-- {
+		f.work++
 		if b.mask[x]&ma != 0 {
 			consider(x, sa-b.skill[x])
 		}
 	}
 	for x := int32(f.hi); int(x) < len(b.skill) && r.reachTime(b.enq[a], b.skill[x]-sa) < min(by, end); x++ {
+		f.work++
 		if b.mask[x]&ma != 0 {
 			consider(x, b.skill[x]-sa)
 		}
@@ -154,6 +161,7 @@ func (f *former) nextChange(b *bucket, a int32, now int64) int64 {
 	r := &b.q.rules
 	sa, ma := b.skill[a], b.mask[a]
 	next := int64(math.MaxInt64)
+	f.work += len(f.cands)*len(f.cands)/2 + f.hi - f.lo
 	// Pairs of candidates that do not accept each other yet.
 	for i, x := range f.cands {
 		for _, y := range f.cands[i+1:] {
@@ -175,11 +183,13 @@ func (f *former) nextChange(b *bucket, a int32, now int64) int64 {
 	// reach further before the time found.
 	end := b.enq[a] + r.maxWait
 	for x := int32(f.lo) - 1; x >= 0 && r.reachTime(b.enq[a], sa-b.skill[x]) < min(next, end); x-- {
+		f.work++
 		if b.mask[x]&ma != 0 {
 			next = min(next, b.pairTime(a, x, sa-b.skill[x]))
 		}
 	}
 	for x := int32(f.hi); int(x) < len(b.skill) && r.reachTime(b.enq[a], b.skill[x]-sa) < min(next, end); x++ {
+		f.work++
 		if b.mask[x]&ma != 0 {
 			next = min(next, b.pairTime(a, x, b.skill[x]-sa))
 		}
@@ -200,43 +210,50 @@ func (f *former) nextChange(b *bucket, a int32, now int64) int64 {
 }
 
 // arrivals brings forward the recheck time of every ticket of b that a
-// ticket merged in by this run's rebuild will come to accept.
-func (m *Matchmaker) arrivals(b *bucket) {
-	r := &b.q.rules
+// ticket merged in by this run's rebuild will come to accept, from the
+// arrival m.run.next on. It reports false if the Step's budget ran out
+// first; the next call goes on from there.
+func (m *Matchmaker) arrivals(b *bucket) bool {
+	r, f, rules := &m.run, &m.form, &b.q.rules
 	// Each arrival scans the tickets within its reach. When that comes to
 	// more than a pass over the bucket (many arrivals, or windows that
 	// reach everyone), making every ticket due is cheaper.
-	work, limit := 0, 32*len(b.skill)+4096
-	if 2*len(b.arrived) > len(b.skill) {
-		work = limit + 1 // mostly new: all are due anyway
+	limit := 32*len(b.skill) + 4096
+	if r.next == 0 && 2*len(b.arrived) > len(b.skill) {
+		r.work = limit + 1 // mostly new: all are due anyway
 	}
-	for _, t := range b.arrived {
-		if work > limit {
-			break
-		}
-		n := t.pos
-		if t.gone { // timed out at once
+	for ; r.next < len(b.arrived) && r.work <= limit; r.next++ {
+		t := b.arrived[r.next]
+		if t.gone { // timed out at once, or left during the run
 			continue
 		}
+		if m.spent() {
+			return false
+		}
+		n := t.pos
 		sn, mn := b.skill[n], b.mask[n]
-		reach := b.enq[n] + r.maxWait
-		for x := n - 1; x >= 0 && r.reachTime(b.enq[n], sn-b.skill[x]) < reach; x-- {
+		reach := b.enq[n] + rules.maxWait
+		work := r.work
+		for x := n - 1; x >= 0 && rules.reachTime(b.enq[n], sn-b.skill[x]) < reach; x-- {
 			b.bringForward(x, n, sn-b.skill[x], mn)
-			work++
+			r.work++
 		}
-		for x := n + 1; int(x) < len(b.skill) && r.reachTime(b.enq[n], b.skill[x]-sn) < reach; x++ {
+		for x := n + 1; int(x) < len(b.skill) && rules.reachTime(b.enq[n], b.skill[x]-sn) < reach; x++ {
 			b.bringForward(x, n, b.skill[x]-sn, mn)
-			work++
+			r.work++
 		}
+		f.work += 1 + r.work - work
 	}
-	if work > limit {
+	if r.work > limit {
 		clear(b.recheck)
 		for _, t := range b.tix {
 			t.recheck = 0
 		}
+		f.work += len(b.tix)
 	}
 	clear(b.arrived)
 	b.arrived = b.arrived[:0]
+	return true
 }
 
 // bringForward makes ticket x due for a try when it and the new ticket n,

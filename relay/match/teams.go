@@ -117,6 +117,7 @@ type teamer struct {
 	pairs  []teamPair
 	size   []int // per member: players
 	sum    []float64
+	work   int // pairs the last assign's swaps compared (see swapWork)
 }
 
 // assign returns the team of each member of g (in g.members' order).
@@ -136,6 +137,7 @@ func (tm *teamer) assign(b *bucket, g *group, r *queueRules, pk *packer) []int {
 	n := len(g.members)
 	tm.team = resize(tm.team, n)
 	clear(tm.team)
+	tm.work = 0
 	if r.Teams == 0 {
 		return tm.team
 	}
@@ -222,13 +224,41 @@ func (tm *teamer) assign(b *bucket, g *group, r *queueRules, pk *packer) []int {
 	// Swaps: of one ticket for one of equal size, else of two for two of
 	// equal size, the best each time, while one lowers the sum of squared
 	// team totals (which, the grand total being fixed, is their spread).
+	// A pass over the pairs of members costs n²/2, over the pairs of
+	// pairs about n⁴/32: within swapWork, which a match of a few dozen
+	// players never reaches, but which keeps the swaps of a match of 64
+	// or 256 players to a fraction of a millisecond (they stop early,
+	// leaving the teams as the placement and the swaps so far made them).
+	one := n * (n - 1) / 2
+	var two int
+	for _, c := range tm.counts {
+		two += c * (c - 1) / 2 // at most: pairs of members on one team
+	}
+	two = two * (two - 1) / 2
+	work := 0
 	for range 4 * n {
-		if slices.Max(tm.totals) == slices.Min(tm.totals) || !tm.swapOne() && !tm.swapTwo() {
+		if slices.Max(tm.totals) == slices.Min(tm.totals) || work+one > swapWork {
+			break
+		}
+		work += one
+		if tm.swapOne() {
+			continue
+		}
+		if work+two > swapWork {
+			break
+		}
+		work += two
+		if !tm.swapTwo() {
 			break
 		}
 	}
+	tm.work = work
 	return tm.team
 }
+
+// swapWork bounds the pairs the swaps of one match's teams compare: see
+// teamer.assign.
+const swapWork = 1 << 16
 
 // gain is how much moving d of skill from team y to team x lowers the sum
 // of squared totals: (Tx+d)² + (Ty-d)² = Tx² + Ty² + 2d(Tx-Ty) + 2d².

@@ -251,3 +251,35 @@ func TestPartiesThatCannotFillATeamWaitForSolos(t *testing.T) {
 		t.Fatal("two parties of 3 on a team of 4")
 	}
 }
+
+// The swaps of a match of 256 players stay within swapWork, and the teams
+// still come out even.
+func TestBigTeamsSwapWithinBoundedWork(t *testing.T) {
+	h := newHarness(t, oneQueue(QueueConfig{Teams: 2, TeamSize: 128, SkillWindow: 10000}))
+	rng := rand.New(rand.NewPCG(3, 4))
+	var ts []Ticket
+	for i := range 256 {
+		ts = append(ts, solo(uint64(i+1), math.Round(1500+rng.NormFloat64()*400)))
+	}
+	h.add(ts...)
+	res := h.step(0)
+	if len(res.Matches) != 1 {
+		t.Fatalf("%d matches", len(res.Matches))
+	}
+	if w := h.m.form.teams.work; w > swapWork {
+		t.Fatalf("the swaps compared %d pairs, more than %d", w, swapWork)
+	}
+	m := res.Matches[0]
+	counts := make([]int, 2)
+	for _, p := range m.Players {
+		counts[p.Team]++
+	}
+	tot := teamTotals(m, skillsOf(ts...))
+	var skills []float64
+	for _, tk := range ts {
+		skills = append(skills, tk.Players[0].Skill)
+	}
+	if counts[0] != 128 || counts[1] != 128 || math.Abs(tot[0]-tot[1]) > slices.Max(skills)-slices.Min(skills) {
+		t.Fatalf("teams of %v players, totals %v", counts, tot)
+	}
+}
