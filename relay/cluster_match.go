@@ -41,10 +41,9 @@ func (h *hub) clusterQueue(t match.Ticket) error {
 // clusterBackfill hands a room's backfill request to the leader.
 func (h *hub) clusterBackfill(r *room, req match.Backfill) error {
 	c := h.cl
-	if err := c.checker.RequestBackfill(req); err != nil {
+	if err := c.checker.CheckBackfill(req); err != nil {
 		return err
 	}
-	c.checker.CancelBackfill(req.ID)
 	_ = c.node.CancelBackfill(req.ID)
 	r.backfillReq = req
 	_ = c.node.SendBackfill(req) // not sent: it goes at the next leader change

@@ -27,3 +27,24 @@ func (m *Matchmaker) Check(t Ticket) error {
 	}
 	return nil
 }
+
+// CheckBackfill reports whether RequestBackfill would accept req for its
+// own sake (a known mode, seats, skill, properties, region), as Check does
+// for tickets. It changes nothing: a relay whose backfills go to another
+// process's matchmaker validates them here without keeping them.
+func (m *Matchmaker) CheckBackfill(req Backfill) error {
+	rules, err := m.rulesFor(req.Mode)
+	if err != nil {
+		return fmt.Errorf("backfill %d: %w", req.ID, err)
+	}
+	if _, err := checkSeats(&req, &rules); err != nil {
+		return fmt.Errorf("backfill %d: %w", req.ID, err)
+	}
+	if _, err := m.propsKey(req.Props); err != nil {
+		return fmt.Errorf("backfill %d: %w", req.ID, err)
+	}
+	if len(req.Region) > MaxRegionLen {
+		return fmt.Errorf("backfill %d: %w: region %.20q… is longer than %d bytes", req.ID, ErrInvalid, req.Region, MaxRegionLen)
+	}
+	return nil
+}
