@@ -145,6 +145,20 @@ func (c *Client) handshake(ctx context.Context, hello *codec.ClientMsg) (Welcome
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); c.readLoop(conn, gen) }()
 	if err := c.send(hello); err != nil {
+		// A relay that refuses the connection (server_full, banned) says
+		// why and closes it, perhaps before the hello went out: the
+		// reader has its close message, or gets it soon.
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case <-c.done:
+			var re *Error
+			if errors.As(c.Err(), &re) {
+				return Welcome{}, re
+			}
+		case <-t.C:
+		case <-ctx.Done():
+		}
 		return Welcome{}, err
 	}
 	select {
