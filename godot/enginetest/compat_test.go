@@ -19,7 +19,7 @@ import (
 // alike (the engine tests run them on Godot 3.2; games run them on 4). The
 // rest of the addon (plugin.gd, websocket_link.gd) and the demo are Godot 4
 // only.
-var coreFiles = []string{"kcp.gd", "kcp_link.gd", "msgpack.gd", "protocol.gd", "room_view.gd", "client.gd", "interpolation.gd", "relay_node.gd", "meeting.gd", "redirect.gd", "protocol_meeting.gd"}
+var coreFiles = []string{"kcp.gd", "kcp_link.gd", "msgpack.gd", "protocol.gd", "room_view.gd", "client.gd", "interpolation.gd", "relay_node.gd", "meeting.gd", "redirect.gd", "resume.gd", "protocol_meeting.gd"}
 
 // compatRule is a construct only one of the two engine versions accepts (or
 // that means different things in each), matched in code with comments and

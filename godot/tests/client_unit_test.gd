@@ -10,6 +10,7 @@
 extends SceneTree
 
 const Client = preload("res://addons/tickrelay/client.gd")
+const Resume = preload("res://addons/tickrelay/resume.gd")
 const Protocol = preload("res://addons/tickrelay/protocol.gd")
 const Interpolation = preload("res://addons/tickrelay/interpolation.gd")
 const KcpLink = preload("res://addons/tickrelay/kcp_link.gd")
@@ -262,7 +263,7 @@ func test_resume():
 	c._state_dirty = false
 	c._opts["resume_timeout_ms"] = 60000
 	log_ = []
-	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", c.now_ms())
+	Resume.begin(c, Client.DISCONNECT_LINK_LOST, "test", c.now_ms())
 	h.check(log_ == ["reconnecting[-2, test]"], "reconnecting: %s" % str(log_))
 	h.check(c.status == Client.STATUS_RECONNECTING and c.is_reconnecting() and not c.is_connected_to_server(), "status")
 	h.check(c.players.size() == 2 and c.room_id == 7, "the room view stays")
@@ -348,7 +349,7 @@ func test_state_pacing():
 	c._opts["state_per_tick"] = true
 	c._send_state(now + 18)
 	c._link = null
-	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", now + 20)
+	Resume.begin(c, Client.DISCONNECT_LINK_LOST, "test", now + 20)
 	feed(c, [2, 1, 2, "tok2", 30, 1700000001000, 130, true, 7])
 	h.check(c._state_dirty and c._state_due(now + 21), "after a resume the state is due at once")
 
@@ -502,13 +503,13 @@ func test_resume_refused():
 	current = c
 	watch(c)
 	welcomed_in_room(c)
-	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", c.now_ms())
+	Resume.begin(c, Client.DISCONNECT_LINK_LOST, "test", c.now_ms())
 	var got = feed(c, [4, 26, "unknown, used or expired resume token"])
 	h.check(got == ["disconnected[26, unknown, used or expired resume token]"], "resume_failed: %s" % str(got))
 	h.check(c.status == Client.STATUS_DISCONNECTED and c.players.size() == 0, "disconnected and cleared")
 	# A fresh welcome instead of a resume: the old player is gone.
 	welcomed_in_room(c)
-	c._begin_resume(Client.DISCONNECT_LINK_LOST, "test", c.now_ms())
+	Resume.begin(c, Client.DISCONNECT_LINK_LOST, "test", c.now_ms())
 	got = feed(c, [2, 1, 5, "tok", 30, 1700000000000, 100, false, 0])
 	h.check(got.size() == 1 and got[0].begins_with("disconnected[26, "), "not resumed: %s" % str(got))
 	# The relay timed the link out while the client still hears it: resume.

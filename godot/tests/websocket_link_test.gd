@@ -9,6 +9,7 @@
 extends SceneTree
 
 const Client = preload("res://addons/tickrelay/client.gd")
+const Resume = preload("res://addons/tickrelay/resume.gd")
 const Protocol = preload("res://addons/tickrelay/protocol.gd")
 const WebSocketLink = preload("res://addons/tickrelay/websocket_link.gd")
 
@@ -216,7 +217,7 @@ func test_resume_sends_unsent():
 	link.flush(0)
 	var sent = peer.sent.size()
 	h.check(sent > 0 and sent < 60, "some sent, some queued: %d" % sent)
-	c._link_lost("test", c.now_ms())
+	Resume.link_lost(c, "test", c.now_ms())
 	h.check(c.is_reconnecting() and c._link == null, "reconnecting; no link to 127.0.0.1:1 (no url: KCP target unset)")
 	h.check(c._resume_queue.size() == 60 - sent, "the unsent go again: %d" % c._resume_queue.size())
 	h.check(c.stats["unacked_at_loss"] == 1, "the browser's bytes: one unacked at loss: %d" % c.stats["unacked_at_loss"])
@@ -248,11 +249,11 @@ func test_resume_attempt_kept_while_open():
 		c._resume_attempt = 1
 		c._next_attempt_ms = now - 1  # the next attempt is due
 		c._last_recv_ms = now - silent_ms
-		c._poll_resume(now)
+		Resume.poll(c, now)
 		return [c._resume_attempt, c._link == link, peer.closes]
 	var got = attempt.call(WebSocketPeer.STATE_OPEN, 4000)
 	h.check(got == [1, true, []], "an open attempt stays: attempt %d, same link %s, closes %s" % got)
-	h.check(c._attempt_pending(now), "pending")
+	h.check(Resume.attempt_pending(c, now), "pending")
 	# No url: the next attempt's link (KCP, no target) cannot open; what
 	# matters is that one was started and the old link dropped.
 	got = attempt.call(WebSocketPeer.STATE_OPEN, 5000)

@@ -25,24 +25,13 @@
 # The room view (players, master_id, locked, room_props) is kept up to date
 # from the server's frames before the signals of each frame are emitted.
 #
-# Resume (PROTOCOL.md section 9): when the link dies after the welcome (no
-# datagram for link_timeout_ms, KCP gave up on a segment, a socket error, or
-# the server timed the session out), the client does not disconnect at once:
-# it emits reconnecting, opens a new socket (a new source port) and a new KCP
-# conversation, and sends hello with its resume token and the tick of the
-# last frame it processed, a few times within resume_timeout_ms. The server
-# kept the player (same id, same room, shown to the others as away) and
-# answers with a welcome, then a full frame with every event and chat line
-# the lost link missed, once: the client emits reconnected, and the room view
-# is replaced by that frame (player ids do not change). If the server refuses
-# (resume_failed) or time runs out, disconnected follows. Messages sent while
-# reconnecting are queued and follow the hello. resume_now() starts a resume
-# at once, for games that see the network change (Wi-Fi to mobile).
-# Events and chat from the server arrive exactly once across a resume. The
-# other way, messages this client sent on the lost link that the server had
-# not acknowledged yet (in flight when the network went) are not sent again:
-# they may or may not have arrived, and sending them twice could deliver
-# them twice. stats["unacked_at_loss"] counts them.
+# Resume (PROTOCOL.md section 9, resume.gd): when the link dies after the
+# welcome, the client emits reconnecting and resumes the session on a new
+# link within resume_timeout_ms (same player id and room; the events and
+# chat the lost link missed arrive once), then emits reconnected, or
+# disconnected if the server refuses or time runs out. resume_now() starts
+# a resume at once, for games that see the network change (Wi-Fi to
+# mobile). Messages sent while reconnecting follow the resuming hello.
 
 extends "room_view.gd"
 
@@ -50,6 +39,7 @@ const Protocol = preload("protocol.gd")
 const KcpLink = preload("kcp_link.gd")
 const Meeting = preload("meeting.gd")
 const Redirect = preload("redirect.gd")
+const Resume = preload("resume.gd")
 
 # The connection is up: player_id is this player's id on the server.
 signal connected(player_id)
@@ -397,127 +387,6 @@ func _bye(code, reason):
 	_end(code, reason)
 
 
-# ---------------------------------------------------------------- resume
-
-# The link is dead while connected: resume, or end.
-func _link_lost(reason, now):
-	if _opts["auto_resume"] and resume_token != "":
-		_begin_resume(DISCONNECT_LINK_LOST, reason, now)
-	else:
-		_fail(DISCONNECT_LINK_LOST, reason)
-
-
-# Leaves the dead (or replaced) link without a word and starts resuming.
-# keep_old (resume_now()): the link still works; it stays open, unread,
-# until the resume is over, so that the relay sees no break.
-func _begin_resume(code, reason, now, keep_old = false):
-	_resume_pending = false
-	status = STATUS_RECONNECTING
-	_gen += 1  # the link ended: a frame being applied stops here
-	_resume_why = [code, reason]
-	_resume_deadline = now + _opts["resume_timeout_ms"]
-	_resume_attempt = 0
-	# Messages that never left this side go again after the resuming hello;
-	# those that may have arrived do not (they could arrive twice).
-	_resume_queue = []
-	if _link != null:
-		_resume_queue = _link.take_unsent()
-		stats["unacked_at_loss"] += _link.unacked()
-		if keep_old and _old_link == null:
-			_old_link = _link
-			_link = null
-	_close_link()
-	stats["resumes"] += 1
-	var gen = _gen
-	_emit2("reconnecting", code, reason)
-	if _gen == gen and status == STATUS_RECONNECTING:
-		_start_attempt(now)
-
-
-# One resume attempt: a new link (a new socket, so a new source port, and a
-# new KCP conversation), hello with the resume token and the last processed
-# tick, then what was sent since the link was lost.
-func _start_attempt(now):
-	_resume_attempt += 1
-	stats["resume_attempts"] += 1
-	_next_attempt_ms = now + _opts["resume_timeout_ms"] / int(max(1, _opts["resume_attempts"]))
-	_close_link()
-	var link = _make_link()
-	if link == null or link.open(now) != OK:
-		return  # no network yet: the next attempt tries again
-	_link = link
-	var auth = _opts["auth_token"]
-	if auth == null:
-		auth = ""
-	_link.send(_proto.encode_hello(str(_opts["name"]), null, str(auth), resume_token, _acked_tick))
-	for f in _resume_queue:
-		_link.send(f)
-	_last_recv_ms = now
-	if not _link.flush_now(now):
-		_close_link()
-
-
-# While reconnecting: starts the next attempt when this one is over, or gives
-# up at the deadline. Returns false when poll() has nothing more to do.
-func _poll_resume(now):
-	if status != STATUS_RECONNECTING:
-		return false
-	if now >= _resume_deadline:
-		_fail(_resume_why[0], "could not resume the session within %d ms (%d attempts); the link was lost: %s" % [
-			_opts["resume_timeout_ms"], _resume_attempt, _resume_why[1]])
-		return false
-	if _resume_pending:
-		_resume_pending = false
-		_start_attempt(now)
-	elif now >= _next_attempt_ms and _resume_attempt < _opts["resume_attempts"] and not _attempt_pending(now):
-		_start_attempt(now)
-	return _link != null
-
-
-# The current attempt is under way on a link known to reach the relay (a
-# WebSocket past its handshake): its hello has gone or goes at this poll,
-# and the answer comes back on the same reliable stream. The relay may
-# already have spent the resume token on it, so a new attempt could only be
-# refused: this one ends when its link does, or after link_timeout_ms
-# without a word (or at the resume's deadline). Over KCP nothing tells, and
-# attempts follow each other at their interval.
-func _attempt_pending(now):
-	return _link != null and _link.is_established() and now - _last_recv_ms < _opts["link_timeout_ms"]
-
-
-# The welcome on a resuming connection.
-func _on_resumed(m, now_us):
-	if not m.resumed or m.player_id != player_id:
-		# The server started a new session instead (it cannot resume): end
-		# that one too, and report the old one as lost.
-		_bye(Protocol.CODE_RESUME_FAILED, "the server did not resume the session")
-		return
-	status = STATUS_CONNECTED
-	resume_token = m.resume_token
-	tick_rate = m.tick_rate
-	if _link != null:
-		_link.set_tick_rate(tick_rate)
-	_close_old_link()  # replaced by the relay
-	server_tick = m.tick
-	_tick_base = m.tick
-	_tick_base_ms = m.server_time_ms
-	_next_ping_ms = 0
-	_last_recv_ms = now_us / 1000
-	_resume_queue = []
-	# The state may have been lost with the old link: send the latest again.
-	if _pending_state != null:
-		_state_dirty = true
-	var gen = _gen
-	var left = room_id != 0 and m.room_id == 0
-	if left:
-		_clear_room()
-	elif m.room_id != room_id:
-		room_id = m.room_id  # the full frame that follows fills it in
-	_emit0("reconnected")
-	if left and _gen == gen:
-		_emit1("room_left", 0)
-
-
 # Resumes the session on a new connection now (a new socket, so a new source
 # port), without waiting for the link to be found dead: for a game that knows
 # its network changed. Takes effect in the next poll(): reconnecting, then
@@ -566,7 +435,7 @@ func link_description():
 func poll():
 	if _link == null:
 		if _emit_local_errors(_gen) and status == STATUS_RECONNECTING:
-			_poll_resume(_now_ms())  # between attempts, or no socket could be opened
+			Resume.poll(self, _now_ms())  # between attempts, or no socket could be opened
 		return
 	var now_us = _now_usec()
 	var now = now_us / 1000
@@ -580,7 +449,7 @@ func poll():
 		_last_recv_ms = now
 	elif got < 0:
 		if status == STATUS_CONNECTED:
-			_link_lost(_link_error(got), now)
+			Resume.link_lost(self, _link_error(got), now)
 			return
 		if status == STATUS_RECONNECTING:
 			_close_link()  # this attempt failed; the next one opens a new link
@@ -609,7 +478,7 @@ func poll():
 			return
 	elif status == STATUS_CONNECTED:
 		if _resume_pending:
-			_begin_resume(DISCONNECT_LINK_LOST, "resume_now() was called", now, true)
+			Resume.begin(self, DISCONNECT_LINK_LOST, "resume_now() was called", now, true)
 			return
 		defer = _defer_flush(now, poll_dt_us)
 		if not defer:
@@ -619,20 +488,20 @@ func poll():
 				_next_ping_ms = now + _opts["ping_interval_ms"]
 				_send(_proto.encode_ping(now_us, _acked_tick))
 		if now - _last_recv_ms >= _opts["link_timeout_ms"]:
-			_link_lost("nothing received for %d ms" % (now - _last_recv_ms), now)
+			Resume.link_lost(self, "nothing received for %d ms" % (now - _last_recv_ms), now)
 			return
 		if _link.dead_reason() != "":
-			_link_lost(_link.dead_reason(), now)
+			Resume.link_lost(self, _link.dead_reason(), now)
 			return
 	elif status == STATUS_RECONNECTING:
-		if not _poll_resume(now):
+		if not Resume.poll(self, now):
 			return
 	if status == STATUS_CONNECTING and _link.dead_reason() != "":
 		_fail(DISCONNECT_LINK_LOST, _link.dead_reason())
 		return
 	if not _link.flush(now, defer):
 		if status == STATUS_CONNECTED:
-			_link_lost("the socket cannot send", now)
+			Resume.link_lost(self, "the socket cannot send", now)
 		elif status == STATUS_RECONNECTING:
 			_close_link()  # this attempt failed; the next one opens a new link
 
@@ -1014,7 +883,7 @@ func _handle(m, now_us):
 		_emit2("room_list", m.rid, m.rooms)
 	elif t == Protocol.MSG_WELCOME:
 		if status == STATUS_RECONNECTING:
-			_on_resumed(m, now_us)
+			Resume.on_resumed(self, m, now_us)
 			return
 		if status != STATUS_CONNECTING:
 			return
@@ -1037,7 +906,7 @@ func _handle(m, now_us):
 		# was suspended, or its datagrams stopped getting through): the
 		# player is kept for a resume.
 		if m.code == Protocol.CODE_IDLE_TIMEOUT and status == STATUS_CONNECTED and _opts.get("auto_resume", false) and resume_token != "":
-			_begin_resume(m.code, m.reason, now_us / 1000)
+			Resume.begin(self, m.code, m.reason, now_us / 1000)
 			return
 		_fail(m.code, m.reason)
 
