@@ -25,23 +25,6 @@ func clusterCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// waitCond polls cond every 10 ms until it holds or ctx ends: for state
-// that only a poll can see (another node's directory cache).
-func waitCond(t *testing.T, ctx context.Context, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	tk := time.NewTicker(10 * time.Millisecond)
-	defer tk.Stop()
-	for !cond() {
-		select {
-		case <-tk.C:
-		case <-ctx.Done():
-			t.Fatalf("not within the test's time: %s", what)
-		}
-	}
-	return time.Since(start)
-}
-
 // nodeOf returns the test cluster's node with id.
 func nodeOf(nodes []*relaytest.ClusterNode, id uint8) *relaytest.ClusterNode {
 	for _, n := range nodes {
@@ -83,7 +66,7 @@ func TestClusterLobby(t *testing.T) {
 
 	// Join by code through another node, over WebSocket: a redirect, and
 	// the seat taken on the room's node.
-	lag := waitCond(t, ctx, "the room in the other node's directory", func() bool {
+	lag := relaytest.WaitFor(t, ctx, "the room in the other node's directory", func() bool {
 		_, ok := other.Node.RoomByCode(ja.Code)
 		return ok
 	})
@@ -106,7 +89,7 @@ func TestClusterLobby(t *testing.T) {
 
 	// Listed, with its players and properties, through the third node.
 	carol := dial(t, third.KCP, "carol")
-	waitCond(t, ctx, "the room listed with 2 players through the third node", func() bool {
+	relaytest.WaitFor(t, ctx, "the room listed with 2 players through the third node", func() bool {
 		rooms, err := carol.ListRooms(ctx, "coop", map[string]any{"map": "dunes"}, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +116,7 @@ func TestClusterLobby(t *testing.T) {
 	}
 	// Its node has the most players now: a new room goes elsewhere, and
 	// its creator follows the redirect.
-	waitCond(t, ctx, "the room's node no longer the least loaded", func() bool {
+	relaytest.WaitFor(t, ctx, "the room's node no longer the least loaded", func() bool {
 		return nodeOf(nodes, home).Node.LeastLoaded().ID != home
 	})
 	mover := dial(t, nodeOf(nodes, home).KCP, "mover")
@@ -171,7 +154,7 @@ func TestClusterLobby(t *testing.T) {
 	}
 	// The channel's subscription reaches the other node shortly after the
 	// join: say lines until one arrives.
-	waitCond(t, ctx, "a channel line across nodes", func() bool {
+	relaytest.WaitFor(t, ctx, "a channel line across nodes", func() bool {
 		if err := dave.ChannelSay("global", "anyone?"); err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +184,7 @@ func TestClusterLobby(t *testing.T) {
 		t.Fatalf("banned player closed with %v, want banned", victim.Err())
 	}
 	for _, n := range nodes {
-		waitCond(t, ctx, "the ban listed on every node", func() bool {
+		relaytest.WaitFor(t, ctx, "the ban listed on every node", func() bool {
 			bans, _ := n.Server.Bans(ctx)
 			return slices.ContainsFunc(bans, func(x admin.Ban) bool { return x.ID == b.ID })
 		})
@@ -210,7 +193,7 @@ func TestClusterLobby(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
-		waitCond(t, ctx, "the ban gone from every node", func() bool {
+		relaytest.WaitFor(t, ctx, "the ban gone from every node", func() bool {
 			bans, _ := n.Server.Bans(ctx)
 			return !slices.ContainsFunc(bans, func(x admin.Ban) bool { return x.ID == b.ID })
 		})
@@ -224,7 +207,7 @@ func TestClusterLobby(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone.Node.Close()
-	waitCond(t, ctx, "the gone node's room out of the directory", func() bool {
+	relaytest.WaitFor(t, ctx, "the gone node's room out of the directory", func() bool {
 		_, ok := other.Node.RoomByCode(ja.Code)
 		return !ok && len(other.Node.Nodes()) == 2
 	})
@@ -268,7 +251,7 @@ func TestClusterMatchmaking(t *testing.T) {
 	}}
 	nodes := relaytest.StartCluster(t, 3, 3*time.Second, func(_ int, s *relay.Server) { s.Matchmaker = queues })
 	ctx := clusterCtx(t)
-	waitCond(t, ctx, "a matchmaker leader every node knows", func() bool {
+	relaytest.WaitFor(t, ctx, "a matchmaker leader every node knows", func() bool {
 		l, _ := nodes[0].Node.Leader()
 		for _, n := range nodes {
 			if m, _ := n.Node.Leader(); m == 0 || m != l {
@@ -348,7 +331,7 @@ func TestClusterMatchmaking(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone.Node.Close()
-	d := waitCond(t, ctx, "a new leader", func() bool {
+	d := relaytest.WaitFor(t, ctx, "a new leader", func() bool {
 		l, _ := rest[0].Node.Leader()
 		m, _ := rest[1].Node.Leader()
 		return l != 0 && l != leader && l == m

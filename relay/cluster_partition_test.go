@@ -34,7 +34,7 @@ func TestClusterPartition(t *testing.T) {
 	}
 	x := int(cluster.NodeOf(j.RoomID)) - 1 // the room's node, cut below
 	y := 1 - x
-	waitCond(t, ctx, "the room in the other node's directory", func() bool {
+	relaytest.WaitFor(t, ctx, "the room in the other node's directory", func() bool {
 		_, ok := nodes[y].Node.RoomByCode(j.Code)
 		return ok
 	})
@@ -45,7 +45,7 @@ func TestClusterPartition(t *testing.T) {
 
 	cut := time.Now()
 	proxies[x].SetCut(true)
-	waitCond(t, ctx, "the cut node says it lost NATS", func() bool { return !nodes[x].Node.Status().Connected })
+	relaytest.WaitFor(t, ctx, "the cut node says it lost NATS", func() bool { return !nodes[x].Node.Status().Connected })
 	// The room goes on: a state set by one member reaches the other.
 	if err := bo.SetState([]int{7}); err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestClusterPartition(t *testing.T) {
 		t.Fatalf("a room made on the cut node %d is on node %d", x+1, cluster.NodeOf(jc.RoomID))
 	}
 	// The other node forgets the cut node's rooms within the TTL.
-	waitCond(t, ctx, "the cut node's room gone from the other's directory", func() bool {
+	relaytest.WaitFor(t, ctx, "the cut node's room gone from the other's directory", func() bool {
 		_, ok := nodes[y].Node.RoomByCode(j.Code)
 		return !ok
 	})
@@ -80,7 +80,7 @@ func TestClusterPartition(t *testing.T) {
 
 	healed := time.Now()
 	proxies[x].SetCut(false)
-	waitCond(t, ctx, "the room back in the other node's directory", func() bool {
+	relaytest.WaitFor(t, ctx, "the room back in the other node's directory", func() bool {
 		_, ok := nodes[y].Node.RoomByCode(j.Code)
 		return ok
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/internal/natstest"
+	"github.com/tickrelay/tickrelay/internal/relaytest"
 	"github.com/tickrelay/tickrelay/relay/client"
 	"github.com/tickrelay/tickrelay/relay/cluster"
 )
@@ -108,7 +109,7 @@ func TestKilledNode(t *testing.T) {
 		}
 	}
 	bo := dial(survivors[0].addrs["kcp"], "bo")
-	waitCond(t, ctx, "the room listed through a survivor", func() bool { return listed(t, ctx, bo, j.RoomID, 1) })
+	relaytest.WaitFor(t, ctx, "the room listed through a survivor", func() bool { return listed(t, ctx, bo, j.RoomID, 1) })
 	if _, err := bo.JoinByCode(ctx, j.Code); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestKilledNode(t *testing.T) {
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitCond(t, ctx, "the killed node's room gone from a survivor's listing", func() bool { return !listed(t, ctx, watcher, j.RoomID, 0) })
+	relaytest.WaitFor(t, ctx, "the killed node's room gone from a survivor's listing", func() bool { return !listed(t, ctx, watcher, j.RoomID, 0) })
 	t.Logf("killed node %d: its room left the survivors' listing after %v (TTL 3 s)", victim.id, time.Since(killed).Round(time.Millisecond))
 	var ce *client.Error
 	if _, err := watcher.JoinByCode(ctx, j.Code); !errors.As(err, &ce) || ce.Code != codec.CodeRoomNotFound {
@@ -132,7 +133,7 @@ func TestKilledNode(t *testing.T) {
 	// change.
 	seen := map[int]string{}
 	for _, p := range survivors {
-		waitCond(t, ctx, fmt.Sprintf("node %d healthy, seeing 2 nodes and a live leader", p.id), func() bool {
+		relaytest.WaitFor(t, ctx, fmt.Sprintf("node %d healthy, seeing 2 nodes and a live leader", p.id), func() bool {
 			code, rep := healthz(t, p.addrs["metrics"])
 			if code != 200 {
 				t.Fatalf("node %d /healthz %d after a node was killed: %+v", p.id, code, rep)

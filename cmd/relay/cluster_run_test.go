@@ -13,6 +13,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/codec"
 	"github.com/tickrelay/tickrelay/internal/natstest"
+	"github.com/tickrelay/tickrelay/internal/relaytest"
 	"github.com/tickrelay/tickrelay/relay/client"
 	"github.com/tickrelay/tickrelay/relay/cluster"
 )
@@ -133,7 +134,7 @@ func TestRunThreeNodeCluster(t *testing.T) {
 	// loaded, so the room alice makes goes there.
 	dial(n3.addrs["kcp"], "idle")
 	alice := dial(n1.addrs["kcp"], "alice")
-	waitCond(t, ctx, "node 1 seeing one player on nodes 1 and 3 and none on node 2", func() bool {
+	relaytest.WaitFor(t, ctx, "node 1 seeing one player on nodes 1 and 3 and none on node 2", func() bool {
 		_, rep := healthz(t, n1.addrs["metrics"])
 		load := map[uint8]int{}
 		for _, m := range rep.Cluster.Members {
@@ -153,7 +154,7 @@ func TestRunThreeNodeCluster(t *testing.T) {
 	// for a seat and redirects him there (to the WebSocket URL node 2
 	// derived from its bound port).
 	bob := dial(n3.wsURL(), "bob")
-	waitCond(t, ctx, "the room listed through node 3", func() bool { return listed(t, ctx, bob, ja.RoomID, 0) })
+	relaytest.WaitFor(t, ctx, "the room listed through node 3", func() bool { return listed(t, ctx, bob, ja.RoomID, 0) })
 	jb, err := bob.JoinByCode(ctx, ja.Code)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +171,7 @@ func TestRunThreeNodeCluster(t *testing.T) {
 		}
 	}
 	carol := dial(n1.addrs["kcp"], "carol")
-	waitCond(t, ctx, "the room listed with 2 players through node 1", func() bool { return listed(t, ctx, carol, ja.RoomID, 2) })
+	relaytest.WaitFor(t, ctx, "the room listed with 2 players through node 1", func() bool { return listed(t, ctx, carol, ja.RoomID, 2) })
 	idle2 := dial(n3.addrs["kcp"], "dora")
 
 	// Node 2 stops as on SIGTERM: it leaves the cluster after its relay's
@@ -179,7 +180,7 @@ func TestRunThreeNodeCluster(t *testing.T) {
 	n2.stop(t)
 	t.Logf("node 2 stopped in %v", time.Since(stopAt))
 	for _, r := range []*runningRelay{n1, n3} {
-		waitCond(t, ctx, fmt.Sprintf("node %d seeing 2 nodes, healthy throughout", r.id), func() bool {
+		relaytest.WaitFor(t, ctx, fmt.Sprintf("node %d seeing 2 nodes, healthy throughout", r.id), func() bool {
 			code, rep := healthz(t, r.addrs["metrics"])
 			if code != 200 {
 				t.Fatalf("node %d's /healthz after node 2 stopped: %d %+v", r.id, code, rep)
@@ -188,7 +189,7 @@ func TestRunThreeNodeCluster(t *testing.T) {
 		})
 	}
 	for _, c := range []*client.Client{carol, idle2} {
-		waitCond(t, ctx, "node 2's room gone from the listing", func() bool { return !listed(t, ctx, c, ja.RoomID, 0) })
+		relaytest.WaitFor(t, ctx, "node 2's room gone from the listing", func() bool { return !listed(t, ctx, c, ja.RoomID, 0) })
 	}
 	t.Logf("node 2's room left both listings %v after it was stopped", time.Since(stopAt))
 	for _, r := range []*runningRelay{n1, n3} {
@@ -219,18 +220,5 @@ func waitClusterFormed(t *testing.T, id int, metricsAddr string, n int) {
 			t.Fatalf("node %d: /healthz %d, cluster section %+v; want 200 with %d nodes and servers within %v", id, code, c, n, clusterJoinBound)
 		}
 		time.Sleep(20 * time.Millisecond) // polling an endpoint, bounded
-	}
-}
-
-func waitCond(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tk := time.NewTicker(20 * time.Millisecond)
-	defer tk.Stop()
-	for !cond() {
-		select {
-		case <-tk.C:
-		case <-ctx.Done():
-			t.Fatalf("not within the test's time: %s", what)
-		}
 	}
 }

@@ -106,7 +106,7 @@ func clusterJoin(t *testing.T, nodes []*relaytest.ClusterNode, browser bool) {
 		t.Fatal(err)
 	}
 	via, list := nodes[home%3], nodes[(home+1)%3] // neither is the room's node
-	pollUntil(t, ctx, "the room in the directory of the node the engine joins through", func() bool {
+	relaytest.WaitFor(t, ctx, "the room in the directory of the node the engine joins through", func() bool {
 		_, ok := via.Node.RoomByCode(j.Code)
 		return ok
 	})
@@ -159,7 +159,7 @@ func clusterMatch(t *testing.T, nodes []*relaytest.ClusterNode, browser bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var leader uint8
-	pollUntil(t, ctx, "a matchmaker leader every node knows", func() bool {
+	relaytest.WaitFor(t, ctx, "a matchmaker leader every node knows", func() bool {
 		leader, _ = nodes[0].Node.Leader()
 		for _, n := range nodes {
 			if l, _ := n.Node.Leader(); l == 0 || l != leader {
@@ -261,21 +261,6 @@ func stateFrom(v client.RoomView, name string) uint32 {
 		}
 	}
 	return 0
-}
-
-// pollUntil polls cond every 10 ms until it holds or ctx ends: for state
-// only a poll can see (a node's directory cache).
-func pollUntil(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tk := time.NewTicker(10 * time.Millisecond)
-	defer tk.Stop()
-	for !cond() {
-		select {
-		case <-tk.C:
-		case <-ctx.Done():
-			t.Fatalf("not within the test's time: %s", what)
-		}
-	}
 }
 
 // clusterRun is tests/cluster_e2e_test.gd running in Godot 3.2 or on a
