@@ -6,9 +6,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The watch loop keeps the directory cache and the ban list: it watches
-// both buckets, applies what they deliver, expires directory records on its
-// own clock, and publishes a snapshot for readers after each batch. It
+// The watch loop keeps the directory cache, the matchmaker's leader and the
+// ban list: it watches the three buckets, applies what they deliver,
+// expires directory records and the leader key on its own clock, and
+// publishes a snapshot for readers after each batch. It
 // starts its watches afresh whenever the run loop (re)binds the buckets,
 // and when the directory has been quiet for longer than nodes take to
 // refresh their records (a watch that stalled).
@@ -21,7 +22,7 @@ func (n *Node) watch() {
 	cache := newDirCache(n.id, n.ttlNow())
 	sweep := time.NewTicker(max(20*time.Millisecond, min(250*time.Millisecond, n.ttlNow()/40)))
 	defer sweep.Stop()
-	w := &watchState{n: n, cache: cache}
+	w := &watchState{n: n, cache: cache, leader: &leaderView{ttl: n.leaderTTLNow()}}
 	for {
 		b := n.buckets.Load()
 		if b == nil || !n.connected() {
@@ -45,6 +46,7 @@ func (n *Node) watch() {
 type watchState struct {
 	n        *Node
 	cache    *dirCache
+	leader   *leaderView
 	lastSnap time.Time
 	events   []Message
 }
@@ -65,10 +67,19 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 		return w.pause(sweep)
 	}
 	defer stopWatch(bw)
+	lw, err := b.leader.kv.WatchAll(n.ctx)
+	if err != nil {
+		n.setError(err)
+		return w.pause(sweep)
+	}
+	defer stopWatch(lw)
 	w.cache.ttl = n.ttlNow()
 	w.cache.beginReplay()
+	w.leader.ttl = n.leaderTTLNow()
+	w.leader.beginReplay()
 	n.bans.beginReplay()
-	dirReplayed, bansReplayed := false, false
+	dirReplayed, bansReplayed, leaderReplayed := false, false, false
+	replayed := func() bool { return dirReplayed && bansReplayed && leaderReplayed }
 	lastEntry := n.cfg.now()
 	defer w.setLive(false)
 	for {
@@ -85,7 +96,7 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 			if e == nil {
 				w.cache.endReplay(&w.events)
 				dirReplayed = true
-				w.setLive(dirReplayed && bansReplayed)
+				w.setLive(replayed())
 				break
 			}
 			w.applyDir(e)
@@ -96,11 +107,25 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 			if e == nil {
 				n.bans.endReplay(n)
 				bansReplayed = true
-				w.setLive(dirReplayed && bansReplayed)
+				w.setLive(replayed())
 				break
 			}
 			if err := n.bans.apply(n, toEntry(e)); err != nil {
 				n.stats.drop(dropMalformed)
+			}
+		case e, ok := <-lw.Updates():
+			if !ok {
+				return true
+			}
+			if e == nil {
+				w.leader.endReplay()
+				leaderReplayed = true
+				w.setLive(replayed())
+				break
+			}
+			if err := w.leader.apply(toEntry(e), n.cfg.now()); err != nil {
+				n.stats.drop(dropMalformed)
+				n.log.Debug().Err(err).Str("key", e.Key()).Msg("cluster: unreadable leader record")
 			}
 		case <-sweep.C:
 			w.expire()
@@ -114,7 +139,7 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 		if dirReplayed && w.cache.dirty() && (len(dw.Updates()) == 0 || n.cfg.now().Sub(w.lastSnap) >= snapshotEvery) {
 			w.publish()
 		}
-		w.flush(dirReplayed) // before the replay ends, the cache may not know the leader yet
+		w.flush(leaderReplayed) // before its replay ends, the view may not know the leader yet
 	}
 }
 
@@ -172,7 +197,9 @@ func (w *watchState) applyDir(e jetstream.KeyValueEntry) {
 
 // expire drops the records whose time is up, and publishes the result.
 func (w *watchState) expire() {
-	w.cache.expire(w.n.cfg.now(), &w.events)
+	now := w.n.cfg.now()
+	w.cache.expire(now, &w.events)
+	w.leader.expire(now)
 	if w.cache.dirty() {
 		w.publish()
 	}
@@ -191,7 +218,7 @@ func (w *watchState) publish() {
 }
 
 // flush hands the relay what the cache reported, and (with leader) the
-// leader it names.
+// leader the leader bucket names.
 func (w *watchState) flush(leader bool) {
 	for _, e := range w.events {
 		w.n.deliver(e)
@@ -199,7 +226,7 @@ func (w *watchState) flush(leader bool) {
 	clear(w.events)
 	w.events = w.events[:0]
 	if leader {
-		node, term := w.cache.leaderNow()
+		node, term := w.leader.leader()
 		w.n.noteLeader(node, term, false)
 	}
 }
