@@ -86,11 +86,14 @@ func (b *leaderBucket) put(ctx context.Context, value []byte, last uint64) (uint
 
 // del places a delete marker on the key on the condition that the
 // stream's last sequence is last (this node's own write: it gives up its
-// leadership, and not a successor's).
-func (b *leaderBucket) del(ctx context.Context, last uint64) error {
+// leadership, and not a successor's), and returns the marker's sequence.
+func (b *leaderBucket) del(ctx context.Context, last uint64) (uint64, error) {
 	m := &nats.Msg{Subject: b.subject, Header: nats.Header{"KV-Operation": []string{"DEL"}}}
-	_, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequence(last))
-	return err
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequence(last))
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
 }
 
 // isWrongLastSequence reports a write refused by its condition: the key

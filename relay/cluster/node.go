@@ -402,7 +402,7 @@ func (n *Node) leave(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if n.isLeader.Load() {
-		if err := b.leader.del(ctx, n.rs.leaderRev); err != nil {
+		if _, err := b.leader.del(ctx, n.rs.leaderRev); err != nil {
 			errs = append(errs, err)
 		} else {
 			n.stats.deletes.Add(1)

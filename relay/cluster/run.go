@@ -180,7 +180,7 @@ func (n *Node) setup(rs *runState) error {
 	if !n.isLeader.Load() {
 		if e, err := leader.kv.Get(ctx, leaderKey); err == nil {
 			if rec, err := decodeLeader(e.Value()); err == nil && rec.Node == n.id {
-				_ = leader.del(ctx, e.Revision()) // the key alone in its stream: its revision is the last sequence
+				_, _ = leader.del(ctx, e.Revision()) // the key alone in its stream: its revision is the last sequence
 			}
 		}
 	}
