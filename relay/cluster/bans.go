@@ -54,6 +54,13 @@ func (n *Node) PutBan(ctx context.Context, b Ban) (Ban, error) {
 		// of a second: Bans hides it from its end on).
 		opts = append(opts, jetstream.KeyTTL(max(time.Second, b.Until.Sub(now).Truncate(time.Second)+time.Second)))
 	}
+	// Create sends a per-key condition (Nats-Expected-Last-Subject-Sequence),
+	// on which nats-server v2.15.3 races right after a stream leader change
+	// (see leaderkey.go). The leader key no longer uses one for that reason:
+	// it is written all the time, and exactly when nodes die. A ban is a
+	// rare operator write, the bucket holds many keys (a stream-level
+	// condition would fail on any other ban written meanwhile), and an ID in
+	// use must be refused: the per-key condition stays here.
 	if _, err := kv.Create(ctx, b.ID, appendBan(nil, &b), opts...); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return Ban{}, fmt.Errorf("cluster: ban %q exists", b.ID)

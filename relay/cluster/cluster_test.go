@@ -418,9 +418,12 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatal("no leader")
 	}
 
+	t.Run("leader key race", func(t *testing.T) { testLeaderKeyRace(t, nodes) })
+
+	var survivors []*Node
+	var slogs []*inboxLog
+	var next *Node // the leader after the first one died
 	t.Run("leader node dies", func(t *testing.T) {
-		var survivors []*Node
-		var slogs []*inboxLog
 		for i, n := range nodes {
 			if n != leader {
 				survivors = append(survivors, n)
@@ -470,7 +473,6 @@ func TestThreeNodes(t *testing.T) {
 				return ok && c.Gone && c.Node.ID == dead
 			})
 		}
-		var next *Node
 		waitFor(t, joinBound, "a new leader", func() bool {
 			for _, n := range survivors {
 				if n.IsMatchmakerLeader() {
@@ -506,4 +508,9 @@ func TestThreeNodes(t *testing.T) {
 			}
 		}
 	})
+	if next == nil {
+		t.Fatal("no new leader")
+	}
+
+	t.Run("stale renewal steps down", func(t *testing.T) { testStaleRenewal(t, next, survivors, slogs) })
 }

@@ -37,21 +37,13 @@ type roomEntry struct {
 	gen     uint64
 }
 
-type leaderEntry struct {
-	node    uint8
-	term    uint64
-	expires time.Time
-	gen     uint64
-}
-
 // dirCache is owned by the watch loop.
 type dirCache struct {
-	self   uint8
-	ttl    time.Duration
-	nodes  map[uint8]*nodeEntry
-	rooms  map[uint64]*roomEntry // by roomRef
-	leader *leaderEntry
-	gen    uint64 // the replay generation: entries not seen in the last replay are gone
+	self  uint8
+	ttl   time.Duration
+	nodes map[uint8]*nodeEntry
+	rooms map[uint64]*roomEntry // by roomRef
+	gen   uint64                // the replay generation: entries not seen in the last replay are gone
 	// What changed since the last snapshot: rooms (their records, or which
 	// nodes are live), or only node records (a node's load, its refresh).
 	dirtyRooms, dirtyNodes bool
@@ -78,9 +70,6 @@ func (c *dirCache) expiry(created, now time.Time) time.Time {
 // apply takes one entry; node arrivals and departures are appended to ev.
 // It returns an error for a record it cannot read (which it ignores).
 func (c *dirCache) apply(e kvEntry, now time.Time, ev *[]Message) error {
-	if e.key == leaderKey {
-		return c.applyLeader(e, now)
-	}
 	if id, ok := parseNodeKey(e.key); ok {
 		return c.applyNode(id, e, now, ev)
 	}
@@ -143,23 +132,6 @@ func (c *dirCache) dropNode(id uint8, ev *[]Message) {
 	}
 }
 
-func (c *dirCache) applyLeader(e kvEntry, now time.Time) error {
-	if e.deleted {
-		c.leader = nil
-		return nil
-	}
-	rec, err := decodeLeader(e.value)
-	if err != nil {
-		return err
-	}
-	term := rec.Term
-	if term == 0 {
-		term = e.revision // the create itself: its revision is the term
-	}
-	c.leader = &leaderEntry{node: rec.Node, term: term, expires: c.expiry(e.created, now), gen: c.gen}
-	return nil
-}
-
 // expire drops the records whose time is up.
 func (c *dirCache) expire(now time.Time, ev *[]Message) {
 	for id, e := range c.nodes {
@@ -172,9 +144,6 @@ func (c *dirCache) expire(now time.Time, ev *[]Message) {
 			delete(c.rooms, ref)
 			c.dirtyRooms = true
 		}
-	}
-	if c.leader != nil && !now.Before(c.leader.expires) {
-		c.leader = nil
 	}
 }
 
@@ -194,17 +163,6 @@ func (c *dirCache) endReplay(ev *[]Message) {
 			c.dirtyRooms = true
 		}
 	}
-	if c.leader != nil && c.leader.gen != c.gen {
-		c.leader = nil
-	}
-}
-
-// leaderNow is the leader the bucket names (0 for none).
-func (c *dirCache) leaderNow() (uint8, uint64) {
-	if c.leader == nil {
-		return 0, 0
-	}
-	return c.leader.node, c.leader.term
 }
 
 // dirSnapshot is an immutable view of the directory for readers: every

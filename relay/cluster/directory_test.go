@@ -109,10 +109,6 @@ func TestDirCacheReplayDropsWhatIsGone(t *testing.T) {
 	mustApply(t, c, nodeEntryFor(3, 1, t0), t0, &ev)
 	mustApply(t, c, roomEntryFor(2, 0x02000001, "AAAAAA", t0), t0, &ev)
 	mustApply(t, c, roomEntryFor(3, 0x03000001, "BBBBBB", t0), t0, &ev)
-	mustApply(t, c, kvEntry{key: leaderKey, value: (&leaderRecord{Node: 3}).append(nil), revision: 41, created: t0}, t0, &ev)
-	if n, term := c.leaderNow(); n != 3 || term != 41 {
-		t.Fatalf("leader %d term %d, want 3 and the create's revision", n, term)
-	}
 	// A new watch replays the bucket: node 3 and its room are gone from it
 	// (deleted while this node was cut off), node 2 restarted.
 	c.beginReplay()
@@ -120,8 +116,8 @@ func TestDirCacheReplayDropsWhatIsGone(t *testing.T) {
 	mustApply(t, c, nodeEntryFor(2, 2, t0), t0, &ev)
 	mustApply(t, c, roomEntryFor(2, 0x02000001, "AAAAAA", t0), t0, &ev)
 	c.endReplay(&ev)
-	if c.nodes[3] != nil || len(c.rooms) != 1 || c.leader != nil {
-		t.Fatalf("after replay: nodes %v rooms %d leader %v", c.nodes, len(c.rooms), c.leader)
+	if c.nodes[3] != nil || len(c.rooms) != 1 {
+		t.Fatalf("after replay: nodes %v rooms %d", c.nodes, len(c.rooms))
 	}
 	if len(ev) != 2 || ev[0].(*NodeChanged).Node.ID != 2 || ev[0].(*NodeChanged).Gone || ev[1].(*NodeChanged).Node.ID != 3 || !ev[1].(*NodeChanged).Gone {
 		t.Fatalf("events %+v: want node 2 restarted, node 3 gone", ev)
@@ -155,5 +151,59 @@ func TestDirCacheRefreshKeepsRooms(t *testing.T) {
 	}
 	if _, ok := s2.roomByID(0x02000002); ok {
 		t.Fatal("a room that does not exist was found")
+	}
+}
+
+// The leader view: the term is the taking write's revision, then the
+// record's; a delete, the TTL or a replay without the key forgets it.
+func TestLeaderView(t *testing.T) {
+	v := &leaderView{ttl: time.Minute}
+	take := kvEntry{key: leaderKey, value: (&leaderRecord{Node: 3}).append(nil), revision: 41, created: t0}
+	if err := v.apply(take, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n, term := v.leader(); n != 3 || term != 41 {
+		t.Fatalf("leader %d term %d, want 3 and the taking write's revision", n, term)
+	}
+	at := t0.Add(20 * time.Second)
+	renew := kvEntry{key: leaderKey, value: (&leaderRecord{Node: 3, Term: 41}).append(nil), revision: 57, created: at}
+	if err := v.apply(renew, at); err != nil {
+		t.Fatal(err)
+	}
+	if n, term := v.leader(); n != 3 || term != 41 {
+		t.Fatalf("after a renewal: leader %d term %d, want 3 and term 41", n, term)
+	}
+	if err := v.apply(kvEntry{key: "other", value: []byte{0xc1}}, at); err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+	if err := v.apply(kvEntry{key: leaderKey, value: []byte{0xc1}}, at); err == nil {
+		t.Fatal("an unreadable record was taken")
+	}
+	v.expire(t0.Add(time.Minute)) // the renewal keeps it
+	if n, _ := v.leader(); n != 3 {
+		t.Fatal("a renewed key expired from its first write")
+	}
+	v.expire(at.Add(time.Minute))
+	if n, _ := v.leader(); n != 0 {
+		t.Fatal("a key not renewed within TTL did not expire")
+	}
+
+	_ = v.apply(take, t0)
+	_ = v.apply(kvEntry{key: leaderKey, deleted: true, revision: 42}, t0)
+	if n, _ := v.leader(); n != 0 {
+		t.Fatal("a deleted key still names a leader")
+	}
+
+	_ = v.apply(take, t0)
+	v.beginReplay()
+	v.endReplay()
+	if n, _ := v.leader(); n != 0 {
+		t.Fatal("a key the replay did not deliver still names a leader")
+	}
+	v.beginReplay()
+	_ = v.apply(take, t0)
+	v.endReplay()
+	if n, _ := v.leader(); n != 3 {
+		t.Fatal("a key the replay delivered was forgotten")
 	}
 }

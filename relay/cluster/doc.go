@@ -21,10 +21,10 @@
 //   - Direct messages to a player of another node, and lobby channel
 //     lines to the nodes whose players are in the channel (NATS subjects).
 //   - Bans: a bucket on disk every node watches.
-//   - The matchmaker: one node, holding a key of the directory (with its
-//     TTL), runs it; the others send it their tickets and backfill
-//     requests, it sends matches to the nodes that host them, and results
-//     go to the players' nodes.
+//   - The matchmaker: one node, holding the one key of a bucket of its
+//     own (with the directory's TTL), runs it; the others send it their
+//     tickets and backfill requests, it sends matches to the nodes that
+//     host them, and results go to the players' nodes.
 //
 // Everything that arrives for the relay comes on one bounded channel,
 // Inbox; seat requests on another, SeatRequests. Nothing the tick calls

@@ -2,22 +2,23 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-// One node at a time runs the matchmaker: the one holding the directory's
-// leader key. A node takes the key with a create (which fails while the
-// key exists, so one node wins), and keeps it by rewriting it every TTL/4
-// on the condition that it is still the revision it wrote; the bucket's
-// TTL removes the key of a leader that stops (it died, or lost NATS), and
-// a leader that could not rewrite the key for TTL/2 gives it up itself,
-// before the key can expire and another node take it. A leader that
-// leaves deletes the key, and another node takes it at its next cycle.
-// The key's creation revision is the leadership's term: it grows with each
+// One node at a time runs the matchmaker: the one holding the leader
+// bucket's key. A node takes the key when it is free (never written,
+// deleted, or expired) with a write on the condition that the bucket is
+// as it read it (so of nodes racing for it, one wins), and keeps it by
+// rewriting it every TTL/4 on the condition that its own write is still
+// the last; the bucket's TTL removes the key of a leader that stops (it
+// died, or lost NATS), and a leader that could not rewrite the key for
+// TTL/2 gives it up itself, before the key can expire and another node
+// take it. A leader that leaves deletes the key (on the same condition),
+// and another node takes it at its next cycle. The revision of the write
+// that took the key is the leadership's term: it grows with each
 // leadership, so an assignment from a replaced leader is told apart.
+// leaderkey.go has the writes, and why their conditions are on the
+// bucket's stream rather than on the key.
 
 // IsMatchmakerLeader reports whether this node runs the cluster's
 // matchmaker: it holds the leadership, and renewed it within TTL/2 (a
@@ -30,8 +31,10 @@ func (n *Node) IsMatchmakerLeader() bool {
 // renewed records a successful write of the leader key at now.
 func (n *Node) renewed(rs *runState, now time.Time) {
 	rs.renewedAt = now
-	n.leaseUntil.Store(now.Add(n.ttlNow() / 2).UnixNano())
+	n.leaseUntil.Store(now.Add(n.leaderTTLNow() / 2).UnixNano())
 }
+
+func (n *Node) leaderTTLNow() time.Duration { return time.Duration(n.leaderTTL.Load()) }
 
 // Leader is the matchmaker's leader as this node knows it (0 for none) and
 // its term.
@@ -41,25 +44,24 @@ func (n *Node) Leader() (node uint8, term uint64) {
 	return n.leaderNode, n.leaderTerm
 }
 
-// leaderCycle renews this node's leadership, or seeks it when the
-// directory names no leader.
-func (n *Node) leaderCycle(rs *runState, dir jetstream.KeyValue, now time.Time) {
-	ttl := n.ttlNow()
+// leaderCycle renews this node's leadership, or seeks it when no node
+// holds it.
+func (n *Node) leaderCycle(rs *runState, lb *leaderBucket, now time.Time) {
+	ttl := n.leaderTTLNow()
 	if n.isLeader.Load() {
 		if now.Sub(rs.renewedAt) < ttl/4 {
 			return
 		}
 		rec := leaderRecord{Node: n.id, Term: rs.leaderTerm}
 		ctx, cancel := context.WithTimeout(n.ctx, opTimeout)
-		rev, err := dir.Update(ctx, leaderKey, rec.append(nil), rs.leaderRev)
+		rev, err := lb.put(ctx, rec.append(nil), rs.leaderRev)
 		cancel()
 		switch {
 		case err == nil:
 			rs.leaderRev = rev
 			n.renewed(rs, now)
 			n.stats.writes.Add(1)
-		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch),
-			errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		case isWrongLastSequence(err):
 			n.writeFailed(leaderKey, err)
 			n.stepDown(rs, "the leader key changed hands")
 		default:
@@ -74,15 +76,24 @@ func (n *Node) leaderCycle(rs *runState, dir jetstream.KeyValue, now time.Time) 
 		return
 	}
 	rs.nextAcquire = now.Add(writeInterval)
-	rec := leaderRecord{Node: n.id}
 	ctx, cancel := context.WithTimeout(n.ctx, opTimeout)
-	rev, err := dir.Create(ctx, leaderKey, rec.append(nil))
-	cancel()
+	defer cancel()
+	last, free, err := lb.free(ctx)
 	if err != nil {
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		n.setError(err)
+		n.log.Debug().Err(err).Msg("cluster: reading the leader key")
+		return
+	}
+	if !free {
+		return // another node holds it, or the old key has not expired yet
+	}
+	rec := leaderRecord{Node: n.id}
+	rev, err := lb.put(ctx, rec.append(nil), last)
+	if err != nil {
+		if !isWrongLastSequence(err) {
 			n.writeFailed(leaderKey, err)
 		}
-		return // another node holds it, or the old key has not expired yet
+		return // another node took it first
 	}
 	n.stats.writes.Add(1)
 	rs.leaderRev, rs.leaderTerm = rev, rev

@@ -61,9 +61,10 @@ type Node struct {
 	rewatch   chan struct{} // the watch loop should (re)start its watches
 	seatSlots chan struct{} // RequestSeatAsync's calls in flight
 
-	ttl     atomic.Int64 // the directory bucket's TTL, ns
-	buckets atomic.Pointer[buckets]
-	snap    atomic.Pointer[dirSnapshot]
+	ttl       atomic.Int64 // the directory bucket's TTL, ns
+	leaderTTL atomic.Int64 // the leader bucket's TTL, ns: the leadership's
+	buckets   atomic.Pointer[buckets]
+	snap      atomic.Pointer[dirSnapshot]
 
 	mu         sync.Mutex // guards the fields below
 	rooms      []Room
@@ -100,6 +101,7 @@ type connState struct {
 // buckets are the key-value buckets, bound once NATS is reached.
 type buckets struct {
 	dir, bans jetstream.KeyValue
+	leader    *leaderBucket
 }
 
 // Start joins the cluster: it starts the embedded NATS server (with
@@ -123,6 +125,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.rs = &runState{table: newRoomTable(cfg.NodeID), needSetup: true}
 	n.ttl.Store(int64(cfg.TTL))
+	n.leaderTTL.Store(int64(cfg.TTL))
 	n.snap.Store(emptySnapshot)
 	n.st.since = n.started
 	n.st.dirLastLive = n.started
@@ -399,9 +402,10 @@ func (n *Node) leave(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if n.isLeader.Load() {
-		rev := n.rs.leaderRev
-		if err := b.dir.Delete(ctx, leaderKey, jetstream.LastRevision(rev)); err != nil {
+		if _, err := b.leader.del(ctx, n.rs.leaderRev); err != nil {
 			errs = append(errs, err)
+		} else {
+			n.stats.deletes.Add(1)
 		}
 		n.isLeader.Store(false)
 	}

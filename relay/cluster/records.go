@@ -10,12 +10,13 @@ import (
 )
 
 // The directory bucket's keys: "node.<id>" for node records,
-// "room.<node>.<id>" for rooms, "leader.matchmaker" for the matchmaker's
-// leader. The bans bucket's keys are ban ids.
+// "room.<node>.<id>" for rooms. The leader bucket holds one key,
+// "matchmaker", naming the matchmaker's leader. The bans bucket's keys are
+// ban ids.
 const (
 	nodePrefix = "node."
 	roomPrefix = "room."
-	leaderKey  = "leader.matchmaker"
+	leaderKey  = "matchmaker"
 )
 
 func nodeKey(id uint8) string { return nodePrefix + strconv.Itoa(int(id)) }
@@ -109,8 +110,8 @@ func checkRoom(r *Room) error {
 }
 
 // leaderRecord names the matchmaker's leader. Term is the revision of the
-// key's creation (0 in the create itself: readers then take the entry's
-// revision), so each new leadership has a greater one.
+// write that took the key (0 in that write itself: readers then take the
+// entry's revision), so each new leadership has a greater one.
 type leaderRecord struct {
 	Node uint8
 	Term uint64

@@ -122,7 +122,7 @@ func (n *Node) cycle(rs *runState) time.Duration {
 	} else if rs.heldBack {
 		wait = due.Sub(now)
 	}
-	n.leaderCycle(rs, b.dir, now)
+	n.leaderCycle(rs, b.leader, now)
 	return wait
 }
 
@@ -134,7 +134,7 @@ func (n *Node) setup(rs *runState) error {
 	defer cancel()
 	dir, err := n.bucket(ctx, jetstream.KeyValueConfig{
 		Bucket:      n.cfg.Name + "_directory",
-		Description: "tickrelay: live nodes, their rooms and the matchmaker's leader",
+		Description: "tickrelay: live nodes and their rooms",
 		TTL:         n.cfg.TTL, History: 1, Storage: jetstream.MemoryStorage, Replicas: n.cfg.Replicas,
 		LimitMarkerTTL: time.Second, MaxValueSize: maxWire,
 	})
@@ -151,6 +151,10 @@ func (n *Node) setup(rs *runState) error {
 		}
 		n.log.Warn().Dur("bucket_ttl", ttl).Dur("config_ttl", n.cfg.TTL).Msg("cluster: the directory bucket keeps its own TTL; using it")
 		n.ttl.Store(int64(ttl))
+	}
+	leader, err := n.bindLeaderBucket(ctx)
+	if err != nil {
+		return err
 	}
 	bans, err := n.bucket(ctx, jetstream.KeyValueConfig{
 		Bucket:      n.cfg.Name + "_bans",
@@ -174,19 +178,50 @@ func (n *Node) setup(rs *runState) error {
 		}
 	}
 	if !n.isLeader.Load() {
-		if e, err := dir.Get(ctx, leaderKey); err == nil {
+		if e, err := leader.kv.Get(ctx, leaderKey); err == nil {
 			if rec, err := decodeLeader(e.Value()); err == nil && rec.Node == n.id {
-				_ = dir.Delete(ctx, leaderKey, jetstream.LastRevision(e.Revision()))
+				_, _ = leader.del(ctx, e.Revision()) // the key alone in its stream: its revision is the last sequence
 			}
 		}
 	}
 	rs.nodeWritten, rs.roomsAt = time.Time{}, time.Time{}
-	n.buckets.Store(&buckets{dir: dir, bans: bans})
+	n.buckets.Store(&buckets{dir: dir, bans: bans, leader: leader})
 	n.mu.Lock()
 	n.st.ready = true
 	n.mu.Unlock()
 	signal(n.rewatch)
 	return nil
+}
+
+// bindLeaderBucket binds (creating if needed) the leader bucket, with the
+// directory's TTL. One made with another TTL (by a node configured
+// otherwise) keeps it, and the leadership's timing follows it.
+func (n *Node) bindLeaderBucket(ctx context.Context) (*leaderBucket, error) {
+	kv, err := n.bucket(ctx, jetstream.KeyValueConfig{
+		Bucket:      n.cfg.Name + "_leader",
+		Description: "tickrelay: the matchmaker's leader (one key)",
+		TTL:         n.ttlNow(), History: 1, Storage: jetstream.MemoryStorage, Replicas: n.cfg.Replicas,
+		LimitMarkerTTL: time.Second, MaxValueSize: maxWire,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: leader bucket: %w", err)
+	}
+	if ttl := st.TTL(); ttl != n.ttlNow() {
+		if ttl < time.Second {
+			return nil, fmt.Errorf("cluster: leader bucket %s has TTL %v: delete it (nats kv del) or use another Name", st.Bucket(), ttl)
+		}
+		n.log.Warn().Dur("bucket_ttl", ttl).Dur("directory_ttl", n.ttlNow()).Msg("cluster: the leader bucket keeps its own TTL; the leadership follows it")
+	}
+	n.leaderTTL.Store(int64(st.TTL()))
+	stream, err := n.js.Stream(ctx, "KV_"+kv.Bucket())
+	if err != nil {
+		return nil, fmt.Errorf("cluster: leader bucket: %w", err)
+	}
+	return newLeaderBucket(n.js, kv, stream), nil
 }
 
 // bucket creates a bucket, or binds it if it exists (perhaps made by

@@ -6,12 +6,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The watch loop keeps the directory cache and the ban list: it watches
-// both buckets, applies what they deliver, expires directory records on its
-// own clock, and publishes a snapshot for readers after each batch. It
-// starts its watches afresh whenever the run loop (re)binds the buckets,
-// and when the directory has been quiet for longer than nodes take to
-// refresh their records (a watch that stalled).
+// The watch loop keeps the directory cache, the matchmaker's leader and the
+// ban list: it watches the three buckets, applies what they deliver,
+// expires directory records and the leader key on its own clock, and
+// publishes a snapshot for readers after each batch. It starts its
+// watches afresh whenever the run loop (re)binds the buckets, and when the
+// directory has been quiet for longer than nodes take to refresh their
+// records (a watch that stalled); the leader bucket's watch alone when
+// that bucket has.
 
 // snapshotEvery bounds how often a burst of changes rebuilds the snapshot.
 const snapshotEvery = 50 * time.Millisecond
@@ -21,7 +23,7 @@ func (n *Node) watch() {
 	cache := newDirCache(n.id, n.ttlNow())
 	sweep := time.NewTicker(max(20*time.Millisecond, min(250*time.Millisecond, n.ttlNow()/40)))
 	defer sweep.Stop()
-	w := &watchState{n: n, cache: cache}
+	w := &watchState{n: n, cache: cache, leader: &leaderView{ttl: n.leaderTTLNow()}}
 	for {
 		b := n.buckets.Load()
 		if b == nil || !n.connected() {
@@ -45,6 +47,7 @@ func (n *Node) watch() {
 type watchState struct {
 	n        *Node
 	cache    *dirCache
+	leader   *leaderView
 	lastSnap time.Time
 	events   []Message
 }
@@ -65,11 +68,25 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 		return w.pause(sweep)
 	}
 	defer stopWatch(bw)
+	lw, err := b.leader.kv.WatchAll(n.ctx)
+	if err != nil {
+		n.setError(err)
+		return w.pause(sweep)
+	}
+	defer func() { // the last one: it may have been replaced, or failed to be
+		if lw != nil {
+			stopWatch(lw)
+		}
+	}()
 	w.cache.ttl = n.ttlNow()
 	w.cache.beginReplay()
+	w.leader.ttl = n.leaderTTLNow()
+	w.leader.beginReplay()
 	n.bans.beginReplay()
-	dirReplayed, bansReplayed := false, false
+	dirReplayed, bansReplayed, leaderReplayed := false, false, false
+	replayed := func() bool { return dirReplayed && bansReplayed && leaderReplayed }
 	lastEntry := n.cfg.now()
+	lastLeaderEntry := lastEntry
 	defer w.setLive(false)
 	for {
 		select {
@@ -85,7 +102,7 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 			if e == nil {
 				w.cache.endReplay(&w.events)
 				dirReplayed = true
-				w.setLive(dirReplayed && bansReplayed)
+				w.setLive(replayed())
 				break
 			}
 			w.applyDir(e)
@@ -96,11 +113,28 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 			if e == nil {
 				n.bans.endReplay(n)
 				bansReplayed = true
-				w.setLive(dirReplayed && bansReplayed)
+				w.setLive(replayed())
 				break
 			}
 			if err := n.bans.apply(n, toEntry(e)); err != nil {
 				n.stats.drop(dropMalformed)
+			}
+		case e, ok := <-updates(lw):
+			if !ok {
+				return true
+			}
+			lastLeaderEntry = n.cfg.now()
+			if e == nil {
+				w.leader.endReplay()
+				if !leaderReplayed {
+					leaderReplayed = true
+					w.setLive(replayed())
+				}
+				break
+			}
+			if err := w.leader.apply(toEntry(e), n.cfg.now()); err != nil {
+				n.stats.drop(dropMalformed)
+				n.log.Debug().Err(err).Str("key", e.Key()).Msg("cluster: unreadable leader record")
 			}
 		case <-sweep.C:
 			w.expire()
@@ -110,12 +144,55 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 				n.log.Warn().Msg("cluster: the directory watch went quiet; restarting it")
 				return true
 			}
+			if leaderReplayed && n.cfg.now().Sub(lastLeaderEntry) > 2*w.leader.ttl/3 {
+				lw = w.rewatchLeader(b, lw) // nil if it cannot start now: tried again 2/3 TTL later
+				lastLeaderEntry = n.cfg.now()
+			}
 		}
 		if dirReplayed && w.cache.dirty() && (len(dw.Updates()) == 0 || n.cfg.now().Sub(w.lastSnap) >= snapshotEvery) {
 			w.publish()
 		}
-		w.flush(dirReplayed) // before the replay ends, the cache may not know the leader yet
+		w.flush(leaderReplayed) // before its replay ends, the view may not know the leader yet
 	}
+}
+
+// updates is a watch's channel; nil (never ready) for no watch.
+func updates(kw jetstream.KeyWatcher) <-chan jetstream.KeyValueEntry {
+	if kw == nil {
+		return nil
+	}
+	return kw.Updates()
+}
+
+// rewatchLeader replaces the leader bucket's watch old (nil: none), which
+// went quiet:
+// a leader rewrites the key every TTL/4, and without one the nodes seek
+// it, so the bucket is quiet for 2/3 TTL only while a dead leader's key
+// waits to expire, or when the watch stalled (its consumer was on a NATS
+// server that died). A new watch costs the replay of one key, which keeps
+// the view meanwhile. It returns nil if no new watch could start (the
+// stream may have no leader for a few seconds after a server died): the
+// directory's and the bans' watches go on meanwhile.
+func (w *watchState) rewatchLeader(b *buckets, old jetstream.KeyWatcher) jetstream.KeyWatcher {
+	n := w.n
+	if old != nil {
+		n.wg.Add(1)
+		go func() { // a stalled watch may take a while to stop
+			defer n.wg.Done()
+			stopWatch(old)
+		}()
+	}
+	if l, _ := w.leader.leader(); l != 0 && old != nil {
+		n.stats.watchRestarts.Add(1)
+		n.log.Info().Msg("cluster: the leader bucket went quiet; watching it afresh")
+	}
+	lw, err := b.leader.kv.WatchAll(n.ctx)
+	if err != nil {
+		n.setError(err)
+		return nil
+	}
+	w.leader.beginReplay()
+	return lw
 }
 
 // stopWatch ends a watch. Its NATS goroutine may be blocked handing over
@@ -172,7 +249,9 @@ func (w *watchState) applyDir(e jetstream.KeyValueEntry) {
 
 // expire drops the records whose time is up, and publishes the result.
 func (w *watchState) expire() {
-	w.cache.expire(w.n.cfg.now(), &w.events)
+	now := w.n.cfg.now()
+	w.cache.expire(now, &w.events)
+	w.leader.expire(now)
 	if w.cache.dirty() {
 		w.publish()
 	}
@@ -191,7 +270,7 @@ func (w *watchState) publish() {
 }
 
 // flush hands the relay what the cache reported, and (with leader) the
-// leader it names.
+// leader the leader bucket names.
 func (w *watchState) flush(leader bool) {
 	for _, e := range w.events {
 		w.n.deliver(e)
@@ -199,7 +278,7 @@ func (w *watchState) flush(leader bool) {
 	clear(w.events)
 	w.events = w.events[:0]
 	if leader {
-		node, term := w.cache.leaderNow()
+		node, term := w.leader.leader()
 		w.n.noteLeader(node, term, false)
 	}
 }
