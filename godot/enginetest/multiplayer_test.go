@@ -21,14 +21,19 @@ import (
 // checks): peer ids, @rpc both ways (reliable exactly once and in order,
 // unreliable the latest), rpc_id(1) to the authority, a MultiplayerSpawner
 // and a MultiplayerSynchronizer; then the first page (the master, peer 1)
-// closes without a goodbye and, after the relay's resume grace, the second
+// closes without a goodbye and, after the relay's resume grace (4 s), the second
 // page is peer 1 on both remaining pages, which carry on. The pages start
 // one after the other so that the first is the master and the second the
 // member present longest.
 func TestMultiplayerPeer(t *testing.T) {
 	t.Parallel()
 	sharedWebEngine(t)
-	srv := &relay.Server{ResumeGrace: time.Second}
+	// The grace is short so that the migration comes soon after the first
+	// page closes, but not shorter than a loaded machine may starve a page
+	// (a page that reads nothing for a while is a lost link, away for the
+	// grace: one second removed a live page in a loaded run). The relay's
+	// log is in the output of a failed run.
+	srv := &relay.Server{ResumeGrace: 4 * time.Second, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)}
 	_, wsURL := relaytest.StartBoth(t, srv)
 	u, err := url.Parse(wsURL)
 	if err != nil {
