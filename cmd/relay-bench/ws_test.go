@@ -76,8 +76,10 @@ func TestWebSocketAndMixedBots(t *testing.T) {
 					t.Errorf("%s: no states from %s bots reached %s bots (%+v)", tc.transport, from, name, tr.LatencyFrom)
 				}
 			}
+			// Overhead may be under 1: its model counts a header per
+			// message, and under load several messages share a segment.
 			for dir, d := range map[string]direction{"down": tr.Down, "up": tr.Up} {
-				if d.WireBytes <= d.PayloadBytes || d.PayloadBytes <= 0 || d.Datagrams <= 0 || d.Messages <= 0 || d.Overhead < 1 {
+				if d.WireBytes <= d.PayloadBytes || d.PayloadBytes <= 0 || d.Datagrams <= 0 || d.Messages <= 0 || d.Overhead <= 0 {
 					t.Errorf("%s/%s: %s traffic %+v", tc.transport, name, dir, d)
 				}
 			}
