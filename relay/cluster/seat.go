@@ -174,6 +174,11 @@ func seatMAC(key []byte, body string) []byte {
 	return m.Sum(nil)
 }
 
+// tokenEncoding reads a token's parts: strict, so that a token has one
+// spelling (the lenient decoder takes a last character whose unused bits
+// differ as the same bytes).
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
 // verifySeat checks a token's form, signature, node and expiry, in that
 // order: nothing in a token is read before its signature is checked.
 func verifySeat(key []byte, token string, node uint8, now time.Time) (seatClaims, error) {
@@ -186,11 +191,11 @@ func verifySeat(key []byte, token string, node uint8, now time.Time) (seatClaims
 		return c, ErrSeatInvalid
 	}
 	body, sig := token[:i], token[i+1:]
-	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	mac, err := tokenEncoding.DecodeString(sig)
 	if err != nil || !hmac.Equal(mac, seatMAC(key, body)) {
 		return c, ErrSeatInvalid
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(body[len(seatTokenPrefix):])
+	raw, err := tokenEncoding.DecodeString(body[len(seatTokenPrefix):])
 	if err != nil {
 		return c, ErrSeatInvalid
 	}

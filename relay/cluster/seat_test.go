@@ -36,6 +36,17 @@ func TestSeatTokens(t *testing.T) {
 		{"no signature", strings.Split(tok, ".")[0] + "." + strings.Split(tok, ".")[1], 2, t0, ErrSeatInvalid},
 		{"too long", tok + strings.Repeat("A", maxTokenLen), 2, t0, ErrSeatInvalid},
 	}
+	// The signature spelled otherwise: its last character's unused low
+	// bits set (the same bytes to a lenient decoder).
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	cases = append(cases, struct {
+		name  string
+		token string
+		node  uint8
+		now   time.Time
+		want  error
+	}{"signature not in canonical form", tok[:len(tok)-1] + string(alphabet[last|1]), 2, t0, ErrSeatInvalid})
 	// Every single-character change of the token is refused.
 	for i := len(seatTokenPrefix); i < len(tok); i++ {
 		b := []byte(tok)
