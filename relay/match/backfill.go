@@ -65,20 +65,12 @@ func (m *Matchmaker) RequestBackfill(req Backfill) error {
 	if m.backfills[req.ID] != nil {
 		return fmt.Errorf("backfill %d: %w", req.ID, ErrDuplicateBackfill)
 	}
-	rules, err := m.rulesFor(req.Mode)
+	rules, open, key, err := m.checkBackfill(&req)
 	if err != nil {
-		return fmt.Errorf("backfill %d: %w", req.ID, err)
+		return err
 	}
 	if len(m.backfills) >= m.cfg.maxBackfills {
 		return fmt.Errorf("backfill %d: %w: %d backfill requests open", req.ID, ErrFull, len(m.backfills))
-	}
-	open, err := checkSeats(&req, &rules)
-	if err != nil {
-		return fmt.Errorf("backfill %d: %w", req.ID, err)
-	}
-	key, err := m.propsKey(req.Props)
-	if err != nil {
-		return fmt.Errorf("backfill %d: %w", req.ID, err)
 	}
 	bf := &backfill{id: req.ID, skill: req.Skill, open: open, nOpen: len(req.Seats), created: req.Created.UnixNano()}
 	if req.Region != "" {
@@ -96,6 +88,24 @@ func (m *Matchmaker) RequestBackfill(req Backfill) error {
 	bf.b.backfills = append(bf.b.backfills, bf)
 	m.backfills[req.ID] = bf
 	return nil
+}
+
+// checkBackfill checks req for its own sake (mode, seats, props) and
+// returns its queue's rules, its open seats per team and its props key.
+func (m *Matchmaker) checkBackfill(req *Backfill) (queueRules, []int, []byte, error) {
+	rules, err := m.rulesFor(req.Mode)
+	if err != nil {
+		return rules, nil, nil, fmt.Errorf("backfill %d: %w", req.ID, err)
+	}
+	open, err := checkSeats(req, &rules)
+	if err != nil {
+		return rules, nil, nil, fmt.Errorf("backfill %d: %w", req.ID, err)
+	}
+	key, err := m.propsKey(req.Props)
+	if err != nil {
+		return rules, nil, nil, fmt.Errorf("backfill %d: %w", req.ID, err)
+	}
+	return rules, open, key, nil
 }
 
 // checkSeats checks everything about req but its props and region, and

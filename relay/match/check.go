@@ -33,15 +33,8 @@ func (m *Matchmaker) Check(t Ticket) error {
 // for tickets. It changes nothing: a relay whose backfills go to another
 // process's matchmaker validates them here without keeping them.
 func (m *Matchmaker) CheckBackfill(req Backfill) error {
-	rules, err := m.rulesFor(req.Mode)
-	if err != nil {
-		return fmt.Errorf("backfill %d: %w", req.ID, err)
-	}
-	if _, err := checkSeats(&req, &rules); err != nil {
-		return fmt.Errorf("backfill %d: %w", req.ID, err)
-	}
-	if _, err := m.propsKey(req.Props); err != nil {
-		return fmt.Errorf("backfill %d: %w", req.ID, err)
+	if _, _, _, err := m.checkBackfill(&req); err != nil {
+		return err
 	}
 	if len(req.Region) > MaxRegionLen {
 		return fmt.Errorf("backfill %d: %w: region %.20q… is longer than %d bytes", req.ID, ErrInvalid, req.Region, MaxRegionLen)
