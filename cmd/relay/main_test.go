@@ -64,15 +64,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env(nil), &out, &bytes.Buffer{}) }()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not stop")
-	}
+	stopRun(t, cancel, done)
 }
 
 func TestWebSocketListFlags(t *testing.T) {
