@@ -153,8 +153,16 @@ func TestPartitionAndRestart(t *testing.T) {
 		// bans (on disk) are not.
 		srv = natstest.Start(t, natsAddr.Port, storeDir)
 		restarted := time.Now()
+		var seen string // what the wait saw last, for a failure's message
+		defer func() {
+			if t.Failed() {
+				t.Logf("last seen: %s", seen)
+			}
+		}()
 		waitFor(t, joinBound, "both back, directory rebuilt", func() bool {
 			_, ok := b.RoomByCode("AAAAA2")
+			seen = fmt.Sprintf("room on node 2 %v, ready %v/%v, nodes seen by node 1 %d; node 1 %+v; node 2 %+v",
+				ok, a.Ready(), b.Ready(), len(a.Nodes()), a.Status(), b.Status())
 			return ok && a.Ready() && b.Ready() && len(a.Nodes()) == 2
 		})
 		t.Logf("after NATS restarted, the directory was rebuilt in %v", time.Since(restarted).Round(time.Millisecond))

@@ -139,12 +139,16 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 		case <-sweep.C:
 			w.expire()
 			// Every node, this one included, rewrites its record every
-			// TTL/3: a directory quiet for 2/3 TTL is a stalled watch.
-			if dirReplayed && n.cfg.now().Sub(lastEntry) > 2*w.cache.ttl/3 {
+			// TTL/3: a directory quiet for 2/3 TTL is a stalled watch
+			// (during its first replay too).
+			if n.cfg.now().Sub(lastEntry) > 2*w.cache.ttl/3 {
 				n.log.Warn().Msg("cluster: the directory watch went quiet; restarting it")
 				return true
 			}
-			if leaderReplayed && n.cfg.now().Sub(lastLeaderEntry) > 2*w.leader.ttl/3 {
+			// Its first replay too: a watch started while the stream
+			// was still coming back (NATS restarted) may never deliver,
+			// and the node is not ready until that replay ends.
+			if n.cfg.now().Sub(lastLeaderEntry) > 2*w.leader.ttl/3 {
 				lw = w.rewatchLeader(b, lw) // nil if it cannot start now: tried again 2/3 TTL later
 				lastLeaderEntry = n.cfg.now()
 			}
