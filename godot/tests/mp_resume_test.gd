@@ -29,6 +29,7 @@ var step := 0
 var statuses := {}  # the peer's connection statuses seen, each frame
 var lost := []  # SceneMultiplayer's server_disconnected / peer_disconnected
 var resumed := false
+var away_peer := 0  # the first page: the second page's peer id
 var room_log := []  # the room's changes as this client saw them, for a failure's message
 
 
@@ -72,6 +73,14 @@ func _process(_delta: float) -> void:
 			multiplayer.multiplayer_peer = peer
 		return
 	statuses[peer.get_connection_status()] = true
+	if role == "first" and step == 1:
+		# The second page leaves as soon as its mark is sent: the mark
+		# comes before that leave (its last packets first), and it is
+		# looked for whether or not the peer is still there.
+		if game.has_mark(away_peer, "back"):
+			h.check(lost.is_empty(), "first: no peer lost before the mark: %s" % str(lost))
+			done = true
+		return
 	if role == "second" and step == 2:
 		# The mark is on its way (the first page may end as soon as it has it).
 		done = c.unacked_messages() == 0
@@ -91,10 +100,8 @@ func first() -> void:
 		for i in range(1, n + 1):
 			game.ping.rpc_id(other, i)
 		print("mp-resume: sent while away")
+		away_peer = other
 		step = 1
-	elif step == 1 and game.has_mark(other, "back"):
-		h.check(lost.is_empty(), "first: no peer lost: %s" % str(lost))
-		done = true
 
 
 func second() -> void:

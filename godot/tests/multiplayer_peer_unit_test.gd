@@ -22,6 +22,7 @@ func _init() -> void:
 	mp = preload("res://addons/tickrelay/msgpack.gd").new()
 	test_peer()
 	test_migration_on_the_new_master()
+	test_last_packets_before_a_change()
 	h.finish(self)
 
 
@@ -146,6 +147,53 @@ func test_migration_on_the_new_master() -> void:
 	peer.poll()
 	h.check(events == ["-1", "-7", "+7", "migrated 3->4"], "migration on the new master: %s" % str(events))
 	h.check(peer.get_unique_id() == 1 and peer._is_server(), "the new master is peer 1")
+
+
+# Everything SceneMultiplayer has taken, as [peer, data].
+func take_all(peer) -> Array:
+	var rows := []
+	while peer.get_available_packet_count() > 0:
+		var from: int = peer.get_packet_peer()
+		rows.append([from, peer.get_packet()[0]])
+	return rows
+
+
+# A frame that carries a member's last packets with its leave (or the old
+# master's with the migration): SceneMultiplayer gets them under the ids
+# they were sent under, then the change; a newcomer's packet in the same
+# frame waits until it is announced.
+func test_last_packets_before_a_change() -> void:
+	var c = client_in_room(5)
+	var peer = Peer.new(c)
+	watch(peer)
+	feed(c, [40, 101, 1000, [7, true, 3, false, {}, [], [[3, "ana", {}], [4, "bo", {}], [5, "me", {}]], [], []], [], []])
+	peer.poll()
+	events.clear()
+	# bo (peer 5) sends and leaves; cy (6) joins and sends; ana sends.
+	feed(c, [40, 102, 1000, [7, false, 3, false, null, [4], [[6, "cy", {}]], [], []], [], [],
+		[[4, 0, 0, PackedByteArray([41])], [6, 0, 0, PackedByteArray([61])], [3, 0, 0, PackedByteArray([31])]]])
+	peer.poll()
+	h.check(events.is_empty(), "the change waits while bo's packet does: %s" % str(events))
+	var rows := take_all(peer)
+	h.check(str(rows) == str([[5, 41], [1, 31]]), "bo's last packet under its id, then ana's: %s" % str(rows))
+	peer.poll()
+	h.check(events == ["-5", "+7"], "then bo goes and cy comes: %s" % str(events))
+	rows = take_all(peer)
+	h.check(str(rows) == str([[7, 61]]), "cy's packet once cy is announced: %s" % str(rows))
+	# ana (the master) sends and leaves: her packet comes from peer 1, then
+	# the migration to cy (present longest now that bo is gone).
+	events.clear()
+	feed(c, [40, 103, 1000, [7, false, 6, false, null, [3], [], [], []], [], [], [[3, 0, 0, PackedByteArray([32])]]])
+	peer.poll()
+	rows = take_all(peer)
+	h.check(events.is_empty() and str(rows) == str([[1, 32]]), "the old master's last packet as peer 1 (%s), before the migration (%s)" % [str(rows), str(events)])
+	peer.poll()
+	h.check(events == ["-1", "-7", "+1", "migrated 3->6"], "then the migration: %s" % str(events))
+	# A change with no packet waiting is announced at once.
+	events.clear()
+	feed(c, [40, 104, 1000, [7, false, 6, false, null, [], [[8, "di", {}]], [], []], [], []])
+	peer.poll()
+	h.check(events == ["+9"], "a join alone at once: %s" % str(events))
 
 
 class FakeLink:

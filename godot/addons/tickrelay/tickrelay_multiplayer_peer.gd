@@ -39,6 +39,10 @@
 # new_master) with the relay player ids. What
 # SceneMultiplayer keeps across it is in godot/README.md ("Host migration").
 #
+# A member's last packets (sent just before it left, or by the old master
+# before a migration) reach SceneMultiplayer before the change that removes
+# or renames their sender, one poll earlier.
+#
 # While the client resumes a lost connection, the peer stays CONNECTED (a
 # status change makes SceneMultiplayer forget its state); packets sent
 # meanwhile wait for the resume.
@@ -82,6 +86,10 @@ var _links: Array = []  # [signal of the client, callable]: undone by _close()
 # UNRELIABLE_ORDERED: the tick of the last packet taken, per sender and
 # channel (from * 256 + channel).
 var _ordered := {}
+# Packets held back while a room change waits for SceneMultiplayer to take
+# the packets sent under the old ids (see _poll()).
+var _later: Array = []
+var _deferred := false
 
 
 func _init(relay_client, options := {}) -> void:
@@ -141,9 +149,29 @@ func _on_packet(from: int, mode: int, channel: int, data: PackedByteArray) -> vo
 func _poll() -> void:
 	if poll_client:
 		client.poll()
-	if _dirty:
-		_sync_peers()
-		_drop_strangers()
+	if not _dirty:
+		return
+	# A frame can carry a member's last packets (an @rpc just before it
+	# left, the old master's before a migration) together with the change
+	# that removes or renames it. Those go to SceneMultiplayer first, under
+	# the ids they were sent under; the change is announced at the next
+	# _poll(), at most one later.
+	if not _deferred and _sends_from_changing_peers():
+		_deferred = true
+		var now: Array = []
+		for i in range(_in_head, _in.size()):
+			(now if _peers.has(_announced_peer(_in[i][0])) else _later).append(_in[i])
+		_in = now
+		_in_head = 0
+		return
+	_deferred = false
+	_sync_peers()
+	if not _later.is_empty():
+		_later.append_array(_in.slice(_in_head))
+		_in = _later
+		_in_head = 0
+		_later = []
+	_drop_strangers()
 
 
 func _get_connection_status() -> ConnectionStatus:
@@ -175,7 +203,7 @@ func _get_available_packet_count() -> int:
 
 
 func _get_packet_peer() -> int:
-	return peer_id_of(_in[_in_head][0]) if _in_head < _in.size() else 0
+	return _announced_peer(_in[_in_head][0]) if _in_head < _in.size() else 0
 
 
 func _get_packet_mode() -> TransferMode:
@@ -273,6 +301,7 @@ func _close() -> void:
 	_links.clear()
 	_in.clear()
 	_in_head = 0
+	_later.clear()
 
 
 # ---------------------------------------------------------------- peers
@@ -286,21 +315,9 @@ func _sync_peers() -> void:
 	if _get_connection_status() != CONNECTION_CONNECTED:
 		return
 	var old_master := _announced_master
-	var want := {}
-	for player in client.players:
-		if player != client.player_id:
-			want[peer_id_of(player)] = player
-	# When this player's own id changes (it became the master), every other
-	# peer's SceneMultiplayer forgets what it knew of the old id (its path
-	# cache), while this side's caches still hold what each of them had
-	# confirmed: they are announced again too, which resets them.
-	var me := _get_unique_id()
-	var renamed := _self_id != 0 and _self_id != me
-	_self_id = me
-	var gone := []
-	for peer in _peers:
-		if renamed or not want.has(peer) or want[peer] != _peers[peer]:
-			gone.append(peer)
+	var want := _wanted_peers()
+	var gone := _gone_peers(want)
+	_self_id = _get_unique_id()
 	for peer in gone:
 		_peers.erase(peer)
 		peer_disconnected.emit(peer)
@@ -313,6 +330,48 @@ func _sync_peers() -> void:
 		if _announced_master == client.player_id and refresh_synchronizers:
 			_refresh_synchronizers()
 		host_migrated.emit(old_master, _announced_master)
+
+
+# Godot peer id -> relay player id of every member but this player, as the
+# room view has them now.
+func _wanted_peers() -> Dictionary:
+	var want := {}
+	for player in client.players:
+		if player != client.player_id:
+			want[peer_id_of(player)] = player
+	return want
+
+
+# The announced peers that the room as it is now removes or renames. When
+# this player's own id changes (it became the master), every other peer's
+# SceneMultiplayer forgets what it knew of the old id (its path cache),
+# while this side's caches still hold what each of them had confirmed: they
+# are announced again too, which resets them.
+func _gone_peers(want: Dictionary) -> Array:
+	var renamed := _self_id != 0 and _self_id != _get_unique_id()
+	var gone := []
+	for peer in _peers:
+		if renamed or not want.has(peer) or want[peer] != _peers[peer]:
+			gone.append(peer)
+	return gone
+
+
+# Whether a packet waiting for SceneMultiplayer came from a peer that the
+# pending room change removes or renames.
+func _sends_from_changing_peers() -> bool:
+	if _in_head >= _in.size() or _get_connection_status() != CONNECTION_CONNECTED:
+		return false
+	var gone := _gone_peers(_wanted_peers())
+	for i in range(_in_head, _in.size()):
+		if gone.has(_announced_peer(_in[i][0])):
+			return true
+	return false
+
+
+# Godot's peer id of relay player id as announced to SceneMultiplayer (the
+# master it knows is 1), which lags peer_id_of() while a change waits.
+func _announced_peer(player: int) -> int:
+	return 1 if player == _announced_master else player + 1
 
 
 # This player became the authority: SceneMultiplayer decides which peers a
@@ -333,7 +392,7 @@ func _refresh_synchronizers() -> void:
 func _drop_strangers() -> void:
 	var keep: Array = []
 	for i in range(_in_head, _in.size()):
-		if _peers.has(peer_id_of(_in[i][0])):
+		if _peers.has(_announced_peer(_in[i][0])):
 			keep.append(_in[i])
 	_in = keep
 	_in_head = 0
