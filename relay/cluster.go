@@ -38,6 +38,9 @@ type clusterState struct {
 
 	// held are the rooms holding seats granted to other nodes' players.
 	held []*room
+	// movedParties are the parties made again here for players that a
+	// match brought from another node, by their ticket there.
+	movedParties map[uint64]*party
 
 	// leading: this node runs the cluster's matchmaker (h.mm). checker
 	// checks this node's tickets and backfill requests before they go to

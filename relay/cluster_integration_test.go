@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -351,5 +352,166 @@ func TestClusterMatchmaking(t *testing.T) {
 		if err := p.WaitFor(ctx, func(v client.RoomView) bool { return len(v.Players) == 2 }); err != nil {
 			t.Fatalf("player %#x never saw its duel: %v", p.ID(), err)
 		}
+	}
+}
+
+// Friends on different nodes form one party: a code names the party's
+// node, and a player of another node that joins it moves there (over KCP
+// and over WebSocket) and is a member like any other; refusals from the
+// party's node answer the request made through another. A match on
+// another node takes the party along.
+func TestClusterParties(t *testing.T) {
+	five := &match.Config{Queues: map[string]match.QueueConfig{
+		"five": {MaxPlayers: 5, SkillWindow: 1000, Interval: 50 * time.Millisecond},
+	}}
+	nodes := relaytest.StartCluster(t, 3, 3*time.Second, func(_ int, s *relay.Server) { s.Matchmaker = five })
+	ctx := clusterCtx(t)
+	var ce *client.Error
+
+	ana := dial(t, nodes[0].KCP, "ana")
+	pa, err := ana.CreateParty(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := cluster.NodeOf(ana.ID())
+	if len(pa.Code) != 8 {
+		t.Fatalf("a cluster's party code %q: want 8 characters", pa.Code)
+	}
+	t.Logf("party %s on node %d", pa.Code, home)
+
+	// bo, on another node over KCP, joins by the code: he moves to the
+	// party's node.
+	bo := dial(t, nodes[1].KCP, "bo")
+	start := time.Now()
+	pb, err := bo.JoinParty(ctx, pa.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("party joined through another node, redirect followed: %v", time.Since(start))
+	if cluster.NodeOf(bo.ID()) != home || pb.Code != pa.Code || pb.Leader != ana.ID() || len(pb.Members) != 2 {
+		t.Fatalf("bo is %#x in party %+v; want a member of %s on node %d", bo.ID(), pb, pa.Code, home)
+	}
+	// cy, on the third node over WebSocket, types it in lower case.
+	cy := dial(t, nodes[2].WS, "cy")
+	if _, err := cy.JoinParty(ctx, strings.ToLower(pa.Code)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.Client{ana, bo, cy} {
+		if _, err := c.WaitParty(ctx, func(p client.Party) bool { return len(p.Members) == 3 }); err != nil {
+			t.Fatalf("player %#x never saw the party of three: %v (%+v)", c.ID(), err, c.Party())
+		}
+	}
+	// Party chat reaches the members who came from other nodes.
+	ck := collect(cy)
+	if err := bo.ChannelSay("party", "ready?"); err != nil {
+		t.Fatal(err)
+	}
+	ck.waitUntil(t, ctx, "bo's party line", func() bool {
+		return slices.ContainsFunc(ck.chat, func(c codec.ChatMsg) bool { return c.From == bo.ID() && c.Text == "ready?" })
+	})
+
+	// Refusals, answered through another node: a player in a room there
+	// (moving would take it out of its room), a code no party has, a code
+	// naming no node of the cluster, and a queued party.
+	other := nodes[(home)%3] // not the party's node
+	dan := dial(t, other.KCP, "dan")
+	if _, err := dan.CreateRoom(ctx, client.RoomOptions{Mode: "solo"}); err != nil {
+		t.Fatal(err)
+	}
+	if cluster.NodeOf(dan.ID()) != home { // still on another node than the party's
+		if _, err := dan.JoinParty(ctx, pa.Code); !errors.As(err, &ce) || ce.Code != codec.CodeAlreadyInRoom {
+			t.Fatalf("joining a party of another node from a room: %v, want already_in_room", err)
+		}
+	}
+	eve := dial(t, other.KCP, "eve")
+	unknown := pa.Code[:2] + "ZZZZZZ"
+	if unknown == pa.Code {
+		unknown = pa.Code[:2] + "YYYYYY"
+	}
+	if _, err := eve.JoinParty(ctx, unknown); !errors.As(err, &ce) || ce.Code != codec.CodeRoomNotFound {
+		t.Fatalf("a code no party has: %v, want room_not_found", err)
+	}
+	// "GR" is node 200, not in this cluster.
+	if _, err := eve.JoinParty(ctx, "GR"+pa.Code[2:]); !errors.As(err, &ce) || ce.Code != codec.CodeRoomNotFound {
+		t.Fatalf("a code naming no node of the cluster: %v, want room_not_found", err)
+	}
+	if cluster.NodeOf(eve.ID()) == home {
+		t.Fatalf("eve moved to node %d for a refused join", home)
+	}
+	if err := ana.QueueJoin(ctx, client.QueueOptions{Mode: "five"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eve.JoinParty(ctx, pa.Code); !errors.As(err, &ce) || ce.Code != codec.CodeQueued {
+		t.Fatalf("joining a queued party through another node: %v, want queued", err)
+	}
+	if err := ana.QueueLeave(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The party (ana and bo; cy leaves it) queues for a match of five with
+	// three players of another node: the match's room is on that node (it
+	// has most of the players), and the party moves there with it, under
+	// a code of that node, ana leading it again.
+	if err := cy.LeaveParty(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ana.WaitParty(ctx, func(p client.Party) bool { return len(p.Members) == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	relaytest.WaitFor(t, ctx, "a matchmaker leader every node knows", func() bool {
+		l, _ := nodes[0].Node.Leader()
+		for _, n := range nodes {
+			if m, _ := n.Node.Leader(); m == 0 || m != l {
+				return false
+			}
+		}
+		return true
+	})
+	var solos []*client.Client
+	for i := range 3 {
+		s := dial(t, other.KCP, fmt.Sprintf("solo%d", i))
+		solos = append(solos, s)
+		if err := s.QueueJoin(ctx, client.QueueOptions{Mode: "five", Skill: 1000}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ana.QueueJoin(ctx, client.QueueOptions{Mode: "five", Skill: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	away := other.Node.ID()
+	for _, c := range append([]*client.Client{ana, bo}, solos...) {
+		if err := c.WaitFor(ctx, func(v client.RoomView) bool { return len(v.Players) == 5 }); err != nil {
+			t.Fatalf("player %#x never saw the match of five: %v", c.ID(), err)
+		}
+	}
+	var moved client.Party
+	for _, c := range []*client.Client{ana, bo} {
+		if cluster.NodeOf(c.ID()) != away {
+			t.Fatalf("player %#x is not on the match's node %d", c.ID(), away)
+		}
+		p, err := c.WaitParty(ctx, func(p client.Party) bool { return len(p.Members) == 2 })
+		if err != nil {
+			t.Fatalf("player %#x has no party of two after the match moved it: %v (%+v)", c.ID(), err, c.Party())
+		}
+		moved = p
+	}
+	if n, ok := relay.PartyCodeNode(moved.Code); !ok || n != away || moved.Leader != ana.ID() || moved.Members[0].ID != ana.ID() {
+		t.Fatalf("the moved party %+v: want a code of node %d, led by ana (%#x)", moved, away, ana.ID())
+	}
+	t.Logf("party %s moved with its match to node %d as %s", pa.Code, away, moved.Code)
+	// Both said bye on the party's first node (over KCP): they are gone
+	// there, not kept away for a resume.
+	players, err := nodeOf(nodes, home).Server.Players(ctx, admin.PlayerQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range players {
+		if p.Name == "ana" || p.Name == "bo" {
+			t.Fatalf("%s is still on node %d after moving: %+v", p.Name, home, p)
+		}
+	}
+	// Nobody is left in the party on its first node: its code is gone.
+	if _, err := eve.JoinParty(ctx, pa.Code); !errors.As(err, &ce) || ce.Code != codec.CodeRoomNotFound {
+		t.Fatalf("joining a party that moved away: %v, want room_not_found", err)
 	}
 }

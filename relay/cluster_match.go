@@ -154,9 +154,18 @@ func (h *hub) seatRemote(r *room, players []match.MatchedPlayer, tickets []uint6
 			continue
 		}
 		res := cluster.MatchResult{Ticket: id, Outcome: outcome, Room: r.id, Code: r.code, Region: region}
+		party := countTicket(players, id) > 1
 		for _, mp := range players {
 			if mp.Ticket != id {
 				continue
+			}
+			if party {
+				// The party comes along: its leader is the first of its
+				// players (a party's leader is its first member).
+				if r.seatParties == nil {
+					r.seatParties = make(map[uint32]seatParty)
+				}
+				r.seatParties[mp.ID] = seatParty{ticket: id, leader: len(res.Players) == 0}
 			}
 			seat := c.node.IssueSeat(cluster.SeatRequest{Room: r.id, Player: mp.ID}, r.id, r.code)
 			res.Players = append(res.Players, cluster.MatchedSeat{Player: mp.ID, Team: mp.Team, Seat: seat.Token})
@@ -191,6 +200,12 @@ func (h *hub) matchResult(m *cluster.MatchResult) {
 		return
 	}
 	waited := h.now.Sub(t.enqueued).Milliseconds()
+	if t.party != nil && t.party.ticket == m.Ticket && len(m.Players) > 0 {
+		// The party moves with its match (the room's node makes it
+		// again): it ends here first, so that nobody joins it on its
+		// members' way out.
+		h.endParty(t.party)
+	}
 	for _, q := range t.players {
 		if q.ticket != m.Ticket || q.closing {
 			continue

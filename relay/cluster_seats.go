@@ -126,9 +126,9 @@ func (h *hub) seatFailed(w *seatWait, err error) {
 			return
 		}
 	}
-	msg := "the node of that room did not answer in time"
+	msg := "the other node did not answer in time"
 	if err != nil {
-		msg = "the node of that room cannot be reached: " + err.Error()
+		msg = "the other node cannot be reached: " + err.Error()
 	}
 	h.replyError(p, w.rid, codec.CodeUnavailable, msg)
 }
@@ -173,6 +173,10 @@ func (h *hub) createElsewhere(p *player, rid uint32, node uint8, s *roomSpec) {
 // the room's max_players) until its token is used or expires.
 func (h *hub) answerSeat(call *cluster.SeatCall) {
 	req := call.Request
+	if req.Party != "" {
+		h.answerPartySeat(call)
+		return
+	}
 	var r *room
 	if req.Create != nil {
 		s := req.Create
@@ -235,6 +239,10 @@ func (h *hub) joinSeat(p *player, m *codec.ClientMsg) {
 		h.replyError(p, m.RID, codec.CodeForbidden, "the seat was granted to another user")
 		return
 	}
+	if req.Party != "" {
+		h.joinPartySeat(p, m.RID, req.Party, req.Expires)
+		return
+	}
 	r := h.rooms[req.Room]
 	if r == nil {
 		h.replyError(p, m.RID, codec.CodeRoomNotFound, "the room was closed")
@@ -255,5 +263,10 @@ func (h *hub) joinSeat(p *player, m *codec.ClientMsg) {
 			p.propsTick = h.tick
 		}
 	}
+	sp, inParty := r.seatParties[req.Player]
+	delete(r.seatParties, req.Player)
 	h.join(p, r, m.RID)
+	if inParty && p.room == r {
+		h.partyArrived(p, sp)
+	}
 }

@@ -286,3 +286,22 @@ func TestJoinSeatWithoutACluster(t *testing.T) {
 	x.tick()
 	wantError(t, a.recv(), 3, codec.CodeForbidden)
 }
+
+// A cluster's party codes name their node in the first two characters:
+// every node id reads back, and codes of another shape name none.
+func TestPartyCodeNode(t *testing.T) {
+	for id := 1; id <= 255; id++ {
+		code := nodeCodePrefix(uint8(id)) + "ABCDEF"
+		if got, ok := partyCodeNode(code); !ok || got != uint8(id) {
+			t.Fatalf("node %d: code %s reads as %d, %v", id, code, got, ok)
+		}
+	}
+	if nodeCodePrefix(200) != "GR" {
+		t.Fatalf("node 200 is %q (the cluster test names it)", nodeCodePrefix(200))
+	}
+	for _, code := range []string{"ABCDEF", "AAABCDEF", "Z9ABCDEF", "0BABCDEF", "ABABCDEFG"} {
+		if id, ok := partyCodeNode(code); ok {
+			t.Errorf("%s names node %d", code, id)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"slices"
+	"time"
 
 	"github.com/tickrelay/tickrelay/codec"
 )
@@ -17,6 +18,19 @@ type party struct {
 	leader  *player
 	members []*player // join order; the leader is among them
 	ticket  uint64    // the party's ticket in the matchmaker; 0: not queued
+	// movedFrom is the ticket (of another node) whose match brought the
+	// party here; 0: made here.
+	movedFrom uint64
+	// holds are the expiries of places granted to players of other nodes
+	// of a cluster, who are on their way here (cluster_party.go).
+	holds []time.Time
+}
+
+// full reports whether the party has no place left, counting the places
+// held for players on their way; expired holds are let go.
+func (pa *party) full(now time.Time) bool {
+	pa.holds = slices.DeleteFunc(pa.holds, func(exp time.Time) bool { return !now.Before(exp) })
+	return len(pa.members)+len(pa.holds) >= maxPartySize
 }
 
 func (h *hub) partyCreate(p *player, rid uint32) {
@@ -29,7 +43,7 @@ func (h *hub) partyCreate(p *player, rid uint32) {
 		return
 	}
 	h.nextParty++
-	pa := &party{id: h.nextParty, code: newCode(func(c string) bool { return h.parties[c] != nil }), leader: p, members: []*player{p}}
+	pa := &party{id: h.nextParty, code: h.newPartyCode(), leader: p, members: []*player{p}}
 	h.parties[pa.code] = pa
 	p.party = pa
 	p.out = codec.AppendOK(p.out, rid)
@@ -37,7 +51,11 @@ func (h *hub) partyCreate(p *player, rid uint32) {
 }
 
 func (h *hub) partyJoin(p *player, rid uint32, code []byte) {
-	pa := h.parties[normalizeCode(code)]
+	c := normalizeCode(code)
+	pa := h.parties[c]
+	if pa == nil && h.partyElsewhere(p, rid, c) {
+		return
+	}
 	switch {
 	case pa == nil:
 		h.replyError(p, rid, codec.CodeRoomNotFound, "no party with that code")
@@ -49,14 +67,19 @@ func (h *hub) partyJoin(p *player, rid uint32, code []byte) {
 		h.replyError(p, rid, codec.CodeQueued, "leave the queue first")
 	case pa.ticket != 0:
 		h.replyError(p, rid, codec.CodeQueued, "the party is in the queue: its leader must leave it first")
-	case len(pa.members) >= maxPartySize:
+	case pa.full(h.now):
 		h.replyError(p, rid, codec.CodeRoomFull, "the party is full")
 	default:
-		pa.members = append(pa.members, p)
-		p.party = pa
-		p.out = codec.AppendOK(p.out, rid)
-		h.sendParty(pa)
+		h.addPartyMember(pa, p, rid)
 	}
+}
+
+// addPartyMember puts p in pa and answers request rid.
+func (h *hub) addPartyMember(pa *party, p *player, rid uint32) {
+	pa.members = append(pa.members, p)
+	p.party = pa
+	p.out = codec.AppendOK(p.out, rid)
+	h.sendParty(pa)
 }
 
 func (h *hub) partyLeaveMsg(p *player, rid uint32) {
@@ -85,13 +108,33 @@ func (h *hub) leaveParty(p *player) {
 		p.out = codec.AppendParty(p.out, 0, "", 0, nil)
 	}
 	if len(pa.members) == 0 {
-		delete(h.parties, pa.code)
+		h.forgetParty(pa)
 		return
 	}
 	if pa.leader == p {
 		pa.leader = pa.members[0]
 	}
 	h.sendParty(pa)
+}
+
+// endParty dissolves pa: every member is told it is in no party.
+func (h *hub) endParty(pa *party) {
+	for _, m := range pa.members {
+		m.party = nil
+		if !m.closing && m.link != nil {
+			m.out = codec.AppendParty(m.out, 0, "", 0, nil)
+		}
+	}
+	pa.members = nil
+	h.forgetParty(pa)
+}
+
+// forgetParty removes pa, which has no members left.
+func (h *hub) forgetParty(pa *party) {
+	delete(h.parties, pa.code)
+	if pa.movedFrom != 0 && h.cl != nil {
+		delete(h.cl.movedParties, pa.movedFrom)
+	}
 }
 
 // leaveMeetingPlace takes a player that is leaving the server out of the

@@ -43,6 +43,9 @@ type room struct {
 	// seatTeams are the teams of matched players of other nodes, by their
 	// id there, set when they take their seats.
 	seatTeams map[uint32]int
+	// seatParties are the parties of matched players of other nodes, by
+	// their id there: the party is made again here as they arrive.
+	seatParties map[uint32]seatParty
 	// backfillReq is the open backfill request, for a cluster's nodes to
 	// send again to a new matchmaker leader.
 	backfillReq match.Backfill

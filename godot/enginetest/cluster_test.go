@@ -41,7 +41,10 @@ import (
 //     match message and a redirect with rid 0, follows it, and the game
 //     sees room_joined then match_found on the host node;
 //   - WebMatch: the same in the web engine over WebSocket (on a queue of
-//     its own, so that the two engines are not matched with each other).
+//     its own, so that the two engines are not matched with each other);
+//   - Godot3Party, WebParty: a Go client makes a party; the engine joins
+//     it by its code through another node and follows the redirect to the
+//     party's node.
 func TestCluster(t *testing.T) {
 	t.Parallel()
 	if !godot3Present() && web.Available() != nil {
@@ -72,6 +75,55 @@ func TestCluster(t *testing.T) {
 		sharedWebEngine(t)
 		clusterMatch(t, nodes, true)
 	})
+	t.Run("Godot3Party", func(t *testing.T) {
+		t.Parallel()
+		godotBin(t)
+		clusterParty(t, nodes, false)
+	})
+	t.Run("WebParty", func(t *testing.T) {
+		t.Parallel()
+		sharedWebEngine(t)
+		clusterParty(t, nodes, true)
+	})
+}
+
+// clusterParty: a Go client makes a party; the engine joins it by its
+// code through another node.
+func clusterParty(t *testing.T, nodes []*relaytest.ClusterNode, browser bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	engine, peer := "gd-party", "go-party"
+	if browser {
+		engine, peer = "gd-party-web", "go-party-web"
+	}
+	ana := dialRecorded(t, ctx, nodes[0].KCP, peer)
+	pa, err := ana.c.CreateParty(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := cluster.NodeOf(ana.c.ID())
+	via := nodes[home%3] // not the party's node
+	args := map[string]string{
+		"mode": "party", "name": engine, "peer": peer, "code": pa.Code, "home": strconv.Itoa(int(home)),
+		"leader": strconv.FormatUint(uint64(ana.c.ID()), 10), "via": strconv.Itoa(int(via.Node.ID())), "timeout-ms": "45000",
+	}
+	homeNode := nodes[home-1]
+	if browser {
+		args["url"], args["home-link"] = via.WS, homeNode.WS
+	} else {
+		args["port"], args["home-link"] = portOf(t, via.KCP), "udp://"+homeNode.KCP+" (KCP)"
+	}
+	t.Logf("party %s on node %d; the engine joins through node %d", pa.Code, home, via.Node.ID())
+	run := startClusterScript(t, browser, args)
+	p, err := ana.c.WaitParty(run.ctx, func(p client.Party) bool { return len(p.Members) == 2 })
+	if err != nil {
+		run.fail("the Go client never saw the engine in its party: %v (%+v)", err, ana.c.Party())
+	}
+	if m := p.Members[1]; m.Name != engine || cluster.NodeOf(m.ID) != home {
+		t.Errorf("the party's second member %+v: want %s on node %d", m, engine, home)
+	}
+	leftNode(t, run, via, engine)
+	run.finish()
 }
 
 func godot3Present() bool {

@@ -22,10 +22,17 @@
 # room_joined and then match_found (as on one relay), on node host, with one
 # `connected`. States both ways, then the Go client's event 7.
 #
-#   args: mode (join | match), via (node id), port or url (node via), name,
-#   peer (the Go client's name), and for join: code, room, home, home-link
-#   (link_description() on node home), list (node id), list-port or
-#   list-url; for match: host, host-link, [queue=duel]. [timeout-ms=30000]
+# mode "party": a Go client made a party, which lives on node `home`. This
+# client connects to another node (`via`) and joins it by its code: the
+# relay there answers with a redirect, and the client must end on node
+# home, in the party of two led by the Go client (`leader`), having seen
+# connected once, redirected and party_changed, and no error.
+#
+#   args: mode (join | match | party), via (node id), port or url (node
+#   via), name, peer (the Go client's name), and for join: code, room, home,
+#   home-link (link_description() on node home), list (node id), list-port
+#   or list-url; for match: host, host-link, [queue=duel]; for party: code,
+#   home, home-link, leader. [timeout-ms=30000]
 extends Node
 
 const Client = preload("res://addons/tickrelay/client.gd")
@@ -65,7 +72,7 @@ func _ready():
 # A client connected to the node of the arguments portKey / urlKey.
 func make(name, port_key, url_key):
 	var cl = Client.new()
-	for s in ["connected", "redirected", "match_found", "match_ended", "room_left"]:
+	for s in ["connected", "redirected", "match_found", "match_ended", "room_left", "party_changed"]:
 		h.connect_signal(cl, s, self, "_on1", [cl, s])
 	for s in ["disconnected", "room_joined", "room_list"]:
 		h.connect_signal(cl, s, self, "_on2", [cl, s])
@@ -159,12 +166,16 @@ func _process(_delta):
 		t_request = h.now_msec()
 		if mode == "join":
 			c.join_by_code(args.get("code", ""))
+		elif mode == "party":
+			c.join_party(args.get("code", "").to_lower())
 		else:
 			c.queue_join(args.get("queue", "duel"), null, 1000.0)
 		step = 2
 	elif step == 2:
 		if mode == "join":
 			joined_by_code()
+		elif mode == "party":
+			joined_party()
 		else:
 			matched()
 	elif step == 3:
@@ -210,6 +221,26 @@ func joined_by_code():
 	h.check(got("redirected")[0][1] == c.player_id, "redirected with the new id: %s" % str(got("redirected")))
 	print("cluster: join by code over %s through node %s, redirected to node %d: %d ms from the request to room_joined (%d ms to the redirect, %d ms from there)" % [c.transport(), args.get("via", ""), home, t_joined - t_request, t_redirect - t_request, t_joined - t_redirect])
 	step = 3
+
+
+# mode party: the party, after the redirect to its node; the test ends.
+func joined_party():
+	if got("error").size() > 0:
+		h.check(false, "the party join was refused: %s" % str(seen))
+		finish()
+		return
+	var p = c.meeting.party
+	if p["members"].size() < 2:
+		return
+	var home = int(args.get("home", "0"))
+	h.check(p["code"] == args.get("code", "") and p["leader"] == h.parse_int(args.get("leader", "0")), "in party %s led by %x, want %s led by %s" % [p["code"], p["leader"], args.get("code", ""), args.get("leader", "")])
+	h.check(node_of(c.player_id) == home and c.is_connected_to_server(), "on the party's node %d: player %x, status %d" % [home, c.player_id, c.status])
+	h.check(c.link_description() == args.get("home-link", ""), "the link goes to node %d: %s, want %s" % [home, c.link_description(), args.get("home-link", "")])
+	h.check(names() == ["connected", "redirected", "party_changed"], "the game saw connected once, redirected, then party_changed: %s" % str(names()))
+	h.check(got("party_changed")[0][1]["party_id"] != 0, "party_changed with the party: %s" % str(got("party_changed")))
+	print("cluster: party join over %s through node %s, redirected to node %d: %d ms from the request to party_changed" % [c.transport(), args.get("via", ""), home, h.now_msec() - t_request])
+	h.check(got("error").size() == 0, "no errors: %s" % str(seen))
+	finish()
 
 
 # mode match: match_found and room_joined, after the rid-0 redirect.

@@ -205,7 +205,11 @@ func (c *Client) Reconnect(ctx context.Context) error {
 // on (a new generation), and it is closed. under runs under c.mu in the
 // same step, after any frame being delivered, to read or reset what the
 // next connection starts from.
-func (c *Client) retire(under func()) {
+func (c *Client) retire(under func()) { c.retireConn(under, false) }
+
+// retireConn is retire; with bye (the connection's last message was a
+// bye), the connection is left to end when the relay has it (wire.leave).
+func (c *Client) retireConn(under func(), bye bool) {
 	c.dmu.Lock()
 	c.mu.Lock()
 	under()
@@ -215,7 +219,11 @@ func (c *Client) retire(under func()) {
 	c.wmu.Lock()
 	old := c.conn
 	c.wmu.Unlock()
-	old.close()
+	if bye {
+		old.leave(byeLinger)
+	} else {
+		old.close()
+	}
 }
 
 // ReconnectTo is Reconnect through another address: another relay
@@ -257,13 +265,32 @@ func (c *Client) Err() error {
 	return c.closeErr
 }
 
+// awaitBye waits, over KCP, until the relay answered the bye just sent
+// (its close message ends the client), byeLinger at most: KCP sends from
+// a goroutine of its own, and a session closed at once loses the bye, so
+// the relay would keep the player for a resume. A WebSocket wrote it.
+func (c *Client) awaitBye() {
+	c.wmu.Lock()
+	_, isKCP := c.conn.(*kcpWire)
+	c.wmu.Unlock()
+	if !isKCP {
+		return
+	}
+	t := time.NewTimer(byeLinger)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+	}
+}
+
 // Close says bye, closes the connection and waits for its goroutines.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	first := !c.closed
 	c.mu.Unlock()
-	if first {
-		_ = c.send(&codec.ClientMsg{Type: codec.TBye})
+	if first && c.send(&codec.ClientMsg{Type: codec.TBye}) == nil {
+		c.awaitBye()
 	}
 	c.shut(ErrClosed)
 	c.wg.Wait()

@@ -75,15 +75,21 @@ func (c *Client) CreateParty(ctx context.Context) (Party, error) {
 	if _, err := c.request(ctx, &codec.ClientMsg{Type: codec.TPartyCreate}); err != nil {
 		return Party{}, err
 	}
-	return c.waitParty(ctx, func(p Party) bool { return p.ID != 0 })
+	return c.WaitParty(ctx, func(p Party) bool { return p.ID != 0 })
 }
 
-// JoinParty joins a friend's party by its code and returns it.
+// JoinParty joins a friend's party by its code and returns it. In a
+// cluster the party may be on another node: the client moves there (as
+// for a room on another node; its id changes) and joins it there.
 func (c *Client) JoinParty(ctx context.Context, code string) (Party, error) {
-	if _, err := c.request(ctx, &codec.ClientMsg{Type: codec.TPartyJoin, Code: []byte(code)}); err != nil {
+	m, err := c.request(ctx, &codec.ClientMsg{Type: codec.TPartyJoin, Code: []byte(code)})
+	if err == nil {
+		_, err = c.maybeFollow(ctx, m)
+	}
+	if err != nil {
 		return Party{}, err
 	}
-	return c.waitParty(ctx, func(p Party) bool { return p.ID != 0 })
+	return c.WaitParty(ctx, func(p Party) bool { return p.ID != 0 })
 }
 
 // LeaveParty leaves this player's party.
@@ -91,13 +97,13 @@ func (c *Client) LeaveParty(ctx context.Context) error {
 	if _, err := c.request(ctx, &codec.ClientMsg{Type: codec.TPartyLeave}); err != nil {
 		return err
 	}
-	_, err := c.waitParty(ctx, func(p Party) bool { return p.ID == 0 })
+	_, err := c.WaitParty(ctx, func(p Party) bool { return p.ID == 0 })
 	return err
 }
 
-// waitParty waits until cond holds for the party (the party message
-// follows the request's ok).
-func (c *Client) waitParty(ctx context.Context, cond func(Party) bool) (Party, error) {
+// WaitParty waits until cond holds for this player's party (as of the
+// relay's party messages) and returns it.
+func (c *Client) WaitParty(ctx context.Context, cond func(Party) bool) (Party, error) {
 	for {
 		c.mu.Lock()
 		p := c.party

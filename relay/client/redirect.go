@@ -47,7 +47,7 @@ func (c *Client) moveTo(ctx context.Context, r *codec.ServerMsg) error {
 	c.addr = addr
 	c.wmu.Unlock()
 	_ = c.send(&codec.ClientMsg{Type: codec.TBye})
-	c.retire(func() { c.view, c.party = RoomView{}, Party{} })
+	c.retireConn(func() { c.view, c.party = RoomView{}, Party{} }, true)
 	props, err := encodeProps(c.opt.Props)
 	if err != nil {
 		return err

@@ -81,10 +81,20 @@ func (c *Client) readLoop(conn wire, gen int) {
 		body, err := conn.next()
 		if err != nil {
 			if !c.current(gen) {
-				return // replaced by Reconnect, or dropped on purpose
+				conn.close() // replaced by Reconnect, dropped on purpose, or left
+				return
 			}
 			c.shut(err)
 			return
+		}
+		if !c.current(gen) {
+			// Left with a bye (a redirect): nothing it says is for this
+			// player any more; the relay's close ends it.
+			if m, err := codec.DecodeServer(body); err != nil || m.Type == codec.TClose {
+				conn.close()
+				return
+			}
+			continue
 		}
 		m, err := codec.DecodeServer(body)
 		if err != nil {
@@ -151,7 +161,11 @@ func (c *Client) dispatch(m *codec.ServerMsg, gen int) bool {
 		return true
 	case codec.TClose:
 		c.queue(m)
-		c.shut(&Error{Code: m.Code, Message: m.Message})
+		if m.Code == codec.CodeClientClosed {
+			c.shut(ErrClosed) // the relay's answer to this client's bye (Close)
+		} else {
+			c.shut(&Error{Code: m.Code, Message: m.Message})
+		}
 		return false
 	}
 	if m.Type == codec.TRedirect { // rid 0: a match seated this player on another node

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 	kcp "github.com/xtaci/kcp-go/v5"
@@ -25,8 +26,19 @@ type wire interface {
 	next() ([]byte, error)
 	// welcomed tunes the connection once the welcome gave the tick rate.
 	welcomed(tickRate int)
+	// leave ends the connection after a bye was written. KCP sends from
+	// a goroutine of its own and resends what is lost, so closing at once
+	// would lose the bye (the relay would keep the player for a resume):
+	// the connection stays open until its reader sees the relay's close,
+	// or for d at most. A WebSocket has written the bye already: it
+	// closes now.
+	leave(d time.Duration)
 	close() error
 }
+
+// byeLinger bounds how long a connection left with a bye waits for the
+// relay's answer (a tick and a round trip, usually).
+const byeLinger = 250 * time.Millisecond
 
 // isWebSocket reports whether addr names a WebSocket URL.
 func isWebSocket(addr string) bool {
@@ -66,6 +78,10 @@ func (k *kcpWire) next() ([]byte, error) {
 	return b, err
 }
 func (k *kcpWire) close() error { return k.conn.Close() }
+
+// leave lets the reader end the session: it closes it on the relay's
+// close message, or when the read deadline passes.
+func (k *kcpWire) leave(d time.Duration) { _ = k.conn.SetReadDeadline(time.Now().Add(d)) }
 
 // welcomed sets the resend bound: the relay holds its acks for up to a
 // tick, to send them with the next frame; with KCP's 30 ms bound alone,
@@ -144,6 +160,8 @@ func (w *wsWire) next() ([]byte, error) {
 }
 
 func (w *wsWire) welcomed(int) {}
+
+func (w *wsWire) leave(time.Duration) { _ = w.close() }
 
 func (w *wsWire) close() error {
 	w.cancel()

@@ -22,10 +22,11 @@ import (
 // derived from Secret, names the node and the room, and expires within
 // SeatLifetime; the owning node takes each token once.
 
-// SeatRequest asks a node for a seat in one of its rooms, or for a new room.
+// SeatRequest asks a node for a seat in one of its rooms, for a new room,
+// or for a place in one of its parties.
 type SeatRequest struct {
 	// Room is the room to join, a room of the owning node (a global id);
-	// 0 with Create.
+	// 0 with Create or Party.
 	Room uint32
 	// Create asks the owning node to make a room (new rooms go to the
 	// least-loaded node) and seat the player as its first member.
@@ -35,6 +36,9 @@ type SeatRequest struct {
 	Name   string
 	// UserID is the player's auth token's sub; "" for anonymous play.
 	UserID string
+	// Party is the code of a party of the owning node to join (friends
+	// on different nodes: the player moves to the party's node).
+	Party string
 	// Expires is set in the request VerifySeat returns: until when the
 	// seat was good.
 	Expires time.Time
@@ -113,7 +117,7 @@ func (c *SeatCall) Refuse(code, message string) {
 // (a match's host seating players of other nodes).
 func (n *Node) IssueSeat(req SeatRequest, room uint32, code string) Seat {
 	exp := n.cfg.now().Add(n.cfg.SeatLifetime)
-	c := seatClaims{Node: n.id, Room: room, Player: req.Player, Name: req.Name, UserID: req.UserID, Expires: exp}
+	c := seatClaims{Node: n.id, Room: room, Player: req.Player, Name: req.Name, UserID: req.UserID, Party: req.Party, Expires: exp}
 	return Seat{
 		Token: signSeat(n.seatKey, &c), Node: n.id, Room: room, Code: code,
 		PublicKCP: n.cfg.PublicKCP, PublicWS: n.cfg.PublicWS, Expires: exp,
@@ -132,7 +136,7 @@ func (n *Node) VerifySeat(token string) (SeatRequest, error) {
 	if err := n.seatsUsed.take(c.Nonce, c.Expires, n.cfg.now()); err != nil {
 		return SeatRequest{}, err
 	}
-	return SeatRequest{Room: c.Room, Player: c.Player, Name: c.Name, UserID: c.UserID, Expires: c.Expires}, nil
+	return SeatRequest{Room: c.Room, Player: c.Player, Name: c.Name, UserID: c.UserID, Party: c.Party, Expires: c.Expires}, nil
 }
 
 // seatClaims is what a token says.
@@ -144,6 +148,7 @@ type seatClaims struct {
 	UserID  string
 	Expires time.Time
 	Nonce   string // random: tells tokens apart for single use
+	Party   string // a party seat: the party's code (Room 0)
 }
 
 const seatTokenPrefix = "s1."
@@ -155,7 +160,7 @@ func signSeat(key []byte, c *seatClaims) string {
 		_, _ = rand.Read(nb[:]) // crypto/rand.Read does not return errors (it crashes the program instead)
 		c.Nonce = hex.EncodeToString(nb[:])
 	}
-	b := codec.AppendArrayLen(nil, 8)
+	b := codec.AppendArrayLen(nil, 9)
 	b = codec.AppendUint(b, wireVersion)
 	b = codec.AppendUint(b, uint64(c.Node))
 	b = codec.AppendUint(b, uint64(c.Room))
@@ -164,6 +169,7 @@ func signSeat(key []byte, c *seatClaims) string {
 	b = codec.AppendStr(b, c.UserID)
 	b = codec.AppendInt(b, c.Expires.UnixMilli())
 	b = codec.AppendStr(b, c.Nonce)
+	b = codec.AppendStr(b, c.Party)
 	body := seatTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	return body + "." + base64.RawURLEncoding.EncodeToString(seatMAC(key, body))
 }
@@ -208,7 +214,12 @@ func verifySeat(key []byte, token string, node uint8, now time.Time) (seatClaims
 	c.UserID = d.str(maxStr)
 	c.Expires = time.UnixMilli(d.int())
 	c.Nonce = d.str(64)
-	d.rest(n, 7)
+	known := 7
+	if n > known {
+		c.Party = d.str(maxStr)
+		known++
+	}
+	d.rest(n, known)
 	if err := d.done("seat token"); err != nil {
 		return c, fmt.Errorf("%w: %v", ErrSeatInvalid, err)
 	}
@@ -260,7 +271,7 @@ func (u *usedSeats) take(nonce string, exp, now time.Time) error {
 // Seat requests and replies on the wire.
 
 func appendSeatRequest(b []byte, from uint8, r *SeatRequest) []byte {
-	b = appendHeader(b, 5, kindSeatRequest, from)
+	b = appendHeader(b, 6, kindSeatRequest, from)
 	b = codec.AppendUint(b, uint64(r.Room))
 	if r.Create == nil {
 		b = codec.AppendNil(b)
@@ -273,7 +284,8 @@ func appendSeatRequest(b []byte, from uint8, r *SeatRequest) []byte {
 	}
 	b = codec.AppendUint(b, uint64(r.Player))
 	b = codec.AppendStr(b, r.Name)
-	return codec.AppendStr(b, r.UserID)
+	b = codec.AppendStr(b, r.UserID)
+	return codec.AppendStr(b, r.Party)
 }
 
 func decodeSeatRequest(b []byte) (SeatRequest, uint8, error) {
@@ -293,7 +305,12 @@ func decodeSeatRequest(b []byte) (SeatRequest, uint8, error) {
 	r.Player = uint32(d.uint(math.MaxUint32))
 	r.Name = d.str(maxStr)
 	r.UserID = d.str(maxStr)
-	d.rest(n, 7)
+	known := 7
+	if n > known {
+		r.Party = d.str(maxStr)
+		known++
+	}
+	d.rest(n, known)
 	if err := d.done("seat request"); err != nil {
 		return r, 0, err
 	}

@@ -19,6 +19,10 @@ func TestSeatTokens(t *testing.T) {
 	if got.Room != c.Room || got.Player != c.Player || got.Name != "ana" || got.UserID != "sub-9" || got.Nonce == "" || !got.Expires.Equal(c.Expires) {
 		t.Fatalf("claims %+v, want %+v", got, c)
 	}
+	pc := seatClaims{Node: 2, Player: 0x01000009, Name: "ana", Party: "BCDEFGHJ", Expires: c.Expires}
+	if got, err := verifySeat(key, signSeat(key, &pc), 2, t0); err != nil || got.Party != "BCDEFGHJ" || got.Room != 0 {
+		t.Fatalf("party seat: %+v, %v", got, err)
+	}
 
 	cases := []struct {
 		name  string

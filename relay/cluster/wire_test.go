@@ -110,6 +110,20 @@ func TestSeatWireRoundTrip(t *testing.T) {
 	if err != nil || from != 2 || !reflect.DeepEqual(got, req) {
 		t.Fatalf("request: got %+v from %d, %v", got, from, err)
 	}
+	party := SeatRequest{Party: "BCDEFGHJ", Player: 0x02000004, Name: "bo"}
+	if got, _, err := decodeSeatRequest(appendSeatRequest(nil, 2, &party)); err != nil || !reflect.DeepEqual(got, party) {
+		t.Fatalf("party request: got %+v, %v", got, err)
+	}
+	// A request of the version before parties (no Party field) still reads.
+	old := appendHeader(nil, 5, kindSeatRequest, 2)
+	old = codec.AppendUint(old, 7)
+	old = codec.AppendNil(old)
+	old = codec.AppendUint(old, 9)
+	old = codec.AppendStr(old, "cy")
+	old = codec.AppendStr(old, "")
+	if got, _, err := decodeSeatRequest(old); err != nil || got.Room != 7 || got.Name != "cy" || got.Party != "" {
+		t.Fatalf("request without a party field: got %+v, %v", got, err)
+	}
 	s := Seat{Token: "s1.a.b", Node: 1, Room: 0x01000002, Code: "QWERTY", PublicKCP: "1.2.3.4:7777", PublicWS: "ws://1.2.3.4:7777/", Expires: time.UnixMilli(t0.UnixMilli())}
 	gs, err := decodeSeatReply(appendSeatReply(nil, &s, nil))
 	if err != nil || !gs.Expires.Equal(s.Expires) {

@@ -853,6 +853,7 @@ func _handle(m, now_us):
 	elif t == Protocol.MSG_PONG:
 		_on_pong(m, now_us)
 	elif t == Protocol.MSG_OK:
+		Redirect.on_ok(self, m)
 		meeting.on_reply(t, m.rid)
 		_emit1("request_ok", m.rid)
 	elif t == Protocol.MSG_ERROR:

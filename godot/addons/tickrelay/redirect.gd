@@ -13,8 +13,8 @@ const DISCONNECT_LINK_LOST = -2
 # Redirects one request may follow (as the Go client).
 const MAX_REDIRECTS = 2
 
-# A redirect (a cluster's relay answering a join for a room on another
-# node, or, with rid 0, placing a match there): leave this node (bye),
+# A redirect (a cluster's relay answering a join for a room or a party on
+# another node, or, with rid 0, placing a match there): leave this node (bye),
 # connect to the named one over the same transport with a fresh hello, and
 # take the seat with join_seat under the request's id, so that the game
 # sees its request answered (room_joined). The player id changes (ids are
@@ -73,6 +73,14 @@ static func follow(c, m, now):
 	# The party and channels stayed on the old node (last: a handler of
 	# party_changed may send requests, which follow the hello).
 	c.meeting.moved()
+
+
+# An ok from the relay: when it answers the seat a redirect was followed
+# for (a party's place on its node), that redirect is done.
+static func on_ok(c, m):
+	if c._seat_rid >= 0 and m.rid == c._seat_rid:
+		c._seat_rid = -1
+		c._redirects = 0
 
 
 # An error from the relay: the request's answer, and when it refuses the
