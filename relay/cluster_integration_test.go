@@ -26,6 +26,20 @@ func clusterCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// waitLeader waits until every node knows the same matchmaker leader.
+func waitLeader(t *testing.T, ctx context.Context, nodes []*relaytest.ClusterNode) {
+	t.Helper()
+	relaytest.WaitFor(t, ctx, "a matchmaker leader every node knows", func() bool {
+		l, _ := nodes[0].Node.Leader()
+		for _, n := range nodes {
+			if m, _ := n.Node.Leader(); m == 0 || m != l {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // nodeOf returns the test cluster's node with id.
 func nodeOf(nodes []*relaytest.ClusterNode, id uint8) *relaytest.ClusterNode {
 	for _, n := range nodes {
@@ -252,15 +266,7 @@ func TestClusterMatchmaking(t *testing.T) {
 	}}
 	nodes := relaytest.StartCluster(t, 3, 3*time.Second, func(_ int, s *relay.Server) { s.Matchmaker = queues })
 	ctx := clusterCtx(t)
-	relaytest.WaitFor(t, ctx, "a matchmaker leader every node knows", func() bool {
-		l, _ := nodes[0].Node.Leader()
-		for _, n := range nodes {
-			if m, _ := n.Node.Leader(); m == 0 || m != l {
-				return false
-			}
-		}
-		return true
-	})
+	waitLeader(t, ctx, nodes)
 	players := make([]*client.Client, 4)
 	cols := make([]*collector, 4)
 	for i := range players {
@@ -458,15 +464,7 @@ func TestClusterParties(t *testing.T) {
 	if _, err := ana.WaitParty(ctx, func(p client.Party) bool { return len(p.Members) == 2 }); err != nil {
 		t.Fatal(err)
 	}
-	relaytest.WaitFor(t, ctx, "a matchmaker leader every node knows", func() bool {
-		l, _ := nodes[0].Node.Leader()
-		for _, n := range nodes {
-			if m, _ := n.Node.Leader(); m == 0 || m != l {
-				return false
-			}
-		}
-		return true
-	})
+	waitLeader(t, ctx, nodes)
 	var solos []*client.Client
 	for i := range 3 {
 		s := dial(t, other.KCP, fmt.Sprintf("solo%d", i))

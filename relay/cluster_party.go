@@ -117,18 +117,7 @@ func (h *hub) joinPartySeat(p *player, rid uint32, code string, expires time.Tim
 	} else if len(pa.holds) > 0 {
 		pa.holds = pa.holds[1:]
 	}
-	switch {
-	case p.party != nil:
-		h.replyError(p, rid, codec.CodeInParty, "leave your party first")
-	case p.ticket != 0:
-		h.replyError(p, rid, codec.CodeQueued, "leave the queue first")
-	case pa.ticket != 0:
-		h.replyError(p, rid, codec.CodeQueued, "the party is in the queue: its leader must leave it first")
-	case len(pa.members) >= maxPartySize:
-		h.replyError(p, rid, codec.CodeRoomFull, "the party is full")
-	default:
-		h.addPartyMember(pa, p, rid)
-	}
+	h.enterParty(pa, p, rid)
 }
 
 // A party that a match sends to a room on another node moves with it: the

@@ -362,8 +362,12 @@ func TestFloodFilteredServer(t *testing.T) {
 	if admitted > maxAdmitted || sessions > admitted {
 		t.Errorf("admitted %d (bound %d), sessions opened %d", admitted, maxAdmitted, sessions)
 	}
-	if st1.Drops["per_ip_cap"] == 0 || st1.Drops["junk"] != 6000 || st1.Drops["conv_mismatch"] != 0 {
-		t.Errorf("want 6,000 junk drops, some per-IP drops and no conv mismatch: %v", st1.Drops)
+	// Every junk datagram is dropped as junk, but for those the kernel
+	// dropped first (the socket's queue overflows on a loaded machine).
+	kernel := udpDrops(addr.Port)
+	t.Logf("the kernel dropped %d datagrams at the server's socket (-1: unknown)", kernel)
+	if junk := st1.Drops["junk"]; st1.Drops["per_ip_cap"] == 0 || junk > 6000 || junk < 6000-uint64(max(kernel, 0)) || st1.Drops["conv_mismatch"] != 0 {
+		t.Errorf("want 6,000 junk drops (less %d the kernel dropped), some per-IP drops and no conv mismatch: %v", kernel, st1.Drops)
 	}
 	// Memory: every admitted address may cost one session and player;
 	// 16 MiB covers the rest

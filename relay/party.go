@@ -56,9 +56,16 @@ func (h *hub) partyJoin(p *player, rid uint32, code []byte) {
 	if pa == nil && h.partyElsewhere(p, rid, c) {
 		return
 	}
-	switch {
-	case pa == nil:
+	if pa == nil {
 		h.replyError(p, rid, codec.CodeRoomNotFound, "no party with that code")
+		return
+	}
+	h.enterParty(pa, p, rid)
+}
+
+// enterParty makes p a member of pa, or refuses request rid.
+func (h *hub) enterParty(pa *party, p *player, rid uint32) {
+	switch {
 	case p.party == pa:
 		h.replyError(p, rid, codec.CodeInParty, "already in this party")
 	case p.party != nil:
@@ -70,16 +77,11 @@ func (h *hub) partyJoin(p *player, rid uint32, code []byte) {
 	case pa.full(h.now):
 		h.replyError(p, rid, codec.CodeRoomFull, "the party is full")
 	default:
-		h.addPartyMember(pa, p, rid)
+		pa.members = append(pa.members, p)
+		p.party = pa
+		p.out = codec.AppendOK(p.out, rid)
+		h.sendParty(pa)
 	}
-}
-
-// addPartyMember puts p in pa and answers request rid.
-func (h *hub) addPartyMember(pa *party, p *player, rid uint32) {
-	pa.members = append(pa.members, p)
-	p.party = pa
-	p.out = codec.AppendOK(p.out, rid)
-	h.sendParty(pa)
 }
 
 func (h *hub) partyLeaveMsg(p *player, rid uint32) {

@@ -55,36 +55,21 @@ func TestCluster(t *testing.T) {
 		"duel-web": {Teams: 2, TeamSize: 1, SkillWindow: 1000, Interval: 50 * time.Millisecond},
 	}}
 	nodes := relaytest.StartCluster(t, 3, 3*time.Second, func(_ int, s *relay.Server) { s.Matchmaker = queues })
-	t.Run("Godot3JoinByCode", func(t *testing.T) {
-		t.Parallel()
-		godotBin(t)
-		clusterJoin(t, nodes, false)
-	})
-	t.Run("WebJoinByCode", func(t *testing.T) {
-		t.Parallel()
-		sharedWebEngine(t)
-		clusterJoin(t, nodes, true)
-	})
-	t.Run("Godot3Match", func(t *testing.T) {
-		t.Parallel()
-		godotBin(t)
-		clusterMatch(t, nodes, false)
-	})
-	t.Run("WebMatch", func(t *testing.T) {
-		t.Parallel()
-		sharedWebEngine(t)
-		clusterMatch(t, nodes, true)
-	})
-	t.Run("Godot3Party", func(t *testing.T) {
-		t.Parallel()
-		godotBin(t)
-		clusterParty(t, nodes, false)
-	})
-	t.Run("WebParty", func(t *testing.T) {
-		t.Parallel()
-		sharedWebEngine(t)
-		clusterParty(t, nodes, true)
-	})
+	for _, st := range []struct {
+		name string
+		run  func(*testing.T, []*relaytest.ClusterNode, bool)
+	}{{"JoinByCode", clusterJoin}, {"Match", clusterMatch}, {"Party", clusterParty}} {
+		t.Run("Godot3"+st.name, func(t *testing.T) {
+			t.Parallel()
+			godotBin(t)
+			st.run(t, nodes, false)
+		})
+		t.Run("Web"+st.name, func(t *testing.T) {
+			t.Parallel()
+			sharedWebEngine(t)
+			st.run(t, nodes, true)
+		})
+	}
 }
 
 // clusterParty: a Go client makes a party; the engine joins it by its

@@ -78,6 +78,10 @@ type ipCount struct{ pending, sessions int32 }
 type Quota struct {
 	cfg     Config
 	limiter *rate.Limiter
+	// last is the latest time the limiter was given: callers read the
+	// clock before taking mu, and an earlier time would rewind the
+	// limiter, which then refills the same interval twice.
+	last time.Time
 
 	mu       sync.Mutex
 	perIP    map[netip.Addr]*ipCount
@@ -128,6 +132,10 @@ func IPKey(a netip.Addr) netip.Addr {
 func (q *Quota) Admit(ip netip.Addr, now time.Time) Refusal {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if now.Before(q.last) {
+		now = q.last
+	}
+	q.last = now
 	ic := q.perIP[ip]
 	switch {
 	case q.banned != nil && q.banned(ip):

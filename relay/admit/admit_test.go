@@ -81,3 +81,30 @@ func TestQuotaIPv6CountsPerSlash64AndBans(t *testing.T) {
 		t.Fatalf("banned: %v", r)
 	}
 }
+
+// Callers read the clock before they take the quota's lock (the KCP and
+// WebSocket listeners share one quota), so times arrive slightly out of
+// order under load. The rate must hold all the same: an earlier time must
+// not rewind the token bucket, which would refill the same interval twice.
+func TestQuotaRateHoldsWithTimesOutOfOrder(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	q := New(Config{NewPerSec: 100, NewBurst: 10, MaxSessions: 1 << 20, MaxPending: 1 << 20})
+	admitted := 0
+	n := 0
+	// One second of hellos, each from its own address, every 2 ms; every
+	// other one carries a time read 20 ms earlier.
+	for at := time.Duration(0); at <= time.Second; at += 2 * time.Millisecond {
+		now := t0.Add(at)
+		if n%2 == 1 && at >= 20*time.Millisecond {
+			now = now.Add(-20 * time.Millisecond)
+		}
+		n++
+		if q.Admit(netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), now) == OK {
+			admitted++
+		}
+	}
+	if bound := 10 + 100 + 1; admitted > bound {
+		t.Fatalf("admitted %d in one second, the burst and the rate allow %d", admitted, bound)
+	}
+	t.Logf("admitted %d of %d", admitted, n)
+}
