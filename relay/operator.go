@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/tickrelay/tickrelay/relay/admin"
@@ -23,8 +24,9 @@ var errNotServing = errors.New("relay: not serving")
 // of API requests cannot hold a tick.
 const maxOpsPerTick = 32
 
-// do runs f on the tick goroutine and waits for it, or for ctx. If ctx
-// ends first, f may still run later; its results are then discarded.
+// do runs f on the tick goroutine and waits for it, or for ctx. Either f
+// runs and do returns after it, or ctx ended first and f never runs: f
+// may write the caller's variables without a race either way.
 func (s *Server) do(ctx context.Context, f func(h *hub)) error {
 	s.mu.Lock()
 	ops, started, closing := s.ops, s.started, s.closing
@@ -33,8 +35,15 @@ func (s *Server) do(ctx context.Context, f func(h *hub)) error {
 		return errNotServing
 	}
 	done := make(chan struct{})
+	var taken atomic.Bool // by the tick to run f, or by the caller giving up
+	op := func() {
+		if taken.CompareAndSwap(false, true) {
+			f(s.hub)
+		}
+		close(done)
+	}
 	select {
-	case ops <- func() { f(s.hub); close(done) }:
+	case ops <- op:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -42,7 +51,11 @@ func (s *Server) do(ctx context.Context, f func(h *hub)) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		if taken.CompareAndSwap(false, true) {
+			return ctx.Err()
+		}
+		<-done // f is running on the tick: it ends within the tick
+		return nil
 	}
 }
 

@@ -361,3 +361,24 @@ func TestWebhooksReachTheBackend(t *testing.T) {
 		t.Errorf("player.joined data %s: %v", got[1].Data, err)
 	}
 }
+
+// An operator call whose context ends while the tick has it queued is not
+// run later behind the caller's back: run under -race, a call that wrote
+// its result after returning would be reported. Each call either answers
+// or fails with its context's error.
+func TestOperatorCallGivenUpNeverRunsLate(t *testing.T) {
+	s := &relay.Server{}
+	addr := relaytest.Start(t, s)
+	c := dial(t, addr, "watched")
+	for i := range 300 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*100*time.Microsecond)
+		players, err := s.Players(ctx, admin.PlayerQuery{})
+		cancel()
+		switch {
+		case err == nil && (len(players) != 1 || players[0].ID != c.ID()):
+			t.Fatalf("call %d answered %+v", i, players)
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+}

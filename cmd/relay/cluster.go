@@ -27,6 +27,7 @@ type clusterFlags struct {
 	publicWS     string
 	nats         string
 	listen       string
+	advertise    string
 	routes       string
 	store        string
 	clientListen string
@@ -38,12 +39,12 @@ type clusterFlags struct {
 }
 
 // clusterFlagNames are the flags that mean nothing without -node-id.
-var clusterFlagNames = []string{"public-addr", "public-ws", "cluster-nats", "cluster-listen", "cluster-routes",
+var clusterFlagNames = []string{"public-addr", "public-ws", "cluster-nats", "cluster-listen", "cluster-advertise", "cluster-routes",
 	"cluster-store", "cluster-client-listen", "cluster-secret", "cluster-secret-file", "cluster-name",
 	"cluster-ttl", "cluster-replicas"}
 
 // embeddedOnly are the flags for a NATS server embedded in the relay.
-var embeddedOnly = []string{"cluster-routes", "cluster-store", "cluster-client-listen"}
+var embeddedOnly = []string{"cluster-advertise", "cluster-routes", "cluster-store", "cluster-client-listen"}
 
 func addClusterFlags(fs *flag.FlagSet, f *clusterFlags) {
 	fs.IntVar(&f.nodeID, "node-id", 0, "this relay's number in a cluster, 1-255, unique among its nodes; unset: no cluster")
@@ -51,6 +52,7 @@ func addClusterFlags(fs *flag.FlagSet, f *clusterFlags) {
 	fs.StringVar(&f.publicWS, "public-ws", "", "cluster: ws:// or wss:// URL players reach this node's WebSocket at (default: -public-addr's host, the WebSocket port and -ws-path; wss with -tls-cert)")
 	fs.StringVar(&f.nats, "cluster-nats", "", "cluster: comma-separated URLs of an external NATS cluster (instead of -cluster-listen)")
 	fs.StringVar(&f.listen, "cluster-listen", "", "cluster: host:port of the NATS server embedded in this relay, which the other nodes' servers route to")
+	fs.StringVar(&f.advertise, "cluster-advertise", "", "cluster, embedded NATS: host:port the other nodes' servers reach this one's -cluster-listen at, when it binds an address they cannot use (0.0.0.0, behind NAT; default: -cluster-listen)")
 	fs.StringVar(&f.routes, "cluster-routes", "", "cluster, embedded NATS: comma-separated -cluster-listen addresses of the other nodes")
 	fs.StringVar(&f.store, "cluster-store", "", "cluster, embedded NATS: JetStream directory, which keeps the bans (default: $STATE_DIRECTORY/cluster-<name>-<id>, else <user cache dir>/tickrelay/cluster-<name>-<id>, else ./relay-cluster-<id>)")
 	fs.StringVar(&f.clientListen, "cluster-client-listen", "127.0.0.1:0", "cluster, embedded NATS: address for NATS tools such as the nats CLI")
@@ -124,9 +126,14 @@ func (c *config) clusterPlan(kcpAddr, wsAddr string, getenv func(string) string,
 		}
 		cfg.URLs = splitList(f.nats)
 	case f.listen != "":
-		e := &cluster.Embedded{ClusterListen: f.listen, ClientListen: f.clientListen}
+		e := &cluster.Embedded{ClusterListen: f.listen, ClusterAdvertise: f.advertise, ClientListen: f.clientListen}
 		if err := checkHostPort(f.listen, true); err != nil {
 			return nil, fmt.Errorf("-cluster-listen: %w", err)
+		}
+		if f.advertise != "" {
+			if err := checkHostPort(f.advertise, false); err != nil {
+				return nil, fmt.Errorf("-cluster-advertise: %w", err)
+			}
 		}
 		if err := checkHostPort(f.clientListen, true); err != nil {
 			return nil, fmt.Errorf("-cluster-client-listen: %w", err)

@@ -63,6 +63,8 @@ func TestClusterFlagsRefuseBadCombinations(t *testing.T) {
 		{"bad cluster listen", with(embedded, "-cluster-listen", "10.0.0.1"), "-cluster-listen"},
 		{"bad route", with(embedded, "-cluster-routes", "10.0.0.2:6222,10.0.0.3"), `-cluster-routes "10.0.0.3"`},
 		{"route to port 0", with(embedded, "-cluster-routes", "10.0.0.2:0"), "bad port"},
+		{"advertise without a port", with(embedded, "-cluster-advertise", "203.0.113.1"), "-cluster-advertise"},
+		{"advertise with external NATS", with(external, "-cluster-advertise", "203.0.113.1:6222"), "-cluster-advertise is for NATS embedded"},
 		{"ttl under a second", with(embedded, "-cluster-ttl", "500ms"), "-cluster-ttl 500ms"},
 		{"too many replicas", with(embedded, "-cluster-replicas", "7"), "-cluster-replicas 7"},
 		{"bad cluster name", with(embedded, "-cluster-name", "my game"), `-cluster-name "my game"`},
@@ -85,7 +87,7 @@ func TestClusterFlagsBuildTheNodeConfig(t *testing.T) {
 	file := writeSecret(t, "0123456789abcdef0123")
 	// Embedded NATS, public addresses derived from -addr and the bound ports.
 	plan, err := planFor(t, []string{"-node-id", "2", "-addr", "203.0.113.2:0", "-ws-path", "/play",
-		"-cluster-listen", "10.0.0.2:6222", "-cluster-routes", "10.0.0.1:6222, 10.0.0.3:6222",
+		"-cluster-listen", "0.0.0.0:6222", "-cluster-advertise", "10.0.0.2:6222", "-cluster-routes", "10.0.0.1:6222, 10.0.0.3:6222",
 		"-cluster-store", "/var/lib/tickrelay/nats", "-cluster-secret-file", file, "-cluster-ttl", "3s"},
 		nil, "203.0.113.2:40001", "203.0.113.2:40002")
 	if err != nil {
@@ -97,7 +99,7 @@ func TestClusterFlagsBuildTheNodeConfig(t *testing.T) {
 		t.Fatalf("config %+v", cfg)
 	}
 	e := cfg.Embedded
-	if e == nil || e.ClusterListen != "10.0.0.2:6222" || strings.Join(e.Routes, " ") != "10.0.0.1:6222 10.0.0.3:6222" ||
+	if e == nil || e.ClusterListen != "0.0.0.0:6222" || e.ClusterAdvertise != "10.0.0.2:6222" || strings.Join(e.Routes, " ") != "10.0.0.1:6222 10.0.0.3:6222" ||
 		e.StoreDir != "/var/lib/tickrelay/nats" || e.ClientListen != "127.0.0.1:0" || plan.storeFrom != "-cluster-store" {
 		t.Fatalf("embedded %+v from %q", e, plan.storeFrom)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tickrelay/tickrelay/internal/cutproxy"
 	"github.com/tickrelay/tickrelay/internal/natstest"
 	"github.com/tickrelay/tickrelay/relay"
 	"github.com/tickrelay/tickrelay/relay/cluster"
@@ -116,4 +117,53 @@ func startCluster(t testing.TB, n int, ttl time.Duration, natsConfig func(i int,
 		}
 	}
 	return nodes
+}
+
+// SplitCluster is a test cluster whose NATS routes each go through a
+// proxy the test can cut, to split the cluster's network.
+type SplitCluster struct {
+	Nodes   []*ClusterNode
+	proxies [][]*cutproxy.Proxy // [from][to]: the route node from dials; nil on the diagonal
+}
+
+// StartSplittableCluster is StartCluster with every route between two
+// nodes' embedded NATS servers through a proxy (cutproxy) that Isolate
+// cuts.
+func StartSplittableCluster(t testing.TB, n int, ttl time.Duration, configure func(i int, s *relay.Server)) *SplitCluster {
+	t.Helper()
+	routePorts := natstest.FreePorts(t, n)
+	px := make([][]*cutproxy.Proxy, n)
+	for i := range n {
+		px[i] = make([]*cutproxy.Proxy, n)
+		for j := range n {
+			if j != i {
+				px[i][j] = cutproxy.New(t, fmt.Sprintf("127.0.0.1:%d", routePorts[j]))
+			}
+		}
+	}
+	nodes := startCluster(t, n, ttl, func(i int, cfg *cluster.Config) {
+		var routes []string
+		for j := range n {
+			if j != i {
+				routes = append(routes, px[i][j].Addr())
+			}
+		}
+		// A server tells the others where to reach it when they learn of
+		// it from a third (NATS's implicit routes), which would go around
+		// the proxies: the address it gives is one where nothing listens.
+		cfg.Embedded = &cluster.Embedded{ClusterListen: fmt.Sprintf("127.0.0.1:%d", routePorts[i]),
+			ClusterAdvertise: "127.0.0.1:1", Routes: routes, StoreDir: t.TempDir()}
+	}, configure)
+	return &SplitCluster{Nodes: nodes, proxies: px}
+}
+
+// Isolate cuts every route between Nodes[i] and the others (a split of one
+// node against the rest), or, with cut false, restores them.
+func (s *SplitCluster) Isolate(i int, cut bool) {
+	for j := range s.proxies {
+		if j != i {
+			s.proxies[i][j].SetCut(cut)
+			s.proxies[j][i].SetCut(cut)
+		}
+	}
 }

@@ -11,10 +11,11 @@ import (
 	"github.com/tickrelay/tickrelay/relay/admin"
 )
 
-// Close says bye and the relay has it (over KCP before Close returns): the
-// player is gone at once, not kept away for a resume.
-// Over KCP the session used to be closed before its sender goroutine sent
-// the bye, so the relay kept every closed player for the resume grace.
+// Close says bye and the relay has it: the player is gone, not kept away
+// for a resume. Over KCP the session used to be closed before its sender
+// goroutine sent the bye, so the relay kept every closed player for the
+// resume grace; over WebSocket, a socket closed with data unread is reset,
+// which could discard the bye.
 func TestCloseSaysBye(t *testing.T) {
 	s := &relay.Server{ResumeGrace: time.Minute}
 	kcpAddr, wsURL := relaytest.StartBoth(t, s)
@@ -32,19 +33,16 @@ func TestCloseSaysBye(t *testing.T) {
 			if !errors.Is(c.Err(), ErrClosed) {
 				t.Fatalf("%s: Err after Close: %v, want ErrClosed", addr, c.Err())
 			}
-			// Over KCP, Close waited for the relay's answer: the player
-			// is gone already. A WebSocket's bye is on its way in order.
-			var players []admin.PlayerSummary
+			// Close waited for the relay's answer (a tick, 250 ms at
+			// most): the player is gone, or going. A lost bye would keep
+			// it, away, for the minute of the resume grace.
 			relaytest.WaitFor(t, ctx, "the player gone", func() bool {
-				var err error
-				if players, err = s.Players(ctx, admin.PlayerQuery{}); err != nil {
+				players, err := s.Players(ctx, admin.PlayerQuery{})
+				if err != nil {
 					t.Fatal(err)
 				}
-				return len(players) == 0 || addr == kcpAddr
+				return len(players) == 0
 			})
-			if len(players) != 0 {
-				t.Fatalf("%s: after Close the relay still has %+v", addr, players)
-			}
 		}
 	}
 }

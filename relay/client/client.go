@@ -265,17 +265,11 @@ func (c *Client) Err() error {
 	return c.closeErr
 }
 
-// awaitBye waits, over KCP, until the relay answered the bye just sent
-// (its close message ends the client), byeLinger at most: KCP sends from
-// a goroutine of its own, and a session closed at once loses the bye, so
-// the relay would keep the player for a resume. A WebSocket wrote it.
+// awaitBye waits until the relay answered the bye just sent (its close
+// message ends the client), byeLinger at most: a connection closed at once
+// can lose the bye (see wire.leave), and the relay would keep the player
+// for a resume.
 func (c *Client) awaitBye() {
-	c.wmu.Lock()
-	_, isKCP := c.conn.(*kcpWire)
-	c.wmu.Unlock()
-	if !isKCP {
-		return
-	}
 	t := time.NewTimer(byeLinger)
 	defer t.Stop()
 	select {

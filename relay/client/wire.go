@@ -26,12 +26,12 @@ type wire interface {
 	next() ([]byte, error)
 	// welcomed tunes the connection once the welcome gave the tick rate.
 	welcomed(tickRate int)
-	// leave ends the connection after a bye was written. KCP sends from
-	// a goroutine of its own and resends what is lost, so closing at once
-	// would lose the bye (the relay would keep the player for a resume):
-	// the connection stays open until its reader sees the relay's close,
-	// or for d at most. A WebSocket has written the bye already: it
-	// closes now.
+	// leave ends the connection after a bye was written: it stays open
+	// until its reader sees the relay's close, or for d at most. Closed at
+	// once, the bye could be lost: KCP sends from a goroutine of its own
+	// (and resends what is lost), and a TCP socket closed with data
+	// unread is reset, which can discard what the relay had not read
+	// yet. The relay would then keep the player for a resume.
 	leave(d time.Duration)
 	close() error
 }
@@ -98,7 +98,7 @@ func (k *kcpWire) welcomed(tickRate int) {
 type wsWire struct {
 	ws     *websocket.Conn
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelFunc // ends the reads and the connection
 	buf    []byte
 	max    int
 }
@@ -161,7 +161,9 @@ func (w *wsWire) next() ([]byte, error) {
 
 func (w *wsWire) welcomed(int) {}
 
-func (w *wsWire) leave(time.Duration) { _ = w.close() }
+// leave ends the reads (and the connection) after d, unless the reader
+// closes it first on the relay's close message.
+func (w *wsWire) leave(d time.Duration) { time.AfterFunc(d, w.cancel) }
 
 func (w *wsWire) close() error {
 	w.cancel()

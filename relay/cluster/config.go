@@ -82,6 +82,12 @@ type Embedded struct {
 	// ClusterListen is the host:port the other nodes' servers route to,
 	// e.g. "10.0.0.1:6222". Required when there are Routes.
 	ClusterListen string
+	// ClusterAdvertise is the host:port the servers tell each other to
+	// reach this one at, when ClusterListen binds an address the others
+	// cannot use (0.0.0.0, a node behind NAT or a proxy). A server that
+	// learns of a peer it has no route to connects there. Default:
+	// ClusterListen.
+	ClusterAdvertise string
 	// Routes are the other nodes' ClusterListen addresses (host:port). A
 	// route's password is derived from Secret, so only nodes that share it
 	// can join.

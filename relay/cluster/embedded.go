@@ -41,8 +41,13 @@ func startEmbedded(ctx context.Context, cfg Config) (*server.Server, error) {
 			return nil, fmt.Errorf("cluster: Embedded.ClusterListen: %w", err)
 		}
 		opts.Cluster = server.ClusterOpts{
-			Name: cfg.Name, Host: ch, Port: cp,
+			Name: cfg.Name, Host: ch, Port: cp, Advertise: e.ClusterAdvertise,
 			Username: "route", Password: routePassword(cfg.Secret),
+		}
+		if e.ClusterAdvertise != "" {
+			if _, _, err := net.SplitHostPort(e.ClusterAdvertise); err != nil {
+				return nil, fmt.Errorf("cluster: Embedded.ClusterAdvertise: %w", err)
+			}
 		}
 		for _, r := range e.Routes {
 			if _, _, err := net.SplitHostPort(r); err != nil {

@@ -56,28 +56,30 @@ type watchState struct {
 // node stops (false).
 func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 	n := w.n
-	dw, err := b.dir.WatchAll(n.ctx)
-	if err != nil {
-		n.setError(err)
-		return w.pause(sweep)
-	}
-	defer stopWatch(dw)
-	bw, err := b.bans.WatchAll(n.ctx)
-	if err != nil {
-		n.setError(err)
-		return w.pause(sweep)
-	}
-	defer stopWatch(bw)
-	lw, err := b.leader.kv.WatchAll(n.ctx)
-	if err != nil {
-		n.setError(err)
-		return w.pause(sweep)
-	}
-	defer func() { // the last one: it may have been replaced, or failed to be
-		if lw != nil {
-			stopWatch(lw)
-		}
+	var dw, bw, lw jetstream.KeyWatcher
+	defer func() { // lw may have been replaced, or failed to be
+		w.whileSweeping(sweep, func() {
+			for _, kw := range []jetstream.KeyWatcher{dw, bw, lw} {
+				if kw != nil {
+					stopWatch(kw)
+				}
+			}
+		})
 	}()
+	var err error
+	w.whileSweeping(sweep, func() {
+		if dw, err = b.dir.WatchAll(n.ctx); err != nil {
+			return
+		}
+		if bw, err = b.bans.WatchAll(n.ctx); err != nil {
+			return
+		}
+		lw, err = b.leader.kv.WatchAll(n.ctx)
+	})
+	if err != nil {
+		n.setError(err)
+		return w.pause(sweep)
+	}
 	w.cache.ttl = n.ttlNow()
 	w.cache.beginReplay()
 	w.leader.ttl = n.leaderTTLNow()
@@ -149,7 +151,7 @@ func (w *watchState) follow(b *buckets, sweep *time.Ticker) bool {
 			// was still coming back (NATS restarted) may never deliver,
 			// and the node is not ready until that replay ends.
 			if n.cfg.now().Sub(lastLeaderEntry) > 2*w.leader.ttl/3 {
-				lw = w.rewatchLeader(b, lw) // nil if it cannot start now: tried again 2/3 TTL later
+				lw = w.rewatchLeader(b, lw, sweep) // nil if it cannot start now: tried again 2/3 TTL later
 				lastLeaderEntry = n.cfg.now()
 			}
 		}
@@ -177,7 +179,7 @@ func updates(kw jetstream.KeyWatcher) <-chan jetstream.KeyValueEntry {
 // the view meanwhile. It returns nil if no new watch could start (the
 // stream may have no leader for a few seconds after a server died): the
 // directory's and the bans' watches go on meanwhile.
-func (w *watchState) rewatchLeader(b *buckets, old jetstream.KeyWatcher) jetstream.KeyWatcher {
+func (w *watchState) rewatchLeader(b *buckets, old jetstream.KeyWatcher, sweep *time.Ticker) jetstream.KeyWatcher {
 	n := w.n
 	if old != nil {
 		n.wg.Add(1)
@@ -190,13 +192,39 @@ func (w *watchState) rewatchLeader(b *buckets, old jetstream.KeyWatcher) jetstre
 		n.stats.watchRestarts.Add(1)
 		n.log.Info().Msg("cluster: the leader bucket went quiet; watching it afresh")
 	}
-	lw, err := b.leader.kv.WatchAll(n.ctx)
+	var lw jetstream.KeyWatcher
+	var err error
+	w.whileSweeping(sweep, func() { lw, err = b.leader.kv.WatchAll(n.ctx) })
 	if err != nil {
 		n.setError(err)
 		return nil
 	}
 	w.leader.beginReplay()
 	return lw
+}
+
+// whileSweeping runs f, JetStream calls that can block (for the API's
+// timeout while a stream elects a leader after a server left, or while a
+// stalled watch stops), on a goroutine of its own, and expires records
+// until it returns: a node's view of the others must age on time whatever
+// NATS is doing. Seen before: a split's lone node stayed in the others'
+// directories for 6-11 s with a TTL of 2 s.
+func (w *watchState) whileSweeping(sweep *time.Ticker, f func()) {
+	done := make(chan struct{})
+	w.n.wg.Add(1) // the watch loop holds the group: this Add cannot race its Wait
+	go func() {
+		defer w.n.wg.Done()
+		defer close(done)
+		f()
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		case <-sweep.C:
+			w.expire()
+		}
+	}
 }
 
 // stopWatch ends a watch. Its NATS goroutine may be blocked handing over
