@@ -44,7 +44,10 @@ import (
 //     its own, so that the two engines are not matched with each other);
 //   - Godot3Party, WebParty: a Go client makes a party; the engine joins
 //     it by its code through another node and follows the redirect to the
-//     party's node.
+//     party's node;
+//   - Godot3PartyMatch, WebPartyMatch: the engine in a Go client's party;
+//     the party queues for a match of five with three players of another
+//     node, which hosts it: the party moves there with the match.
 func TestCluster(t *testing.T) {
 	t.Parallel()
 	if !godot3Present() && web.Available() != nil {
@@ -53,12 +56,14 @@ func TestCluster(t *testing.T) {
 	queues := &match.Config{Queues: map[string]match.QueueConfig{
 		"duel":     {Teams: 2, TeamSize: 1, SkillWindow: 1000, Interval: 50 * time.Millisecond},
 		"duel-web": {Teams: 2, TeamSize: 1, SkillWindow: 1000, Interval: 50 * time.Millisecond},
+		"five":     {MaxPlayers: 5, SkillWindow: 1000, Interval: 50 * time.Millisecond},
+		"five-web": {MaxPlayers: 5, SkillWindow: 1000, Interval: 50 * time.Millisecond},
 	}}
 	nodes := relaytest.StartCluster(t, 3, 3*time.Second, func(_ int, s *relay.Server) { s.Matchmaker = queues })
 	for _, st := range []struct {
 		name string
 		run  func(*testing.T, []*relaytest.ClusterNode, bool)
-	}{{"JoinByCode", clusterJoin}, {"Match", clusterMatch}, {"Party", clusterParty}} {
+	}{{"JoinByCode", clusterJoin}, {"Match", clusterMatch}, {"Party", clusterParty}, {"PartyMatch", clusterPartyMatch}} {
 		t.Run("Godot3"+st.name, func(t *testing.T) {
 			t.Parallel()
 			godotBin(t)
@@ -257,7 +262,9 @@ func clusterMatch(t *testing.T, nodes []*relaytest.ClusterNode, browser bool) {
 // went silent would stay, away, for the relay's resume grace).
 func leftNode(t *testing.T, run *clusterRun, n *relaytest.ClusterNode, name string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(run.ctx, 3*time.Second)
+	// Not run.ctx: the party script may have ended already (it ends once
+	// it is in the party), and the relays are the test's.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	var left []admin.PlayerSummary
 	tk := time.NewTicker(10 * time.Millisecond)
@@ -465,4 +472,62 @@ func near(a, b [3]int, tol int) bool {
 		}
 	}
 	return true
+}
+
+// clusterPartyMatch: the engine joins a Go client's party on the party's
+// node; the party queues for a match of five with three Go players of
+// another node, which hosts the match (it has most of the players), and
+// the party moves there with it.
+func clusterPartyMatch(t *testing.T, nodes []*relaytest.ClusterNode, browser bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	queue, engine, peer := "five", "gd-pm", "go-pm"
+	if browser {
+		queue, engine, peer = "five-web", "gd-pm-web", "go-pm-web"
+	}
+	ana := dialRecorded(t, ctx, nodes[0].KCP, peer)
+	pa, err := ana.c.CreateParty(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := cluster.NodeOf(ana.c.ID())
+	homeNode, host := nodes[home-1], nodes[home%3]
+	args := map[string]string{
+		"mode": "partymatch", "name": engine, "peer": peer, "code": pa.Code, "via": strconv.Itoa(int(home)),
+		"host": strconv.Itoa(int(host.Node.ID())), "host-prefix": codePrefix(host.Node.ID()), "timeout-ms": "45000",
+	}
+	if browser {
+		args["url"] = homeNode.WS
+	} else {
+		args["port"] = portOf(t, homeNode.KCP)
+	}
+	t.Logf("party %s on node %d; the match's players wait on node %d", pa.Code, home, host.Node.ID())
+	run := startClusterScript(t, browser, args)
+	if _, err := ana.c.WaitParty(run.ctx, func(p client.Party) bool { return len(p.Members) == 2 }); err != nil {
+		run.fail("the engine never joined the party: %v (%+v)", err, ana.c.Party())
+	}
+	for i := range 3 {
+		solo := dialRecorded(t, ctx, host.KCP, fmt.Sprintf("%s-solo%d", peer, i))
+		if err := solo.c.QueueJoin(ctx, client.QueueOptions{Mode: queue, Skill: 1000}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ana.c.QueueJoin(ctx, client.QueueOptions{Mode: queue, Skill: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ana.c.WaitParty(run.ctx, func(p client.Party) bool { return len(p.Members) == 2 && p.Code != pa.Code })
+	if err != nil {
+		run.fail("the Go client's party never came back after the match: %v (%+v)", err, ana.c.Party())
+	}
+	if cluster.NodeOf(ana.c.ID()) != host.Node.ID() || p.Leader != ana.c.ID() {
+		t.Errorf("the Go client %#x, its party %+v: want it on node %d, leading", ana.c.ID(), p, host.Node.ID())
+	}
+	run.finish()
+}
+
+// codePrefix is the two characters that begin a cluster's party codes of
+// node id (PROTOCOL.md 4.18).
+func codePrefix(id uint8) string {
+	const alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+	return string([]byte{alphabet[int(id)/len(alphabet)], alphabet[int(id)%len(alphabet)]})
 }

@@ -28,11 +28,20 @@
 # home, in the party of two led by the Go client (`leader`), having seen
 # connected once, redirected and party_changed, and no error.
 #
-#   args: mode (join | match | party), via (node id), port or url (node
+# mode "partymatch": the Go client's party lives on node `home`, where
+# this client connects and joins it (no redirect). The Go client then
+# queues the party for a match whose room the matchmaker puts on node
+# `host` (three other players queued there): the party moves with the
+# match. The game must see the match (room_joined, then match_found) on
+# node host, and its party made again there: two members, led by the Go
+# client, with a code of node host (its first two characters).
+#
+#   args: mode (join | match | party | partymatch), via (node id), port or url (node
 #   via), name, peer (the Go client's name), and for join: code, room, home,
 #   home-link (link_description() on node home), list (node id), list-port
 #   or list-url; for match: host, host-link, [queue=duel]; for party: code,
-#   home, home-link, leader. [timeout-ms=30000]
+#   home, home-link, leader; for partymatch: code, host, host-prefix (the
+#   code characters that name node host). [timeout-ms=30000]
 extends Node
 
 const Client = preload("res://addons/tickrelay/client.gd")
@@ -56,6 +65,7 @@ var t_joined = 0  # when room_joined came
 var next_list_ms = 0
 var listed = false
 var shown = ""
+var printed_party = false
 var band
 var label
 
@@ -166,7 +176,7 @@ func _process(_delta):
 		t_request = h.now_msec()
 		if mode == "join":
 			c.join_by_code(args.get("code", ""))
-		elif mode == "party":
+		elif mode == "party" or mode == "partymatch":
 			c.join_party(args.get("code", "").to_lower())
 		else:
 			c.queue_join(args.get("queue", "duel"), null, 1000.0)
@@ -176,6 +186,8 @@ func _process(_delta):
 			joined_by_code()
 		elif mode == "party":
 			joined_party()
+		elif mode == "partymatch":
+			party_matched()
 		else:
 			matched()
 	elif step == 3:
@@ -240,6 +252,38 @@ func joined_party():
 	h.check(got("party_changed")[0][1]["party_id"] != 0, "party_changed with the party: %s" % str(got("party_changed")))
 	print("cluster: party join over %s through node %s, redirected to node %d: %d ms from the request to party_changed" % [c.transport(), args.get("via", ""), home, h.now_msec() - t_request])
 	h.check(got("error").size() == 0, "no errors: %s" % str(seen))
+	finish()
+
+
+# mode partymatch: in the party, then matched on node host with the party
+# made again there.
+func party_matched():
+	if got("error").size() > 0 or got("match_ended").size() > 0:
+		h.check(false, "refused or no match: %s" % str(seen))
+		finish()
+		return
+	var p = c.meeting.party
+	if t_match == 0:
+		if p["members"].size() == 2 and p["code"] == args.get("code", "") and not printed_party:
+			printed_party = true
+			print("cluster: in the party %s on node %d" % [p["code"], node_of(c.player_id)])
+		return
+	if p["members"].size() < 2 or p["code"] == args.get("code", ""):
+		return
+	var host = int(args.get("host", "0"))
+	var leader_name = ""
+	for m in p["members"]:
+		if m[0] == p["leader"]:
+			leader_name = m[1]
+	h.check(node_of(c.player_id) == host and node_of(c.room_id) == host, "moved to the match's node %d: player %x, room %x" % [host, c.player_id, c.room_id])
+	h.check(p["code"].length() == 8 and p["code"].substr(0, 2) == args.get("host-prefix", ""), "the party's code %s names node %d (%s)" % [p["code"], host, args.get("host-prefix", "")])
+	h.check(leader_name == args.get("peer", "") and node_of(p["leader"]) == host, "the party led by %s on node %d: %s" % [args.get("peer", ""), host, str(p)])
+	var none_before_move = false
+	for e in got("party_changed"):
+		none_before_move = none_before_move or e[1]["party_id"] == 0
+	h.check(none_before_move, "party_changed: the party, none before the move, then the party again: %s" % str(got("party_changed")))
+	h.check(got("redirected").size() == 1 and got("room_joined").size() == 1, "one redirect, one room: %s" % str(names()))
+	print("cluster: the party moved with its match to node %d as %s" % [host, p["code"]])
 	finish()
 
 
