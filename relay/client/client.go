@@ -278,7 +278,8 @@ func (c *Client) awaitBye() {
 	}
 }
 
-// Close says bye, closes the connection and waits for its goroutines.
+// Close says bye, waits for the relay's answer (a tick and a round trip;
+// 250 ms at most), closes the connection and waits for its goroutines.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	first := !c.closed

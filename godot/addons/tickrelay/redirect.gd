@@ -71,7 +71,8 @@ static func follow(c, m, now):
 	c._link.send(c._proto.encode_join_seat(m.rid, m.token))
 	c._link.flush_now(now)
 	# The party and channels stayed on the old node (last: a handler of
-	# party_changed may send requests, which follow the hello).
+	# party_changed may send requests, which follow the hello). A party
+	# this move joins, or one a match takes along, comes from the new node.
 	c.meeting.moved()
 
 
