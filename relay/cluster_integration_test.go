@@ -482,6 +482,12 @@ func TestClusterParties(t *testing.T) {
 			t.Fatalf("player %#x never saw the match of five: %v", c.ID(), err)
 		}
 	}
+	// Free-for-all: nobody gets a team, wherever they came from.
+	for id, pv := range ana.Room().Players {
+		if _, ok := pv.Props["team"]; ok {
+			t.Fatalf("player %#x of a match without teams has a team: %v", id, pv.Props)
+		}
+	}
 	var moved client.Party
 	for _, c := range []*client.Client{ana, bo} {
 		if cluster.NodeOf(c.ID()) != away {

@@ -145,8 +145,9 @@ func (h *hub) routeFill(f *match.Fill) {
 
 // seatRemote gives the players of mt's tickets from other nodes seats in
 // r, and tells their nodes. Each seat is held until used or expired; the
-// player's team is set when it takes the seat.
-func (h *hub) seatRemote(r *room, players []match.MatchedPlayer, tickets []uint64, outcome int, region string) {
+// player's team (when the match has teams) and party are set when it takes
+// the seat.
+func (h *hub) seatRemote(r *room, players []match.MatchedPlayer, tickets []uint64, outcome int, teams bool, region string) {
 	c := h.cl
 	for _, id := range tickets {
 		origin := ticketOrigin(id)
@@ -159,24 +160,22 @@ func (h *hub) seatRemote(r *room, players []match.MatchedPlayer, tickets []uint6
 			if mp.Ticket != id {
 				continue
 			}
+			ms := matchSeat{team: mp.Team, teams: teams}
 			if party {
 				// The party comes along: its leader is the first of its
 				// players (a party's leader is its first member).
-				if r.seatParties == nil {
-					r.seatParties = make(map[uint32]seatParty)
-				}
-				r.seatParties[mp.ID] = seatParty{ticket: id, leader: len(res.Players) == 0}
+				ms.party, ms.leader = id, len(res.Players) == 0
 			}
+			if r.matchSeats == nil {
+				r.matchSeats = make(map[uint32]matchSeat)
+			}
+			r.matchSeats[mp.ID] = ms
 			seat := c.node.IssueSeat(cluster.SeatRequest{Room: r.id, Player: mp.ID}, r.id, r.code)
 			res.Players = append(res.Players, cluster.MatchedSeat{Player: mp.ID, Team: mp.Team, Seat: seat.Token})
 			if len(r.holds) == 0 {
 				c.held = append(c.held, r)
 			}
 			r.holds = append(r.holds, seat.Expires)
-			if r.seatTeams == nil {
-				r.seatTeams = make(map[uint32]int)
-			}
-			r.seatTeams[mp.ID] = mp.Team
 		}
 		_ = c.node.SendMatchResult(origin, res) // lost: the ticket times out on its node
 	}

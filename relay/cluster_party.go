@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -111,25 +110,15 @@ func (h *hub) joinPartySeat(p *player, rid uint32, code string, expires time.Tim
 		h.replyError(p, rid, codec.CodeRoomNotFound, "the party ended")
 		return
 	}
-	// Let go of the place's hold (the one expiring with the token).
-	if i := slices.IndexFunc(pa.holds, func(exp time.Time) bool { return exp.Sub(expires).Abs() < time.Second }); i >= 0 {
-		pa.holds = slices.Delete(pa.holds, i, i+1)
-	} else if len(pa.holds) > 0 {
-		pa.holds = pa.holds[1:]
-	}
+	pa.holds = releaseHold(pa.holds, expires)
 	h.enterParty(pa, p, rid)
 }
 
-// A party that a match sends to a room on another node moves with it: the
-// room's node makes the party again as its members arrive (with a code of
+// A party that a match sends to a room on another node moves with it: it
+// ends on its node when the match's result arrives there (matchResult),
+// and the room's node makes it again as its members arrive (with a code of
 // that node), the first to arrive making it, its leader leading it again
-// once there. The party on the old node ends as its members leave it.
-
-// seatParty is the party a matched player of another node came with.
-type seatParty struct {
-	ticket uint64 // the party's ticket on its node
-	leader bool   // the player led the party there
-}
+// once there.
 
 // countTicket is how many of players came with ticket id.
 func countTicket(players []match.MatchedPlayer, id uint64) int {
@@ -143,27 +132,28 @@ func countTicket(players []match.MatchedPlayer, id uint64) int {
 }
 
 // partyArrived puts p, matched on another node with its party, in the
-// party made here for that party's members.
-func (h *hub) partyArrived(p *player, sp seatParty) {
+// party made here for that party's members (an ended one is no longer in
+// movedParties: forgetParty).
+func (h *hub) partyArrived(p *player, ms matchSeat) {
 	if p.party != nil {
 		return
 	}
 	c := h.cl
-	pa := c.movedParties[sp.ticket]
-	if pa == nil || h.parties[pa.code] != pa {
+	pa := c.movedParties[ms.party]
+	if pa == nil {
 		h.nextParty++
-		pa = &party{id: h.nextParty, code: h.newPartyCode(), leader: p, movedFrom: sp.ticket}
+		pa = &party{id: h.nextParty, code: h.newPartyCode(), leader: p, movedFrom: ms.party}
 		h.parties[pa.code] = pa
 		if c.movedParties == nil {
 			c.movedParties = make(map[uint64]*party)
 		}
-		c.movedParties[sp.ticket] = pa
+		c.movedParties[ms.party] = pa
 	}
 	if len(pa.members) >= maxPartySize {
 		return
 	}
 	p.party = pa
-	if sp.leader {
+	if ms.leader {
 		// The leader is the party's first member, wherever it arrives.
 		pa.members = append([]*player{p}, pa.members...)
 		pa.leader = p

@@ -248,25 +248,38 @@ func (h *hub) joinSeat(p *player, m *codec.ClientMsg) {
 		h.replyError(p, m.RID, codec.CodeRoomNotFound, "the room was closed")
 		return
 	}
-	// Let go of the seat's hold: the one expiring when the token does
-	// (the token carries its expiry in milliseconds), else the oldest.
-	i := slices.IndexFunc(r.holds, func(exp time.Time) bool { return exp.Sub(req.Expires).Abs() < time.Second })
-	if i < 0 && len(r.holds) > 0 {
-		i = 0
-	}
-	if i >= 0 {
-		r.holds = slices.Delete(r.holds, i, i+1)
-	}
-	if team, ok := r.seatTeams[req.Player]; ok && p.room == nil {
-		delete(r.seatTeams, req.Player)
-		if p.props.merge([]codec.Prop{{Key: []byte("team"), Value: codec.AppendInt(nil, int64(team))}}, h.cfg.limits.PropKeys) == nil {
+	r.holds = releaseHold(r.holds, req.Expires)
+	ms, matched := r.matchSeats[req.Player]
+	delete(r.matchSeats, req.Player)
+	if matched && ms.teams && p.room == nil {
+		if p.props.merge([]codec.Prop{{Key: []byte("team"), Value: codec.AppendInt(nil, int64(ms.team))}}, h.cfg.limits.PropKeys) == nil {
 			p.propsTick = h.tick
 		}
 	}
-	sp, inParty := r.seatParties[req.Player]
-	delete(r.seatParties, req.Player)
 	h.join(p, r, m.RID)
-	if inParty && p.room == r {
-		h.partyArrived(p, sp)
+	if matched && ms.party != 0 && p.room == r {
+		h.partyArrived(p, ms)
 	}
+}
+
+// matchSeat is what a matched player of another node gets when it takes
+// its seat.
+type matchSeat struct {
+	team   int
+	teams  bool   // the match has teams: team goes in the "team" property
+	party  uint64 // the ticket of the party it came with, on its node; 0: alone
+	leader bool   // it led that party
+}
+
+// releaseHold lets go of the hold of the seat whose token expires at exp
+// (a token carries its expiry in milliseconds), else of the oldest.
+func releaseHold(holds []time.Time, exp time.Time) []time.Time {
+	i := slices.IndexFunc(holds, func(e time.Time) bool { return e.Sub(exp).Abs() < time.Second })
+	if i < 0 && len(holds) > 0 {
+		i = 0
+	}
+	if i >= 0 {
+		holds = slices.Delete(holds, i, i+1)
+	}
+	return holds
 }

@@ -17,11 +17,15 @@ func startServer(t testing.TB, s *relay.Server) string { return relaytest.Start(
 
 func dial(t testing.TB, addr, name string) *client.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, addr, client.Options{Name: name})
+	return dialWith(t, addr, client.Options{Name: name})
+}
+
+// dialWith is dial with options.
+func dialWith(t testing.TB, addr string, opt client.Options) *client.Client {
+	t.Helper()
+	c, err := dialErr(addr, opt)
 	if err != nil {
-		t.Fatalf("dial %s: %v", name, err)
+		t.Fatalf("dial %s: %v", opt.Name, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c

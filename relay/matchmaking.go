@@ -278,7 +278,7 @@ func (h *hub) startMatch(mt *match.Match) {
 	ev := MatchFormed{Room: r.id, Code: r.code, Mode: r.mode, Region: mt.Region}
 	h.seat(r, mt.Players, codec.MatchFound, mt.Teams > 0, mt.Region)
 	if h.cl != nil {
-		h.seatRemote(r, mt.Players, mt.Tickets, codec.MatchFound, mt.Region)
+		h.seatRemote(r, mt.Players, mt.Tickets, codec.MatchFound, mt.Teams > 0, mt.Region)
 	}
 	for _, mp := range mt.Players {
 		if p := h.players[mp.ID]; p != nil {
@@ -314,7 +314,7 @@ func (h *hub) fillSeats(f *match.Fill) {
 	q, _ := h.mm.Queue(r.mode)
 	h.seat(r, f.Players, codec.MatchBackfill, q.Teams > 0, r.region)
 	if h.cl != nil {
-		h.seatRemote(r, f.Players, f.Tickets, codec.MatchBackfill, r.region)
+		h.seatRemote(r, f.Players, f.Tickets, codec.MatchBackfill, q.Teams > 0, r.region)
 	}
 	for _, id := range f.Tickets {
 		if t := h.tickets[id]; t != nil {

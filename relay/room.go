@@ -40,12 +40,9 @@ type room struct {
 	// holds are the expiries of seats granted to players of other nodes
 	// of a cluster (cluster_seats.go): they count as members until used.
 	holds []time.Time
-	// seatTeams are the teams of matched players of other nodes, by their
-	// id there, set when they take their seats.
-	seatTeams map[uint32]int
-	// seatParties are the parties of matched players of other nodes, by
-	// their id there: the party is made again here as they arrive.
-	seatParties map[uint32]seatParty
+	// matchSeats are the matched players of other nodes, by their id
+	// there: what they get when they take their seats.
+	matchSeats map[uint32]matchSeat
 	// backfillReq is the open backfill request, for a cluster's nodes to
 	// send again to a new matchmaker leader.
 	backfillReq match.Backfill

@@ -103,13 +103,19 @@ func TestWebSocketLostLinkIsAwayAndResumes(t *testing.T) {
 	srv := &relay.Server{IdleTimeout: time.Second, SlowClientTimeout: time.Second, ResumeGrace: 15 * time.Second}
 	kcpAddr, wsURL := relaytest.StartBoth(t, srv)
 	ctx := ctxT(t)
-	host := dial(t, kcpAddr, "host")
+	// The players ping five times per idle timeout: only the frozen link
+	// may look idle, also on a loaded machine (at the default one-second
+	// interval a late ping once timed out the host).
+	quick := func(addr, name string) *client.Client {
+		return dialWith(t, addr, client.Options{Name: name, PingInterval: 200 * time.Millisecond})
+	}
+	host := quick(kcpAddr, "host")
 	j, err := host.CreateRoom(ctx, client.RoomOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := newFreezeProxy(t, strings.TrimSuffix(strings.TrimPrefix(wsURL, "ws://"), "/"))
-	web := dial(t, proxy.url(wsURL), "web")
+	web := quick(proxy.url(wsURL), "web")
 	wc := collect(web)
 	if _, err := web.JoinByCode(ctx, j.Code); err != nil {
 		t.Fatal(err)

@@ -85,15 +85,7 @@ func TestKilledNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dial := func(addr, name string) *client.Client {
-		t.Helper()
-		c, err := client.Dial(ctx, addr, client.Options{Name: name})
-		if err != nil {
-			t.Fatalf("%s dialing %s: %v", name, addr, err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := func(addr, name string) *client.Client { return dialPlayer(t, ctx, addr, name) }
 
 	// Two players in a room; its node is the one killed.
 	ana := dial(procs[0].addrs["kcp"], "ana")

@@ -120,15 +120,7 @@ func TestRunThreeNodeCluster(t *testing.T) {
 	t.Logf("three nodes up and /healthz 200 on each: %v", time.Since(start))
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	dial := func(addr, name string) *client.Client {
-		t.Helper()
-		c, err := client.Dial(ctx, addr, client.Options{Name: name})
-		if err != nil {
-			t.Fatalf("%s dialing %s: %v", name, addr, err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := func(addr, name string) *client.Client { return dialPlayer(t, ctx, addr, name) }
 
 	// A player idles on node 3 and alice is on node 1: node 2 is the least
 	// loaded, so the room alice makes goes there.
@@ -200,8 +192,18 @@ func TestRunThreeNodeCluster(t *testing.T) {
 	t.Logf("whole test: %v", time.Since(start))
 }
 
-// waitCond polls cond every 20 ms until it holds or ctx ends: for state
-// only a poll can see (another node's directory, as a listing shows it).
+// dialPlayer connects a player named name to the relay at addr (a KCP
+// host:port or a WebSocket URL); the test's end closes it.
+func dialPlayer(t *testing.T, ctx context.Context, addr, name string) *client.Client {
+	t.Helper()
+	c, err := client.Dial(ctx, addr, client.Options{Name: name})
+	if err != nil {
+		t.Fatalf("%s dialing %s: %v", name, addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // waitClusterFormed waits until the relay numbered id answers /healthz 200
 // and its cluster section shows it connected and ready with n NATS servers
 // and n nodes in the directory. Healthy comes first: a node serves as soon

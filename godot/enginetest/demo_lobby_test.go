@@ -34,13 +34,7 @@ func TestDemoLobby(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	ana := dialRecorded(t, ctx, kcpAddr, "ana")
-	if _, err := ana.c.JoinChannel(ctx, "global"); err != nil {
-		t.Fatal(err)
-	}
-	if err := ana.c.ChannelSay("global", "hello lobby"); err != nil {
-		t.Fatal(err)
-	}
+	ana := dialInLobby(t, ctx, kcpAddr, "ana", "hello lobby")
 	bo := dialRecorded(t, ctx, kcpAddr, "bo")
 
 	p := addonPack(t)

@@ -56,13 +56,7 @@ func TestDemoInTheBrowser(t *testing.T) {
 	pack := demoPack(t, port)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	ana := dialRecorded(t, ctx, kcpAddr, "ana")
-	if _, err := ana.c.JoinChannel(ctx, "global"); err != nil {
-		t.Fatal(err)
-	}
-	if err := ana.c.ChannelSay("global", "welcome to the lobby"); err != nil {
-		t.Fatal(err)
-	}
+	dialInLobby(t, ctx, kcpAddr, "ana", "welcome to the lobby")
 
 	views := &demoViews{changed: make(chan struct{})}
 	a := views.open(t, ctx, e, pack, "a")

@@ -27,13 +27,7 @@ func meetingRelay(t *testing.T) (srv *relay.Server, kcpAddr, wsURL string, annou
 	kcpAddr, wsURL = relaytest.StartBoth(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ana := dialRecorded(t, ctx, kcpAddr, "ana")
-	if _, err := ana.c.JoinChannel(ctx, "global"); err != nil {
-		t.Fatal(err)
-	}
-	if err := ana.c.ChannelSay("global", "hello lobby"); err != nil {
-		t.Fatal(err)
-	}
+	ana := dialInLobby(t, ctx, kcpAddr, "ana", "hello lobby")
 	announce = func(ctx context.Context) error {
 		err := ana.waitFor(ctx, "the engine's line in global", func(_ []codec.Event, chat []codec.ChatMsg) bool {
 			for _, c := range chat {

@@ -61,6 +61,20 @@ func dialRecorded(t *testing.T, ctx context.Context, addr, name string) *recorde
 	return record(t, c)
 }
 
+// dialInLobby is dialRecorded for a player who then joins the lobby
+// channel "global" and says line there.
+func dialInLobby(t *testing.T, ctx context.Context, addr, name, line string) *recorder {
+	t.Helper()
+	r := dialRecorded(t, ctx, addr, name)
+	if _, err := r.c.JoinChannel(ctx, "global"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.c.ChannelSay("global", line); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // record starts draining c's messages into a recorder; c is closed when
 // the test ends.
 func record(t *testing.T, c *client.Client) *recorder {

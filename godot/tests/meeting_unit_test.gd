@@ -9,6 +9,7 @@ extends SceneTree
 
 const Client = preload("res://addons/tickrelay/client.gd")
 const Protocol = preload("res://addons/tickrelay/protocol.gd")
+const FakeLink = preload("res://tests/fake_link.gd")
 
 const SIGNALS1 = ["connected", "redirected", "request_ok", "room_left", "announcement", "match_found", "match_ended", "party_changed", "channel_joined"]
 const SIGNALS2 = ["disconnected", "room_joined", "channel_members_received"]
@@ -290,30 +291,3 @@ func test_match_seat_refused():
 	# An error with rid 0 for something else (an event) ends nothing.
 	got = feed(c, [3, 0, 9, "too large"])
 	h.check(got == ["error[0, 9, too large]"], "an event's error: %s" % str(got))
-
-
-class FakeLink:
-	var sent = []
-	var closed = false
-	var stats = {}
-
-	func send(frame):
-		sent.append(frame)
-
-	func flush_now(_now):
-		return true
-
-	func flush(_now, _defer = false):
-		return true
-
-	func close():
-		closed = true
-
-	func is_open():
-		return not closed
-
-	func set_tick_rate(_rate):
-		pass
-
-	func describe():
-		return "fake"

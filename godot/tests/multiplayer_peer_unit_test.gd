@@ -10,6 +10,7 @@ extends SceneTree
 
 const Client = preload("res://addons/tickrelay/client.gd")
 const Protocol = preload("res://addons/tickrelay/protocol.gd")
+const FakeLink = preload("res://tests/fake_link.gd")
 const Peer = preload("res://addons/tickrelay/tickrelay_multiplayer_peer.gd")
 
 var h
@@ -194,26 +195,3 @@ func test_last_packets_before_a_change() -> void:
 	feed(c, [40, 104, 1000, [7, false, 6, false, null, [], [[8, "di", {}]], [], []], [], []])
 	peer.poll()
 	h.check(events == ["+9"], "a join alone at once: %s" % str(events))
-
-
-class FakeLink:
-	var sent = []
-	var stats = {}
-
-	func send(frame):
-		sent.append(frame)
-
-	func flush_now(_now):
-		return true
-
-	func flush(_now, _defer = false):
-		return true
-
-	func close():
-		pass
-
-	func is_open():
-		return true
-
-	func set_tick_rate(_rate):
-		pass

@@ -96,6 +96,11 @@ func startCluster(t testing.TB, n int, ttl time.Duration, natsConfig func(i int,
 				sk.pc.Close()
 				sk.ln.Close()
 			}
+			for _, cn := range nodes { // the nodes that did start: their NATS servers log until closed
+				if cn.Node != nil {
+					cn.Node.Close()
+				}
+			}
 			t.Fatalf("cluster node %d: %v", i+1, err)
 		}
 	}

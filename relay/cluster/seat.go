@@ -214,12 +214,8 @@ func verifySeat(key []byte, token string, node uint8, now time.Time) (seatClaims
 	c.UserID = d.str(maxStr)
 	c.Expires = time.UnixMilli(d.int())
 	c.Nonce = d.str(64)
-	known := 7
-	if n > known {
-		c.Party = d.str(maxStr)
-		known++
-	}
-	d.rest(n, known)
+	c.Party = d.laterStr(n, 8, maxStr)
+	d.rest(n, 8)
 	if err := d.done("seat token"); err != nil {
 		return c, fmt.Errorf("%w: %v", ErrSeatInvalid, err)
 	}
@@ -305,12 +301,8 @@ func decodeSeatRequest(b []byte) (SeatRequest, uint8, error) {
 	r.Player = uint32(d.uint(math.MaxUint32))
 	r.Name = d.str(maxStr)
 	r.UserID = d.str(maxStr)
-	known := 7
-	if n > known {
-		r.Party = d.str(maxStr)
-		known++
-	}
-	d.rest(n, known)
+	r.Party = d.laterStr(n, 8, maxStr)
+	d.rest(n, 8)
 	if err := d.done("seat request"); err != nil {
 		return r, 0, err
 	}

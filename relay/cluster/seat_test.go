@@ -24,13 +24,14 @@ func TestSeatTokens(t *testing.T) {
 		t.Fatalf("party seat: %+v, %v", got, err)
 	}
 
-	cases := []struct {
+	type seatCase struct {
 		name  string
 		token string
 		node  uint8
 		now   time.Time
 		want  error
-	}{
+	}
+	cases := []seatCase{
 		{"other node", tok, 3, t0, ErrSeatOtherNode},
 		{"expired", tok, 2, c.Expires, ErrSeatExpired},
 		{"long expired", tok, 2, c.Expires.Add(time.Hour), ErrSeatExpired},
@@ -44,13 +45,7 @@ func TestSeatTokens(t *testing.T) {
 	// bits set (the same bytes to a lenient decoder).
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	last := strings.IndexByte(alphabet, tok[len(tok)-1])
-	cases = append(cases, struct {
-		name  string
-		token string
-		node  uint8
-		now   time.Time
-		want  error
-	}{"signature not in canonical form", tok[:len(tok)-1] + string(alphabet[last|1]), 2, t0, ErrSeatInvalid})
+	cases = append(cases, seatCase{"signature not in canonical form", tok[:len(tok)-1] + string(alphabet[last|1]), 2, t0, ErrSeatInvalid})
 	// Every single-character change of the token is refused.
 	for i := len(seatTokenPrefix); i < len(tok); i++ {
 		b := []byte(tok)
@@ -59,13 +54,7 @@ func TestSeatTokens(t *testing.T) {
 		} else {
 			b[i] = 'A'
 		}
-		cases = append(cases, struct {
-			name  string
-			token string
-			node  uint8
-			now   time.Time
-			want  error
-		}{"tampered", string(b), 2, t0, ErrSeatInvalid})
+		cases = append(cases, seatCase{"tampered", string(b), 2, t0, ErrSeatInvalid})
 	}
 	for _, tc := range cases {
 		if _, err := verifySeat(key, tc.token, tc.node, tc.now); !errors.Is(err, tc.want) {

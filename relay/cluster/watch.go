@@ -181,20 +181,18 @@ func updates(kw jetstream.KeyWatcher) <-chan jetstream.KeyValueEntry {
 // directory's and the bans' watches go on meanwhile.
 func (w *watchState) rewatchLeader(b *buckets, old jetstream.KeyWatcher, sweep *time.Ticker) jetstream.KeyWatcher {
 	n := w.n
-	if old != nil {
-		n.wg.Add(1)
-		go func() { // a stalled watch may take a while to stop
-			defer n.wg.Done()
-			stopWatch(old)
-		}()
-	}
 	if l, _ := w.leader.leader(); l != 0 && old != nil {
 		n.stats.watchRestarts.Add(1)
 		n.log.Info().Msg("cluster: the leader bucket went quiet; watching it afresh")
 	}
 	var lw jetstream.KeyWatcher
 	var err error
-	w.whileSweeping(sweep, func() { lw, err = b.leader.kv.WatchAll(n.ctx) })
+	w.whileSweeping(sweep, func() {
+		if old != nil {
+			stopWatch(old) // a stalled watch may take a while to stop
+		}
+		lw, err = b.leader.kv.WatchAll(n.ctx)
+	})
 	if err != nil {
 		n.setError(err)
 		return nil

@@ -82,7 +82,18 @@ func (d *dec) version(min int) int {
 	return n - 1
 }
 
-// rest skips the elements of an array that this version does not know.
+// laterStr reads the str at position pos (1-based, after the version) of
+// an array of n elements, a field a later format added: "" when the sender's
+// array ends before it.
+func (d *dec) laterStr(n, pos, limit int) string {
+	if n < pos {
+		return ""
+	}
+	return d.str(limit)
+}
+
+// rest skips the elements of an array that this version does not know
+// (none when it has fewer than known).
 func (d *dec) rest(n, known int) {
 	for range n - known {
 		if d.err != nil {

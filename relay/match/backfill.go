@@ -177,14 +177,7 @@ func (m *Matchmaker) runBackfills(b *bucket, now int64, out *Results) bool {
 			m.closeBackfill(bf)
 		}
 	}
-	kept := b.backfills[:0]
-	for _, bf := range b.backfills {
-		if !bf.gone {
-			kept = append(kept, bf)
-		}
-	}
-	clear(b.backfills[len(kept):])
-	b.backfills = kept
+	b.backfills = slices.DeleteFunc(b.backfills, func(bf *backfill) bool { return bf.gone }) // clears the tail
 	return true
 }
 

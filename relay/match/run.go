@@ -1,6 +1,9 @@
 package match
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Runs of queues, spread over Steps.
 //
@@ -133,14 +136,7 @@ func (m *Matchmaker) runQueue(q *queue, out *Results) bool {
 		r.bucket++
 		r.phase, r.next, r.work = phaseMerge, 0, 0
 	}
-	kept := q.order[:0]
-	for _, b := range q.order {
-		if !b.dropped {
-			kept = append(kept, b)
-		}
-	}
-	clear(q.order[len(kept):])
-	q.order = kept
+	q.order = slices.DeleteFunc(q.order, func(b *bucket) bool { return b.dropped }) // clears the tail
 	return true
 }
 
